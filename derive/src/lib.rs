@@ -1,0 +1,1 @@
+//! Derive macros for pgtusk. Use them through `pgtusk` (feature `derive`), not directly.

@@ -1,0 +1,1 @@
+//! sea-query on pgtusk. Filled in by its own issue.

@@ -1,0 +1,265 @@
+//! Binary codecs: the [`Encode`] and [`Decode`] traits, [`Type`], and one file per family of types.
+
+mod builtin;
+mod numbers;
+mod text;
+
+pub use builtin::Kind;
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use crate::error::BoxError;
+
+/// A PostgreSQL object identifier.
+pub type Oid = u32;
+
+/// A PostgreSQL type as the server knows it: its OID, name and kind.
+///
+/// Built-in types are constants (`Type::INT4`, `Type::TEXT_ARRAY`, ...) and cost nothing to
+/// clone; a type the driver does not know is described by the server and cached per connection.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Type(Inner);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Inner {
+    Builtin(&'static builtin::Builtin),
+    Custom(Arc<CustomType>),
+}
+
+/// A type found in `pg_type` at run time (enums, composites, domains, extension types, ...).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct CustomType {
+    pub oid: Oid,
+    pub name: String,
+    pub schema: String,
+    pub kind: Kind,
+}
+
+impl Type {
+    pub(crate) const fn from_builtin(b: &'static builtin::Builtin) -> Type {
+        Type(Inner::Builtin(b))
+    }
+
+    /// A type described at run time.
+    pub fn custom(custom: CustomType) -> Type {
+        Type(Inner::Custom(Arc::new(custom)))
+    }
+
+    /// The built-in type with this OID, if there is one.
+    pub fn from_oid(oid: Oid) -> Option<Type> {
+        builtin::lookup(oid).map(Type::from_builtin)
+    }
+
+    /// The type's OID.
+    pub fn oid(&self) -> Oid {
+        match &self.0 {
+            Inner::Builtin(b) => b.oid,
+            Inner::Custom(c) => c.oid,
+        }
+    }
+
+    /// The type's name, as in `pg_type.typname` (`int4`, `_text`, `mood`).
+    pub fn name(&self) -> &str {
+        match &self.0 {
+            Inner::Builtin(b) => b.name,
+            Inner::Custom(c) => &c.name,
+        }
+    }
+
+    /// The schema the type lives in (`pg_catalog` for built-ins).
+    pub fn schema(&self) -> &str {
+        match &self.0 {
+            Inner::Builtin(_) => "pg_catalog",
+            Inner::Custom(c) => &c.schema,
+        }
+    }
+
+    /// What kind of type this is: simple, array, range, enum, composite, domain ...
+    pub fn kind(&self) -> &Kind {
+        match &self.0 {
+            Inner::Builtin(b) => &b.kind,
+            Inner::Custom(c) => &c.kind,
+        }
+    }
+
+    /// Whether values of this type travel in binary format (otherwise in text format).
+    pub fn is_binary(&self) -> bool {
+        match &self.0 {
+            Inner::Builtin(b) => b.binary,
+            Inner::Custom(c) => match &c.kind {
+                Kind::Domain(base) => base.is_binary(),
+                Kind::Array(elem) | Kind::Range(elem) | Kind::Multirange(elem) => elem.is_binary(),
+                Kind::Enum(_) | Kind::Composite(_) => true,
+                Kind::Simple | Kind::Pseudo => false,
+            },
+        }
+    }
+}
+
+impl fmt::Debug for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.name(), self.oid())
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.schema() {
+            "pg_catalog" | "public" => f.write_str(self.name()),
+            schema => write!(f, "{schema}.{}", self.name()),
+        }
+    }
+}
+
+/// A field of a composite type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+}
+
+/// Whether an encoded value is SQL NULL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsNull {
+    Yes,
+    No,
+}
+
+/// A Rust value that can be sent as a parameter, in binary.
+///
+/// `accepts` says which PostgreSQL types the value can become; `encode` appends the binary
+/// form for the type the server asked for. The driver checks `accepts` before it encodes, so
+/// `encode` may assume the type is one it accepts.
+///
+/// ```
+/// use pgtusk::types::{Encode, IsNull, Type};
+/// use pgtusk::BoxError;
+///
+/// struct Celsius(f64);
+///
+/// impl Encode for Celsius {
+///     fn accepts(ty: &Type) -> bool {
+///         *ty == Type::FLOAT8
+///     }
+///     fn encode(&self, _ty: &Type, buf: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
+///         buf.extend_from_slice(&self.0.to_be_bytes());
+///         Ok(IsNull::No)
+///     }
+/// }
+/// ```
+pub trait Encode: AcceptsDyn {
+    /// Whether this Rust type can be sent as a value of `ty`.
+    fn accepts(ty: &Type) -> bool
+    where
+        Self: Sized;
+
+    /// Append the binary form of `self` as a value of `ty` to `buf`; [`IsNull::Yes`] writes nothing.
+    fn encode(&self, ty: &Type, buf: &mut BytesMut) -> Result<IsNull, BoxError>;
+
+    /// The Rust type's name for error messages.
+    fn rust_type_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+}
+
+/// The object-safe face of [`Encode::accepts`], so `&dyn Encode` parameters can be checked.
+/// Implemented for every `Encode` type; never implement it by hand.
+pub trait AcceptsDyn {
+    #[doc(hidden)]
+    fn accepts_dyn(&self, ty: &Type) -> bool;
+}
+
+impl<T: Encode> AcceptsDyn for T {
+    fn accepts_dyn(&self, ty: &Type) -> bool {
+        T::accepts(ty)
+    }
+}
+
+/// A Rust value that can be read from a column, in binary (or text for types with a text path).
+///
+/// `'r` is the row's lifetime: `&'r str` and `&'r [u8]` borrow from the row without a copy.
+pub trait Decode<'r>: Sized {
+    /// Whether a value of `ty` can become this Rust type.
+    fn accepts(ty: &Type) -> bool;
+
+    /// Read a non-NULL value of `ty`.
+    fn decode(ty: &Type, raw: &'r [u8]) -> Result<Self, BoxError>;
+
+    /// What a NULL becomes; an error unless the type is an `Option`.
+    fn decode_null(_ty: &Type) -> Result<Self, BoxError> {
+        Err(Box::new(UnexpectedNull))
+    }
+
+    /// The Rust type's name for error messages.
+    fn rust_type_name() -> &'static str {
+        std::any::type_name::<Self>()
+    }
+}
+
+/// The error a non-`Option` decoder returns for NULL.
+#[derive(Debug, Clone, Copy)]
+pub struct UnexpectedNull;
+
+impl fmt::Display for UnexpectedNull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unexpected NULL: decode into an Option to accept NULLs")
+    }
+}
+
+impl std::error::Error for UnexpectedNull {}
+
+impl<T: Encode> Encode for Option<T> {
+    fn accepts(ty: &Type) -> bool {
+        T::accepts(ty)
+    }
+
+    fn encode(&self, ty: &Type, buf: &mut BytesMut) -> Result<IsNull, BoxError> {
+        match self {
+            Some(v) => v.encode(ty, buf),
+            None => Ok(IsNull::Yes),
+        }
+    }
+}
+
+impl<'r, T: Decode<'r>> Decode<'r> for Option<T> {
+    fn accepts(ty: &Type) -> bool {
+        T::accepts(ty)
+    }
+
+    fn decode(ty: &Type, raw: &'r [u8]) -> Result<Self, BoxError> {
+        T::decode(ty, raw).map(Some)
+    }
+
+    fn decode_null(_ty: &Type) -> Result<Self, BoxError> {
+        Ok(None)
+    }
+}
+
+impl<T: Encode> Encode for &T {
+    fn accepts(ty: &Type) -> bool {
+        T::accepts(ty)
+    }
+
+    fn encode(&self, ty: &Type, buf: &mut BytesMut) -> Result<IsNull, BoxError> {
+        (**self).encode(ty, buf)
+    }
+
+    fn rust_type_name(&self) -> &'static str {
+        (**self).rust_type_name()
+    }
+}
+
+/// Reads exactly `N` bytes for a fixed-size binary value, or says how many were there.
+pub(crate) fn fixed<const N: usize>(ty: &Type, raw: &[u8]) -> Result<[u8; N], BoxError> {
+    raw.try_into().map_err(|_| {
+        format!(
+            "invalid {} value: expected {N} bytes, got {}",
+            ty.name(),
+            raw.len()
+        )
+        .into()
+    })
+}

@@ -1,0 +1,3 @@
+//! A tour of pgtusk. Grows with the driver.
+
+fn main() {}
