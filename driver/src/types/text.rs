@@ -10,13 +10,9 @@ fn is_text_like(ty: &Type) -> bool {
     matches!(ty.oid(), 25 | 1043 | 1042 | 19 | 705) || ty.name() == "citext"
 }
 
-/// A string can be sent as any text-like type.
+/// A string can be sent as, or read from, a text-like type or any type that travels in text
+/// format (the types without a binary codec).
 fn accepts_str(ty: &Type) -> bool {
-    is_text_like(ty)
-}
-
-/// A string can be read from a text-like column or from any column that travels as text.
-fn decodes_to_str(ty: &Type) -> bool {
     is_text_like(ty) || !ty.is_binary()
 }
 
@@ -50,7 +46,7 @@ impl Encode for String {
 
 impl<'r> Decode<'r> for &'r str {
     fn accepts(ty: &Type) -> bool {
-        decodes_to_str(ty)
+        accepts_str(ty)
     }
 
     fn decode(_ty: &Type, raw: &'r [u8]) -> Result<Self, BoxError> {
@@ -60,7 +56,7 @@ impl<'r> Decode<'r> for &'r str {
 
 impl Decode<'_> for String {
     fn accepts(ty: &Type) -> bool {
-        decodes_to_str(ty)
+        accepts_str(ty)
     }
 
     fn decode(ty: &Type, raw: &[u8]) -> Result<Self, BoxError> {
