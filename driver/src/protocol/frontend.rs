@@ -1,0 +1,399 @@
+//! Frontend (client to server) messages: free functions that append one message to a `BytesMut`.
+//!
+//! Each function writes the tag and a length placeholder, then the body, then patches the
+//! length. A function that can fail leaves the buffer exactly as it found it when it fails, so
+//! nothing half-written is ever sent.
+//!
+//! Strings become NUL-terminated C strings on the wire, so a string holding a NUL byte is
+//! refused, naming the argument. Counts are Int16 on the wire and read as unsigned by the
+//! server, so up to 65535 parameters, formats or types are accepted.
+
+use std::fmt;
+
+use bytes::{BufMut, BytesMut};
+
+use super::ProtocolError;
+use crate::types::IsNull;
+
+/// Tag of Bind (`B`).
+pub const BIND_TAG: u8 = b'B';
+/// Tag of Close (`C`).
+pub const CLOSE_TAG: u8 = b'C';
+/// Tag of CopyData (`d`).
+pub const COPY_DATA_TAG: u8 = b'd';
+/// Tag of CopyDone (`c`).
+pub const COPY_DONE_TAG: u8 = b'c';
+/// Tag of CopyFail (`f`).
+pub const COPY_FAIL_TAG: u8 = b'f';
+/// Tag of Describe (`D`).
+pub const DESCRIBE_TAG: u8 = b'D';
+/// Tag of Execute (`E`).
+pub const EXECUTE_TAG: u8 = b'E';
+/// Tag of Flush (`H`).
+pub const FLUSH_TAG: u8 = b'H';
+/// Tag of Parse (`P`).
+pub const PARSE_TAG: u8 = b'P';
+/// Tag of PasswordMessage (`p`).
+pub const PASSWORD_MESSAGE_TAG: u8 = b'p';
+/// Tag of SASLInitialResponse (`p`, shared with PasswordMessage).
+pub const SASL_INITIAL_RESPONSE_TAG: u8 = b'p';
+/// Tag of SASLResponse (`p`, shared with PasswordMessage).
+pub const SASL_RESPONSE_TAG: u8 = b'p';
+/// Tag of Query (`Q`).
+pub const QUERY_TAG: u8 = b'Q';
+/// Tag of Sync (`S`).
+pub const SYNC_TAG: u8 = b'S';
+/// Tag of Terminate (`X`).
+pub const TERMINATE_TAG: u8 = b'X';
+
+/// The protocol version a StartupMessage asks for: 3.0.
+pub const PROTOCOL_VERSION_3_0: i32 = 196_608;
+/// The code that makes a startup packet an SSLRequest.
+pub const SSL_REQUEST_CODE: i32 = 80_877_103;
+/// The code that makes a startup packet a CancelRequest.
+pub const CANCEL_REQUEST_CODE: i32 = 80_877_102;
+
+/// Describe or Close a prepared statement.
+pub const KIND_STATEMENT: u8 = b'S';
+/// Describe or Close a portal.
+pub const KIND_PORTAL: u8 = b'P';
+
+/// Why [`bind`] failed; the buffer is left as it was before the call.
+#[derive(Debug)]
+pub enum BindError<E> {
+    /// `write_param` failed for the parameter at `index` (0-based).
+    Param {
+        /// The 0-based index of the parameter.
+        index: usize,
+        /// What `write_param` returned.
+        error: E,
+    },
+    /// A name held a NUL byte, a count or length did not fit, or `write_param` removed bytes
+    /// it did not write.
+    Protocol(ProtocolError),
+}
+
+impl<E> From<ProtocolError> for BindError<E> {
+    fn from(e: ProtocolError) -> Self {
+        BindError::Protocol(e)
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for BindError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BindError::Param { index, error } => write!(f, "parameter ${}: {error}", index + 1),
+            BindError::Protocol(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for BindError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BindError::Param { error, .. } => Some(error),
+            BindError::Protocol(e) => Some(e),
+        }
+    }
+}
+
+/// StartupMessage for protocol 3.0 with these (name, value) parameters (`user`, `database`, ...).
+pub fn startup_message(params: &[(&str, &str)], buf: &mut BytesMut) -> Result<(), ProtocolError> {
+    message(None, buf, |buf| {
+        buf.put_i32(PROTOCOL_VERSION_3_0);
+        for &(name, value) in params {
+            if name.is_empty() {
+                return Err(ProtocolError::new("startup parameter name is empty"));
+            }
+            put_cstr(buf, name.as_bytes(), "startup parameter name")?;
+            if value.as_bytes().contains(&0) {
+                return Err(ProtocolError::new(format!(
+                    "value of startup parameter {name:?} contains a NUL byte"
+                )));
+            }
+            put_cstr(buf, value.as_bytes(), "startup parameter value")?;
+        }
+        buf.put_u8(0);
+        Ok(())
+    })
+}
+
+/// SSLRequest: asks the server whether it will speak TLS on this connection.
+pub fn ssl_request(buf: &mut BytesMut) {
+    buf.put_i32(8);
+    buf.put_i32(SSL_REQUEST_CODE);
+}
+
+/// CancelRequest: sent on a new connection to cancel the query running on another.
+pub fn cancel_request(process_id: i32, secret_key: i32, buf: &mut BytesMut) {
+    buf.put_i32(16);
+    buf.put_i32(CANCEL_REQUEST_CODE);
+    buf.put_i32(process_id);
+    buf.put_i32(secret_key);
+}
+
+/// PasswordMessage: a cleartext or MD5 password; the terminating NUL is added here.
+pub fn password_message(password: &[u8], buf: &mut BytesMut) -> Result<(), ProtocolError> {
+    message(Some(PASSWORD_MESSAGE_TAG), buf, |buf| {
+        put_cstr(buf, password, "password")
+    })
+}
+
+/// SASLInitialResponse: the chosen mechanism and the client's first message.
+pub fn sasl_initial_response(
+    mechanism: &str,
+    data: &[u8],
+    buf: &mut BytesMut,
+) -> Result<(), ProtocolError> {
+    message(Some(SASL_INITIAL_RESPONSE_TAG), buf, |buf| {
+        put_cstr(buf, mechanism.as_bytes(), "SASL mechanism")?;
+        put_len(buf, data.len(), "SASL data")?;
+        buf.put_slice(data);
+        Ok(())
+    })
+}
+
+/// SASLResponse: the client's next SASL message.
+pub fn sasl_response(data: &[u8], buf: &mut BytesMut) -> Result<(), ProtocolError> {
+    message(Some(SASL_RESPONSE_TAG), buf, |buf| {
+        buf.put_slice(data);
+        Ok(())
+    })
+}
+
+/// Query: one or more SQL statements for the simple query protocol.
+pub fn query(sql: &str, buf: &mut BytesMut) -> Result<(), ProtocolError> {
+    message(Some(QUERY_TAG), buf, |buf| {
+        put_cstr(buf, sql.as_bytes(), "query")
+    })
+}
+
+/// Parse: prepares `sql` as statement `name` (empty for the unnamed statement).
+///
+/// `param_types` may be shorter than the statement's parameter count; 0 lets the server infer.
+pub fn parse(
+    name: &str,
+    sql: &str,
+    param_types: &[u32],
+    buf: &mut BytesMut,
+) -> Result<(), ProtocolError> {
+    message(Some(PARSE_TAG), buf, |buf| {
+        put_cstr(buf, name.as_bytes(), "statement name")?;
+        put_cstr(buf, sql.as_bytes(), "query")?;
+        put_count(buf, param_types.len(), "parameter types")?;
+        for &oid in param_types {
+            buf.put_u32(oid);
+        }
+        Ok(())
+    })
+}
+
+/// Describe: `kind` is [`KIND_STATEMENT`] (`S`) or [`KIND_PORTAL`] (`P`).
+pub fn describe(kind: u8, name: &str, buf: &mut BytesMut) -> Result<(), ProtocolError> {
+    message(Some(DESCRIBE_TAG), buf, |buf| {
+        put_kind(buf, kind, "Describe")?;
+        put_cstr(buf, name.as_bytes(), "name")
+    })
+}
+
+/// Bind: binds parameters to `statement`, creating `portal` (empty names for the unnamed ones).
+///
+/// For each of `param_count` parameters a 4-byte length is reserved, `write_param(index, buf)`
+/// appends the value, and the length is patched; `IsNull::Yes` sends NULL (-1) and discards
+/// anything the closure appended. On any error the buffer is truncated back to where the
+/// message started.
+#[inline]
+pub fn bind<E>(
+    portal: &str,
+    statement: &str,
+    param_formats: &[i16],
+    param_count: usize,
+    mut write_param: impl FnMut(usize, &mut BytesMut) -> Result<IsNull, E>,
+    result_formats: &[i16],
+    buf: &mut BytesMut,
+) -> Result<(), BindError<E>> {
+    message(Some(BIND_TAG), buf, |buf| {
+        put_cstr(buf, portal.as_bytes(), "portal name")?;
+        put_cstr(buf, statement.as_bytes(), "statement name")?;
+        put_count(buf, param_formats.len(), "parameter formats")?;
+        for &format in param_formats {
+            buf.put_i16(format);
+        }
+        put_count(buf, param_count, "parameters")?;
+        for index in 0..param_count {
+            let len_at = buf.len();
+            buf.put_i32(0);
+            let is_null =
+                write_param(index, buf).map_err(|error| BindError::Param { index, error })?;
+            let value_start = len_at + 4;
+            let Some(value_len) = buf.len().checked_sub(value_start) else {
+                return Err(ProtocolError::new(format!(
+                    "the encoder of parameter ${} removed bytes it did not write",
+                    index + 1
+                ))
+                .into());
+            };
+            let len = match is_null {
+                IsNull::Yes => {
+                    buf.truncate(value_start);
+                    -1
+                }
+                IsNull::No => i32::try_from(value_len).map_err(|_| {
+                    ProtocolError::new(format!(
+                        "parameter ${} is {value_len} bytes long, more than the protocol allows",
+                        index + 1
+                    ))
+                })?,
+            };
+            patch_i32(buf, len_at, len)?;
+        }
+        put_count(buf, result_formats.len(), "result formats")?;
+        for &format in result_formats {
+            buf.put_i16(format);
+        }
+        Ok(())
+    })
+}
+
+/// Execute: runs `portal`, returning at most `max_rows` rows (0 for no limit).
+#[inline]
+pub fn execute(portal: &str, max_rows: i32, buf: &mut BytesMut) -> Result<(), ProtocolError> {
+    message(Some(EXECUTE_TAG), buf, |buf| {
+        put_cstr(buf, portal.as_bytes(), "portal name")?;
+        buf.put_i32(max_rows);
+        Ok(())
+    })
+}
+
+/// Close: `kind` is [`KIND_STATEMENT`] (`S`) or [`KIND_PORTAL`] (`P`).
+pub fn close(kind: u8, name: &str, buf: &mut BytesMut) -> Result<(), ProtocolError> {
+    message(Some(CLOSE_TAG), buf, |buf| {
+        put_kind(buf, kind, "Close")?;
+        put_cstr(buf, name.as_bytes(), "name")
+    })
+}
+
+/// Sync: ends an extended-query cycle; the server answers with ReadyForQuery.
+#[inline]
+pub fn sync(buf: &mut BytesMut) {
+    buf.put_slice(&[SYNC_TAG, 0, 0, 0, 4]);
+}
+
+/// Flush: asks the server to send what it has buffered.
+pub fn flush(buf: &mut BytesMut) {
+    buf.put_slice(&[FLUSH_TAG, 0, 0, 0, 4]);
+}
+
+/// Terminate: closes the session.
+pub fn terminate(buf: &mut BytesMut) {
+    buf.put_slice(&[TERMINATE_TAG, 0, 0, 0, 4]);
+}
+
+/// CopyData: a chunk of COPY FROM STDIN data.
+pub fn copy_data(data: &[u8], buf: &mut BytesMut) -> Result<(), ProtocolError> {
+    message(Some(COPY_DATA_TAG), buf, |buf| {
+        buf.put_slice(data);
+        Ok(())
+    })
+}
+
+/// CopyDone: the COPY FROM STDIN data is complete.
+pub fn copy_done(buf: &mut BytesMut) {
+    buf.put_slice(&[COPY_DONE_TAG, 0, 0, 0, 4]);
+}
+
+/// CopyFail: aborts COPY FROM STDIN with this error message.
+pub fn copy_fail(message_text: &str, buf: &mut BytesMut) -> Result<(), ProtocolError> {
+    message(Some(COPY_FAIL_TAG), buf, |buf| {
+        put_cstr(buf, message_text.as_bytes(), "CopyFail message")
+    })
+}
+
+/// Writes `tag` (if any), a length placeholder and the body, then patches the length.
+/// On error, truncates `buf` back to its length on entry.
+#[inline]
+fn message<E: From<ProtocolError>>(
+    tag: Option<u8>,
+    buf: &mut BytesMut,
+    body: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = buf.len();
+    if let Some(tag) = tag {
+        buf.put_u8(tag);
+    }
+    let len_at = buf.len();
+    buf.put_i32(0);
+    let result = body(buf).and_then(|()| {
+        let len = buf
+            .len()
+            .checked_sub(len_at)
+            .ok_or_else(|| ProtocolError::new("message body removed its own header"))?;
+        let len = i32::try_from(len).map_err(|_| {
+            ProtocolError::new(format!(
+                "message of {len} bytes is longer than the protocol allows"
+            ))
+        })?;
+        patch_i32(buf, len_at, len).map_err(E::from)
+    });
+    if result.is_err() {
+        buf.truncate(start);
+    }
+    result
+}
+
+/// Overwrites the 4 bytes at `at` with `value`.
+#[inline]
+fn patch_i32(buf: &mut BytesMut, at: usize, value: i32) -> Result<(), ProtocolError> {
+    match buf.get_mut(at..).and_then(<[u8]>::first_chunk_mut::<4>) {
+        Some(slot) => {
+            *slot = value.to_be_bytes();
+            Ok(())
+        }
+        None => Err(ProtocolError::new("length placeholder is missing")),
+    }
+}
+
+/// Appends `s` and a NUL; refuses `s` if it contains a NUL, naming `what`.
+#[inline]
+fn put_cstr(buf: &mut BytesMut, s: &[u8], what: &str) -> Result<(), ProtocolError> {
+    if s.contains(&0) {
+        return Err(ProtocolError::new(format!("{what} contains a NUL byte")));
+    }
+    buf.put_slice(s);
+    buf.put_u8(0);
+    Ok(())
+}
+
+/// Appends an Int16 count, read as unsigned by the server.
+#[inline]
+fn put_count(buf: &mut BytesMut, count: usize, what: &str) -> Result<(), ProtocolError> {
+    let count = u16::try_from(count).map_err(|_| {
+        ProtocolError::new(format!(
+            "too many {what}: {count}, the protocol allows 65535"
+        ))
+    })?;
+    buf.put_u16(count);
+    Ok(())
+}
+
+/// Appends an Int32 length.
+fn put_len(buf: &mut BytesMut, len: usize, what: &str) -> Result<(), ProtocolError> {
+    let len = i32::try_from(len).map_err(|_| {
+        ProtocolError::new(format!(
+            "{what} is {len} bytes long, more than the protocol allows"
+        ))
+    })?;
+    buf.put_i32(len);
+    Ok(())
+}
+
+/// Appends `S` or `P`; anything else is refused.
+fn put_kind(buf: &mut BytesMut, kind: u8, message: &str) -> Result<(), ProtocolError> {
+    if !matches!(kind, KIND_STATEMENT | KIND_PORTAL) {
+        return Err(ProtocolError::new(format!(
+            "{message} kind must be b'S' or b'P', not 0x{kind:02x}"
+        )));
+    }
+    buf.put_u8(kind);
+    Ok(())
+}
