@@ -74,6 +74,20 @@ impl From<std::io::Error> for Error {
 #[derive(Debug, Clone)]
 pub struct DbError {
     pub message: String,
+    code: SqlState,
+    routine: Option<String>,
+}
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlState([u8; 5]);
+impl SqlState { pub fn code(&self) -> &str { std::str::from_utf8(&self.0).unwrap_or("") } }
+impl DbError {
+    pub fn from_fields<'a>(f: impl IntoIterator<Item = (u8, &'a str)>) -> Result<DbError, String> {
+        let mut e = DbError { message: String::new(), code: SqlState(*b"00000"), routine: None };
+        for (c, v) in f { match c { b'M' => e.message = v.into(), b'C' => e.code = SqlState(v.as_bytes().try_into().unwrap()), b'R' => e.routine = Some(v.into()), _ => {} } }
+        Ok(e)
+    }
+    pub fn code(&self) -> SqlState { self.code }
+    pub fn routine(&self) -> Option<&str> { self.routine.as_deref() }
 }
 
 impl fmt::Display for DbError {
