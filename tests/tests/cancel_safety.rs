@@ -1,0 +1,95 @@
+//! Dropping a query future at any point leaves the connection usable: the next operation
+//! drains what the dropped one still owed.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use pgtusk::Connection;
+use pgtusk_tests::connect;
+
+/// Polls `fut` at most `polls` times without a real waker, then drops it. Returns whether it
+/// finished. A pending poll that did socket I/O stops at an arbitrary point of the exchange.
+async fn poll_then_drop<F: Future>(fut: F, polls: usize) -> bool {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..polls {
+        if fut.as_mut().poll(&mut cx).is_ready() {
+            return true;
+        }
+        // Let the server's reply arrive between polls so later polls get further.
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    false
+}
+
+async fn still_answers(conn: &mut Connection, round: i32) {
+    let got: i32 = conn.fetch_value("SELECT $1::int4 * 2", &[&round]).await.unwrap();
+    assert_eq!(got, round * 2, "round {round}");
+    let rows = conn.fetch("SELECT g FROM generate_series(1, 3) g", &[]).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.get::<i32>(0)).collect::<Vec<_>>(), [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn dropped_fetch_at_every_poll_count() {
+    let mut conn = connect().await;
+    for polls in 0..40 {
+        // A fresh SQL text every few rounds so some drops land inside prepare.
+        let sql = format!("SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g WHERE g > {}", polls % 7);
+        poll_then_drop(conn.fetch(sql.as_str(), &[]), polls).await;
+        still_answers(&mut conn, polls as i32).await;
+    }
+}
+
+#[tokio::test]
+async fn dropped_streams_and_executes() {
+    let mut conn = connect().await;
+    conn.execute("CREATE TEMP TABLE hits (n int)", &[]).await.unwrap();
+    for polls in 0..30 {
+        {
+            let fut = async {
+                let mut rows = conn.fetch_stream("SELECT g FROM generate_series(1, 50000) g", &[]).await?;
+                while rows.try_next().await?.is_some() {}
+                pgtusk::Result::Ok(())
+            };
+            poll_then_drop(fut, polls).await;
+        }
+        still_answers(&mut conn, polls as i32).await;
+        poll_then_drop(conn.execute("INSERT INTO hits VALUES ($1)", &[&(polls as i32)]), polls % 4).await;
+        still_answers(&mut conn, polls as i32).await;
+    }
+}
+
+#[tokio::test]
+async fn dropped_by_timeout_at_random_moments() {
+    let mut conn = connect().await;
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    for round in 0..60 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let micros = seed % 3000;
+        let sql = if round % 3 == 0 { "SELECT pg_sleep(0.001), g FROM generate_series(1, 5000) g" } else { "SELECT g FROM generate_series(1, 100000) g" };
+        let _ = tokio::time::timeout(Duration::from_micros(micros), conn.fetch(sql, &[])).await;
+        still_answers(&mut conn, round).await;
+    }
+}
+
+#[tokio::test]
+async fn dropped_prepare_leaves_no_statement_behind() {
+    let mut conn = connect().await;
+    for polls in 0..6 {
+        let sql = format!("SELECT {polls} AS dropped_prepare");
+        poll_then_drop(conn.prepare(&sql), polls).await;
+        still_answers(&mut conn, polls as i32).await;
+    }
+    // Every statement the server holds is one the cache knows about.
+    let on_server: i64 = conn
+        .fetch_value("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%dropped_prepare'", &[])
+        .await
+        .unwrap();
+    let cached = (0..6).filter(|_| true).count() as i64;
+    assert!(on_server <= cached, "{on_server} statements on the server");
+}
