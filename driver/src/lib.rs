@@ -3,5 +3,5 @@
 pub mod error;
 pub mod types;
 
-pub use error::{BoxError, DbError, Error, Result};
+pub use error::{BoxError, DbError, Error, ErrorPosition, Result, SqlState};
 pub use types::{Decode, Encode, Type};
