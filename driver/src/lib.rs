@@ -11,7 +11,7 @@ pub mod types;
 
 pub use config::ConnectOptions;
 pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream};
-pub use error::{BoxError, DbError, Error, Result};
+pub use error::{BoxError, DbError, Error, ErrorPosition, Result, SqlState};
 pub use protocol::backend::TransactionStatus;
 pub use record::{Column, ColumnIndex, Columns, Record};
 pub use statement::Statement;

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 
 use super::{Connection, db_error};
-use crate::error::{DbError, Error, Result};
+use crate::error::{DbError, Error, Result, SqlState};
 use crate::protocol::backend::{Message, RowDescription, TransactionStatus};
 use crate::protocol::frontend::{self, BindError};
 use crate::record::{Column, Columns, Record};
@@ -454,7 +454,8 @@ fn is_stale_statement(e: &DbError) -> bool {
     let code = e.code();
     // 0A000 "cached plan must not change result type" from RevalidateCachedQuery (DDL),
     // 26000 "prepared statement ... does not exist" (DISCARD ALL, DEALLOCATE).
-    (code.code() == "0A000" && e.routine() == Some("RevalidateCachedQuery")) || code.code() == "26000"
+    (code == SqlState::FEATURE_NOT_SUPPORTED && e.routine() == Some("RevalidateCachedQuery"))
+        || code == SqlState::INVALID_SQL_STATEMENT_NAME
 }
 
 fn query_text(query: QueryRef<'_>) -> &str {
