@@ -269,7 +269,10 @@ impl Connection {
         match self.bind_execute(&stmt, params, limit).await {
             Err(Error::Db(e)) if is_stale_statement(&e) => {
                 self.cache.remove(stmt.sql());
-                if self.transaction_status != TransactionStatus::Idle || matches!(query, QueryRef::Statement(_)) {
+                if self.transaction_status != TransactionStatus::Idle {
+                    return Err(Error::StatementInvalidated(e));
+                }
+                if matches!(query, QueryRef::Statement(_)) {
                     return Err(Error::Db(e));
                 }
                 tracing::debug!(sql = stmt.sql(), "statement went stale on the server; preparing it again");

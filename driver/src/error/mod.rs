@@ -34,6 +34,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum Error {
     /// The server answered with an ErrorResponse.
     Db(Box<DbError>),
+    /// A cached prepared statement became invalid on the server inside a transaction (a DDL
+    /// changed its result type, or it was deallocated). Outside a transaction pgtusk prepares it
+    /// again and retries; inside one the transaction is already aborted, so this error says to
+    /// roll back and run the transaction again. The server's error is kept.
+    StatementInvalidated(Box<DbError>),
     /// The socket failed (connect, read or write).
     Io(std::io::Error),
     /// The server sent bytes that are not valid protocol, or sent them out of order.
@@ -61,6 +66,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Db(e) => fmt::Display::fmt(e, f),
+            Error::StatementInvalidated(e) => write!(
+                f,
+                "a cached statement became invalid inside a transaction, which is now aborted: \
+                 roll back and run the transaction again ({e})"
+            ),
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Protocol(m) => write!(f, "protocol error: {m}"),
             Error::Config(m) => write!(f, "configuration error: {m}"),
@@ -78,7 +88,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
-            Error::Db(e) => Some(&**e),
+            Error::Db(e) | Error::StatementInvalidated(e) => Some(&**e),
             _ => None,
         }
     }
@@ -99,10 +109,11 @@ impl Error {
         self.as_db_error().map(DbError::code)
     }
 
-    /// The server's error with all its fields, if this is an [`Error::Db`].
+    /// The server's error with all its fields, if this is an [`Error::Db`] or
+    /// [`Error::StatementInvalidated`].
     pub fn as_db_error(&self) -> Option<&DbError> {
         match self {
-            Error::Db(e) => Some(e),
+            Error::Db(e) | Error::StatementInvalidated(e) => Some(e),
             _ => None,
         }
     }
