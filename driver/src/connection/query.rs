@@ -12,7 +12,7 @@ use futures_core::Stream;
 
 use super::{Connection, db_error};
 use crate::error::{DbError, Error, Result, SqlState};
-use crate::protocol::backend::{Message, RowDescription, TransactionStatus};
+use crate::protocol::backend::{DataRow, Message, RowDescription, TransactionStatus};
 use crate::protocol::frontend::{self, BindError};
 use crate::record::{Column, Columns, Record};
 use crate::statement::{Statement, StatementInner, format_codes};
@@ -192,8 +192,7 @@ impl Connection {
             match self.recv().await? {
                 Message::DataRow(row) => {
                     if error.is_none() {
-                        let spans = Record::spans_from(row.ranges(), row.len())?;
-                        sink(Record::new(row.buffer().clone(), spans, columns.clone()));
+                        sink(self.record(&row, &columns)?);
                     }
                 }
                 msg => match self.after_rows(msg, &mut error)? {
@@ -205,6 +204,17 @@ impl Connection {
                         };
                     }
                 },
+            }
+        }
+    }
+
+    /// A Record for a DataRow; a row that does not match its own lengths breaks the connection.
+    fn record(&mut self, row: &DataRow, columns: &Arc<Columns>) -> Result<Record> {
+        match Record::spans_from(row.ranges(), row.len()) {
+            Ok(spans) => Ok(Record::new(row.buffer().clone(), spans, columns.clone())),
+            Err(e) => {
+                self.broken = true;
+                Err(e)
             }
         }
     }
@@ -506,8 +516,8 @@ impl Stream for RowStream<'_> {
             };
             match msg {
                 Message::DataRow(row) if this.error.is_none() => {
-                    let record = Record::spans_from(row.ranges(), row.len())
-                        .map(|spans| Record::new(row.buffer().clone(), spans, this.columns.clone()));
+                    let record = this.conn.record(&row, &this.columns);
+                    this.done = record.is_err();
                     return Poll::Ready(Some(record));
                 }
                 Message::DataRow(_) => {}

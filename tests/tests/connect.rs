@@ -1,0 +1,158 @@
+//! Connecting: TCP and unix socket, every supported auth method, wrong passwords,
+//! unreachable hosts, host lists and bad DSNs.
+
+use std::time::Duration;
+
+use pgtusk::cluster::{ClusterAuth, TempCluster};
+use pgtusk::{ConnectOptions, Connection, Error, SqlState};
+
+const PASSWORD: &str = "tusk s3cret:ü";
+
+async fn assert_connects(dsn: &str) {
+    let mut conn = Connection::connect(dsn).await.unwrap_or_else(|e| panic!("connect {dsn}: {e}"));
+    assert_eq!(conn.fetch_value::<i32>("SELECT 1 + 1", &[]).await.unwrap(), 2);
+    conn.close().await.unwrap();
+}
+
+/// Connects over TCP and the unix socket with the right password, and checks that a wrong
+/// one and a missing one fail clearly.
+async fn check_password_cluster(auth: ClusterAuth) {
+    let cluster = TempCluster::builder().auth(auth).start().unwrap();
+    assert_connects(&cluster.dsn()).await;
+    assert_connects(&cluster.socket_dsn()).await;
+
+    let wrong = format!("postgres://postgres:wrong@127.0.0.1:{}/postgres", cluster.port());
+    let err = Connection::connect(&wrong).await.unwrap_err();
+    assert_eq!(err.sqlstate(), Some(SqlState::INVALID_PASSWORD), "{err:?}");
+
+    let socket_wrong = format!("host={} port={} user=postgres password=wrong", cluster.socket_dir().display(), cluster.port());
+    let err = Connection::connect(&socket_wrong).await.unwrap_err();
+    assert_eq!(err.sqlstate(), Some(SqlState::INVALID_PASSWORD), "{err:?}");
+
+    let missing = ConnectOptions::new()
+        .host("127.0.0.1")
+        .port(cluster.port())
+        .user("postgres")
+        .dbname("postgres")
+        .password("");
+    let err = Connection::connect_with(&missing).await.unwrap_err();
+    assert!(matches!(err, Error::Auth(_) | Error::Db(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn trust_over_tcp_and_unix_socket() {
+    let cluster = TempCluster::start().unwrap();
+    assert_connects(&cluster.dsn()).await;
+    assert_connects(&cluster.socket_dsn()).await;
+    let encoded = format!(
+        "postgresql://postgres@{}:{}/postgres",
+        cluster.socket_dir().display().to_string().replace('/', "%2F"),
+        cluster.port()
+    );
+    assert_connects(&encoded).await;
+}
+
+#[tokio::test]
+async fn scram_sha_256() {
+    check_password_cluster(ClusterAuth::ScramSha256(PASSWORD.into())).await;
+}
+
+#[tokio::test]
+async fn md5() {
+    check_password_cluster(ClusterAuth::Md5(PASSWORD.into())).await;
+}
+
+#[tokio::test]
+async fn cleartext_password() {
+    check_password_cluster(ClusterAuth::Password(PASSWORD.into())).await;
+}
+
+#[tokio::test]
+async fn builder_options_and_startup_parameters() {
+    let cluster = TempCluster::shared().unwrap();
+    let options = ConnectOptions::new()
+        .host("127.0.0.1")
+        .port(cluster.port())
+        .user("postgres")
+        .dbname("template1")
+        .application_name("pgtusk-connect-test")
+        .options("-c search_path=pg_catalog -c work_mem=7MB");
+    let mut conn = Connection::connect_with(&options).await.unwrap();
+    assert_eq!(conn.fetch_value::<String>("SELECT current_database()::text", &[]).await.unwrap(), "template1");
+    assert_eq!(conn.parameter("application_name"), Some("pgtusk-connect-test"));
+    assert_eq!(conn.fetch_value::<String>("SHOW work_mem", &[]).await.unwrap(), "7MB");
+}
+
+#[tokio::test]
+async fn unreachable_host_names_the_address() {
+    let port = free_port();
+    let err = Connection::connect(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).await.unwrap_err();
+    assert!(matches!(err, Error::Io(_)), "{err:?}");
+    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+}
+
+#[tokio::test]
+async fn connect_timeout_expires_on_a_silent_server() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let started = std::time::Instant::now();
+    let err = Connection::connect(&format!("host=127.0.0.1 port={port} user=x connect_timeout=1")).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    match &err {
+        Error::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{err}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    drop(listener);
+}
+
+#[tokio::test]
+async fn host_list_is_tried_in_order() {
+    let cluster = TempCluster::shared().unwrap();
+    let dead = free_port();
+    let dsn = format!("postgres://postgres@127.0.0.1:{dead},127.0.0.1:{}/postgres", cluster.port());
+    assert_connects(&dsn).await;
+    let dsn = format!("host=127.0.0.1,127.0.0.1 port={dead},{} user=postgres dbname=postgres", cluster.port());
+    assert_connects(&dsn).await;
+    let err = Connection::connect(&format!("postgres://postgres@127.0.0.1:{dead},127.0.0.1:{dead}/postgres"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("any host"), "{err}");
+}
+
+#[tokio::test]
+async fn missing_database_is_the_servers_error() {
+    let cluster = TempCluster::shared().unwrap();
+    let err = Connection::connect(&format!("postgres://postgres@127.0.0.1:{}/no_such_db", cluster.port()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), Some(SqlState::INVALID_CATALOG_NAME), "{err:?}");
+}
+
+#[tokio::test]
+async fn bad_dsns_name_what_is_wrong() {
+    let cases: &[(&str, &str)] = &[
+        ("mysql://localhost/db", "scheme"),
+        ("postgres://localhost:99999/db", "port"),
+        ("postgres://localhost:abc/db", "port"),
+        ("host=localhost port=0", "port"),
+        ("host=localhost bogus_key=1", "bogus_key"),
+        ("postgres://localhost/db?bogus_param=1", "bogus_param"),
+        ("host=localhost user='unterminated", "quote"),
+        ("host=localhost sslmode=sometimes", "sslmode"),
+        ("host=localhost connect_timeout=-3", "connect_timeout"),
+        ("host=localhost statement_cache_size=lots", "statement_cache_size"),
+        ("postgres://user%zz@localhost/db", "percent"),
+        ("host=a,b port=1,2,3", "port"),
+        ("host=localhost sslmode=require", "TLS"),
+    ];
+    for (dsn, needle) in cases {
+        let err = Connection::connect(dsn).await.expect_err(dsn);
+        assert!(matches!(err, Error::Config(_)), "{dsn}: {err:?}");
+        let msg = err.to_string();
+        assert!(msg.to_lowercase().contains(&needle.to_lowercase()), "{dsn}: {msg}");
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
