@@ -166,22 +166,24 @@ pub enum Message {
 /// Splits one whole message off the front of `buf`.
 ///
 /// Returns `Ok(None)` and leaves `buf` untouched when it holds only part of a message. The
-/// header alone decides a length below 4, a length over `max_len` or an unknown tag, so a bad
-/// length is refused before anything waits for or allocates its body. The message is consumed
+/// header alone decides an unknown tag (from its first byte), a length below 4 or a length over
+/// `max_len`, so a bad header is refused before anything waits for or allocates its body. The message is consumed
 /// from `buf` even when its body is then found malformed (the connection is broken anyway).
 #[inline]
 pub fn parse_message(buf: &mut BytesMut, max_len: usize) -> Result<Option<Message>, ProtocolError> {
-    let Some(header) = buf.first_chunk::<HEADER_LEN>() else {
+    let Some(&tag) = buf.first() else {
         return Ok(None);
     };
-    let tag = header[0];
-    let len = i32::from_be_bytes([header[1], header[2], header[3], header[4]]);
     if !is_known_tag(tag) {
         return Err(ProtocolError::new(format!(
             "unknown backend message tag {}",
             show_tag(tag)
         )));
     }
+    let Some(&[_, a, b, c, d]) = buf.first_chunk::<HEADER_LEN>() else {
+        return Ok(None);
+    };
+    let len = i32::from_be_bytes([a, b, c, d]);
     let len = match usize::try_from(len) {
         Ok(len) if len >= 4 => len,
         _ => {
@@ -1752,9 +1754,12 @@ mod tests {
     #[test]
     fn unknown_tag_is_refused_from_the_header() {
         for tag in [b'x', b'V', b'P', 0, 0xff] {
-            let mut buf = BytesMut::from(&[tag, 0, 0, 0, 8][..]);
-            let e = parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE).unwrap_err();
-            assert!(e.message().contains("unknown backend message tag"), "{e}");
+            // The tag byte alone is enough to refuse.
+            for header in [&[tag][..], &[tag, 0, 0, 0, 8]] {
+                let mut buf = BytesMut::from(header);
+                let e = parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE).unwrap_err();
+                assert!(e.message().contains("unknown backend message tag"), "{e}");
+            }
         }
         // An HTTP server's answer is refused at once.
         let mut buf = BytesMut::from(&b"HTTP/1.1 400 Bad Request"[..]);
