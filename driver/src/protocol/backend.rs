@@ -11,7 +11,7 @@ use std::fmt;
 use std::ops::Range;
 use std::str;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::ProtocolError;
 
@@ -166,22 +166,24 @@ pub enum Message {
 /// Splits one whole message off the front of `buf`.
 ///
 /// Returns `Ok(None)` and leaves `buf` untouched when it holds only part of a message. The
-/// header alone decides a length below 4, a length over `max_len` or an unknown tag, so a bad
-/// length is refused before anything waits for or allocates its body. The message is consumed
+/// header alone decides an unknown tag (from its first byte), a length below 4 or a length over
+/// `max_len`, so a bad header is refused before anything waits for or allocates its body. The message is consumed
 /// from `buf` even when its body is then found malformed (the connection is broken anyway).
 #[inline]
 pub fn parse_message(buf: &mut BytesMut, max_len: usize) -> Result<Option<Message>, ProtocolError> {
-    let Some(header) = buf.first_chunk::<HEADER_LEN>() else {
+    let Some(&tag) = buf.first() else {
         return Ok(None);
     };
-    let tag = header[0];
-    let len = i32::from_be_bytes([header[1], header[2], header[3], header[4]]);
     if !is_known_tag(tag) {
         return Err(ProtocolError::new(format!(
             "unknown backend message tag {}",
             show_tag(tag)
         )));
     }
+    let Some(&[_, a, b, c, d]) = buf.first_chunk::<HEADER_LEN>() else {
+        return Ok(None);
+    };
+    let len = i32::from_be_bytes([a, b, c, d]);
     let len = match usize::try_from(len) {
         Ok(len) if len >= 4 => len,
         _ => {
@@ -202,8 +204,9 @@ pub fn parse_message(buf: &mut BytesMut, max_len: usize) -> Result<Option<Messag
     if buf.len() < total {
         return Ok(None);
     }
-    let mut body = buf.split_to(total).freeze();
-    let body = body.split_off(HEADER_LEN);
+    // Skip the header in place (a pointer bump), then share the body with the read buffer.
+    buf.advance(HEADER_LEN);
+    let body = buf.split_to(len - 4).freeze();
     parse_body(tag, body).map(Some)
 }
 
@@ -529,8 +532,9 @@ impl DataRow {
                 "DataRow: negative field count {count}"
             )));
         };
-        let buf = body.split_off(2);
-        let row = DataRow { len, buf };
+        // The count was read above, so these two bytes are there.
+        body.advance(2);
+        let row = DataRow { len, buf: body };
         // One pass over the lengths: a row that parsed never fails in `ranges`.
         let mut ranges = row.ranges();
         for range in &mut ranges {
@@ -1028,5 +1032,867 @@ impl<'a> Reader<'a> {
                 "{n} unexpected bytes at the end of the message"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::DEFAULT_MAX_MESSAGE_SIZE;
+
+    /// A message body, built by hand.
+    #[derive(Default)]
+    struct Body(Vec<u8>);
+
+    impl Body {
+        fn new() -> Body {
+            Body::default()
+        }
+        fn u8(mut self, v: u8) -> Body {
+            self.0.push(v);
+            self
+        }
+        fn i16(mut self, v: i16) -> Body {
+            self.0.extend_from_slice(&v.to_be_bytes());
+            self
+        }
+        fn i32(mut self, v: i32) -> Body {
+            self.0.extend_from_slice(&v.to_be_bytes());
+            self
+        }
+        fn u32(mut self, v: u32) -> Body {
+            self.0.extend_from_slice(&v.to_be_bytes());
+            self
+        }
+        fn bytes(mut self, v: &[u8]) -> Body {
+            self.0.extend_from_slice(v);
+            self
+        }
+        fn cstr(self, v: &str) -> Body {
+            self.bytes(v.as_bytes()).u8(0)
+        }
+        /// A DataRow field: length then bytes, or -1 for NULL.
+        fn field(self, v: Option<&[u8]>) -> Body {
+            match v {
+                Some(v) => self.i32(v.len() as i32).bytes(v),
+                None => self.i32(-1),
+            }
+        }
+    }
+
+    fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        out.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn parse_one(tag: u8, body: &[u8]) -> Result<Message, ProtocolError> {
+        let mut buf = BytesMut::from(&frame(tag, body)[..]);
+        let message = parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE)?;
+        assert!(buf.is_empty(), "the whole message is consumed");
+        Ok(message.expect("a whole message is in the buffer"))
+    }
+
+    fn ok(tag: u8, body: Body) -> Message {
+        parse_one(tag, &body.0).expect("valid message")
+    }
+
+    fn err(tag: u8, body: Body) -> ProtocolError {
+        match parse_one(tag, &body.0) {
+            Ok(m) => panic!("expected an error, parsed {m:?}"),
+            Err(e) => e,
+        }
+    }
+
+    // ---- Authentication ----
+
+    #[test]
+    fn authentication_simple_requests() {
+        let cases = [
+            (0, Message::AuthenticationOk),
+            (2, Message::AuthenticationKerberosV5),
+            (3, Message::AuthenticationCleartextPassword),
+            (6, Message::AuthenticationScmCredential),
+            (7, Message::AuthenticationGss),
+            (9, Message::AuthenticationSspi),
+        ];
+        for (code, expected) in cases {
+            assert_eq!(ok(b'R', Body::new().i32(code)), expected);
+            // Trailing bytes are not part of these messages.
+            err(b'R', Body::new().i32(code).u8(0));
+        }
+    }
+
+    #[test]
+    fn authentication_md5_password() {
+        let m = ok(b'R', Body::new().i32(5).bytes(&[1, 2, 3, 4]));
+        assert_eq!(m, Message::AuthenticationMd5Password { salt: [1, 2, 3, 4] });
+        err(b'R', Body::new().i32(5).bytes(&[1, 2, 3]));
+        err(b'R', Body::new().i32(5).bytes(&[1, 2, 3, 4, 5]));
+    }
+
+    #[test]
+    fn authentication_data_carrying_requests() {
+        let data = b"r=abc,s=c2FsdA==,i=4096";
+        match ok(b'R', Body::new().i32(8).bytes(data)) {
+            Message::AuthenticationGssContinue(d) => assert_eq!(&d[..], data),
+            m => panic!("{m:?}"),
+        }
+        match ok(b'R', Body::new().i32(11).bytes(data)) {
+            Message::AuthenticationSaslContinue(d) => assert_eq!(&d[..], data),
+            m => panic!("{m:?}"),
+        }
+        match ok(b'R', Body::new().i32(12).bytes(b"v=xyz")) {
+            Message::AuthenticationSaslFinal(d) => assert_eq!(&d[..], b"v=xyz"),
+            m => panic!("{m:?}"),
+        }
+        match ok(b'R', Body::new().i32(12)) {
+            Message::AuthenticationSaslFinal(d) => assert!(d.is_empty()),
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn authentication_sasl_lists_mechanisms() {
+        let body = Body::new()
+            .i32(10)
+            .cstr("SCRAM-SHA-256-PLUS")
+            .cstr("SCRAM-SHA-256")
+            .u8(0);
+        match ok(b'R', body) {
+            Message::AuthenticationSasl(m) => assert_eq!(
+                m.iter().collect::<Vec<_>>(),
+                ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]
+            ),
+            m => panic!("{m:?}"),
+        }
+        match ok(b'R', Body::new().i32(10).u8(0)) {
+            Message::AuthenticationSasl(m) => assert_eq!(m.iter().count(), 0),
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn authentication_malformed() {
+        err(b'R', Body::new());
+        err(b'R', Body::new().bytes(&[0, 0]));
+        let e = err(b'R', Body::new().i32(4));
+        assert!(
+            e.message().contains("unknown authentication request 4"),
+            "{e}"
+        );
+        err(b'R', Body::new().i32(-1));
+        // SASL: missing final empty name, missing NUL, bad UTF-8, bytes after the list.
+        err(b'R', Body::new().i32(10).cstr("SCRAM-SHA-256"));
+        err(b'R', Body::new().i32(10).bytes(b"SCRAM"));
+        err(b'R', Body::new().i32(10).bytes(&[0xff, 0xfe, 0]).u8(0));
+        err(b'R', Body::new().i32(10).cstr("SCRAM-SHA-256").u8(0).u8(7));
+        err(b'R', Body::new().i32(10));
+    }
+
+    // ---- BackendKeyData ----
+
+    #[test]
+    fn backend_key_data() {
+        assert_eq!(
+            ok(b'K', Body::new().i32(4242).i32(-7)),
+            Message::BackendKeyData {
+                process_id: 4242,
+                secret_key: -7
+            }
+        );
+        err(b'K', Body::new().i32(4242));
+        err(b'K', Body::new().i32(4242).i32(1).u8(0));
+    }
+
+    // ---- messages without a body ----
+
+    #[test]
+    fn empty_messages() {
+        let cases = [
+            (b'2', Message::BindComplete),
+            (b'3', Message::CloseComplete),
+            (b'1', Message::ParseComplete),
+            (b'n', Message::NoData),
+            (b's', Message::PortalSuspended),
+            (b'I', Message::EmptyQueryResponse),
+            (b'c', Message::CopyDone),
+        ];
+        for (tag, expected) in cases {
+            assert_eq!(ok(tag, Body::new()), expected);
+            let e = err(tag, Body::new().u8(0));
+            assert!(e.message().contains("unexpected bytes"), "{e}");
+        }
+    }
+
+    // ---- CommandComplete ----
+
+    #[test]
+    fn command_complete_tag_and_rows() {
+        let cases: [(&str, Option<u64>); 14] = [
+            ("INSERT 0 3", Some(3)),
+            ("UPDATE 12", Some(12)),
+            ("DELETE 0", Some(0)),
+            ("SELECT 5", Some(5)),
+            ("MOVE 4", Some(4)),
+            ("FETCH 1", Some(1)),
+            ("COPY 100000", Some(100_000)),
+            ("MERGE 2", Some(2)),
+            ("SELECT 18446744073709551615", Some(u64::MAX)),
+            ("CREATE TABLE", None),
+            ("BEGIN", None),
+            ("SELECT", None),
+            ("SELECT x", None),
+            ("", None),
+        ];
+        for (tag, rows) in cases {
+            match ok(b'C', Body::new().cstr(tag)) {
+                Message::CommandComplete(c) => {
+                    assert_eq!(c.tag(), tag);
+                    assert_eq!(c.rows(), rows, "{tag}");
+                }
+                m => panic!("{m:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn command_complete_malformed() {
+        err(b'C', Body::new());
+        err(b'C', Body::new().bytes(b"SELECT 1"));
+        err(b'C', Body::new().cstr("SELECT 1").u8(b'x'));
+        err(b'C', Body::new().bytes(&[b'S', 0xc3, 0x28, 0]));
+    }
+
+    // ---- Copy*Response, CopyData ----
+
+    #[test]
+    fn copy_responses() {
+        let body = || Body::new().u8(1).i16(3).i16(1).i16(1).i16(0);
+        for tag in [b'G', b'H', b'W'] {
+            let r = match ok(tag, body()) {
+                Message::CopyInResponse(r) if tag == b'G' => r,
+                Message::CopyOutResponse(r) if tag == b'H' => r,
+                Message::CopyBothResponse(r) if tag == b'W' => r,
+                m => panic!("{m:?}"),
+            };
+            assert_eq!(r.format(), 1);
+            assert_eq!(r.len(), 3);
+            assert!(!r.is_empty());
+            assert_eq!(r.column_formats().collect::<Vec<_>>(), [1, 1, 0]);
+        }
+        match ok(b'H', Body::new().u8(0).i16(0)) {
+            Message::CopyOutResponse(r) => {
+                assert_eq!(r.format(), 0);
+                assert!(r.is_empty());
+                assert_eq!(r.column_formats().count(), 0);
+            }
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn copy_response_malformed() {
+        err(b'G', Body::new());
+        err(b'G', Body::new().u8(0));
+        err(b'G', Body::new().u8(2).i16(0));
+        err(b'G', Body::new().u8(0).i16(-1));
+        err(b'G', Body::new().u8(0).i16(1000).i16(0));
+        err(b'G', Body::new().u8(0).i16(1).i16(0).u8(0));
+        err(b'G', Body::new().u8(0).i16(2).i16(0));
+    }
+
+    #[test]
+    fn copy_data() {
+        match ok(b'd', Body::new().bytes(b"1\tone\n")) {
+            Message::CopyData(d) => assert_eq!(&d[..], b"1\tone\n"),
+            m => panic!("{m:?}"),
+        }
+        match ok(b'd', Body::new()) {
+            Message::CopyData(d) => assert!(d.is_empty()),
+            m => panic!("{m:?}"),
+        }
+    }
+
+    // ---- DataRow ----
+
+    fn data_row(body: Body) -> DataRow {
+        match ok(b'D', body) {
+            Message::DataRow(row) => row,
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn data_row_fields() {
+        let row = data_row(
+            Body::new()
+                .i16(4)
+                .field(Some(b"abc"))
+                .field(None)
+                .field(Some(b""))
+                .field(Some(&[0, 0, 0, 42])),
+        );
+        assert_eq!(row.len(), 4);
+        assert!(!row.is_empty());
+        let ranges: Vec<_> = row.ranges().collect::<Result<_, _>>().unwrap();
+        assert_eq!(ranges, [Some(4..7), None, Some(15..15), Some(19..23)]);
+        assert_eq!(row.ranges().size_hint(), (4, Some(4)));
+        let buf = row.buffer();
+        assert_eq!(buf.len(), 23);
+        assert_eq!(&buf[4..7], b"abc");
+        assert_eq!(&buf[19..23], &[0, 0, 0, 42]);
+    }
+
+    #[test]
+    fn data_row_without_fields() {
+        let row = data_row(Body::new().i16(0));
+        assert_eq!(row.len(), 0);
+        assert!(row.is_empty());
+        assert!(row.buffer().is_empty());
+        assert_eq!(row.ranges().count(), 0);
+    }
+
+    #[test]
+    fn data_row_body_shares_the_read_buffer() {
+        let mut buf =
+            BytesMut::from(&frame(b'D', &Body::new().i16(1).field(Some(b"zero-copy")).0)[..]);
+        let start = buf.as_ptr() as usize;
+        let Some(Message::DataRow(row)) = parse_message(&mut buf, 1024).unwrap() else {
+            panic!("expected a DataRow");
+        };
+        // Header (5) and field count (2) precede the buffer in the same allocation.
+        assert_eq!(row.buffer().as_ptr() as usize, start + 7);
+    }
+
+    #[test]
+    fn data_row_malformed() {
+        // No field count; a count of 1000 in 10 bytes; a negative count.
+        err(b'D', Body::new());
+        err(b'D', Body::new().u8(0));
+        let e = err(b'D', Body::new().i16(1000).bytes(&[0; 10]));
+        assert!(e.message().starts_with("DataRow"), "{e}");
+        err(b'D', Body::new().i16(-1));
+        // Field length -2, a length past the end, a cut length, a missing field.
+        let e = err(b'D', Body::new().i16(1).i32(-2));
+        assert!(e.message().contains("-2"), "{e}");
+        err(b'D', Body::new().i16(1).i32(i32::MIN));
+        err(b'D', Body::new().i16(1).i32(5).bytes(b"abcd"));
+        err(b'D', Body::new().i16(1).i32(i32::MAX).bytes(b"abcd"));
+        err(b'D', Body::new().i16(1).bytes(&[0, 0]));
+        err(b'D', Body::new().i16(2).field(Some(b"x")));
+        // Bytes after the last field.
+        let e = err(b'D', Body::new().i16(1).field(Some(b"x")).u8(0));
+        assert!(e.message().contains("left after the last"), "{e}");
+    }
+
+    // ---- ErrorResponse / NoticeResponse ----
+
+    #[test]
+    fn error_and_notice_fields() {
+        let body = || {
+            Body::new()
+                .u8(b'S')
+                .cstr("ERROR")
+                .u8(b'C')
+                .cstr("42P01")
+                .u8(b'M')
+                .cstr("relation \"nope\" does not exist")
+                .u8(b'P')
+                .cstr("15")
+                .u8(0)
+        };
+        for tag in [b'E', b'N'] {
+            let fields = match ok(tag, body()) {
+                Message::ErrorResponse(f) if tag == b'E' => f,
+                Message::NoticeResponse(f) if tag == b'N' => f,
+                m => panic!("{m:?}"),
+            };
+            let fields: Vec<_> = fields.iter().collect::<Result<_, _>>().unwrap();
+            assert_eq!(
+                fields,
+                [
+                    ErrorField {
+                        code: b'S',
+                        value: "ERROR"
+                    },
+                    ErrorField {
+                        code: b'C',
+                        value: "42P01"
+                    },
+                    ErrorField {
+                        code: b'M',
+                        value: "relation \"nope\" does not exist"
+                    },
+                    ErrorField {
+                        code: b'P',
+                        value: "15"
+                    },
+                ]
+            );
+        }
+        match ok(b'E', Body::new().u8(0)) {
+            Message::ErrorResponse(f) => assert_eq!(f.iter().count(), 0),
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn error_response_malformed() {
+        // No terminator at all, a field without its terminator, a value without NUL.
+        err(b'E', Body::new());
+        err(b'E', Body::new().u8(b'S').cstr("ERROR"));
+        err(b'E', Body::new().u8(b'S').bytes(b"ERROR"));
+        err(b'N', Body::new().u8(b'S'));
+        // Invalid UTF-8, bytes after the terminator.
+        err(b'E', Body::new().u8(b'M').bytes(&[0xff, 0]).u8(0));
+        err(b'N', Body::new().u8(b'S').cstr("NOTICE").u8(0).u8(0));
+    }
+
+    // ---- NotificationResponse ----
+
+    #[test]
+    fn notification() {
+        match ok(b'A', Body::new().i32(99).cstr("jobs").cstr("{\"id\":1}")) {
+            Message::NotificationResponse(n) => {
+                assert_eq!(n.process_id(), 99);
+                assert_eq!(n.channel(), "jobs");
+                assert_eq!(n.payload(), "{\"id\":1}");
+            }
+            m => panic!("{m:?}"),
+        }
+        match ok(b'A', Body::new().i32(1).cstr("ch").cstr("")) {
+            Message::NotificationResponse(n) => assert_eq!(n.payload(), ""),
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn notification_malformed() {
+        err(b'A', Body::new().i32(1));
+        err(b'A', Body::new().i32(1).cstr("ch"));
+        err(b'A', Body::new().i32(1).cstr("ch").bytes(b"payload"));
+        err(b'A', Body::new().i32(1).cstr("ch").cstr("p").u8(1));
+        err(b'A', Body::new().i32(1).bytes(&[0xc0, 0]).cstr("p"));
+        err(b'A', Body::new().bytes(&[0, 0]));
+    }
+
+    // ---- ParameterDescription ----
+
+    #[test]
+    fn parameter_description() {
+        match ok(b't', Body::new().i16(3).u32(23).u32(25).u32(u32::MAX)) {
+            Message::ParameterDescription(p) => {
+                assert_eq!(p.len(), 3);
+                assert!(!p.is_empty());
+                assert_eq!(p.types().collect::<Vec<_>>(), [23, 25, u32::MAX]);
+            }
+            m => panic!("{m:?}"),
+        }
+        match ok(b't', Body::new().i16(0)) {
+            Message::ParameterDescription(p) => {
+                assert!(p.is_empty());
+                assert_eq!(p.types().count(), 0);
+            }
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn parameter_description_malformed() {
+        err(b't', Body::new());
+        err(b't', Body::new().i16(-1));
+        err(b't', Body::new().i16(1000).u32(23));
+        err(b't', Body::new().i16(1).u32(23).u8(0));
+        err(b't', Body::new().i16(1).bytes(&[0, 0, 0]));
+    }
+
+    // ---- ParameterStatus ----
+
+    #[test]
+    fn parameter_status() {
+        match ok(b'S', Body::new().cstr("server_version").cstr("17.2")) {
+            Message::ParameterStatus(p) => {
+                assert_eq!(p.name(), "server_version");
+                assert_eq!(p.value(), "17.2");
+            }
+            m => panic!("{m:?}"),
+        }
+        match ok(b'S', Body::new().cstr("application_name").cstr("")) {
+            Message::ParameterStatus(p) => assert_eq!(p.value(), ""),
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn parameter_status_malformed() {
+        err(b'S', Body::new());
+        err(b'S', Body::new().cstr("TimeZone"));
+        err(b'S', Body::new().cstr("TimeZone").bytes(b"UTC"));
+        err(b'S', Body::new().cstr("TimeZone").cstr("UTC").u8(0));
+        err(b'S', Body::new().cstr("TimeZone").bytes(&[0xe2, 0x82, 0]));
+    }
+
+    // ---- ReadyForQuery ----
+
+    #[test]
+    fn ready_for_query() {
+        let cases = [
+            (b'I', TransactionStatus::Idle),
+            (b'T', TransactionStatus::InTransaction),
+            (b'E', TransactionStatus::Failed),
+        ];
+        for (status, expected) in cases {
+            assert_eq!(
+                ok(b'Z', Body::new().u8(status)),
+                Message::ReadyForQuery(expected)
+            );
+        }
+    }
+
+    #[test]
+    fn ready_for_query_malformed() {
+        let e = err(b'Z', Body::new().u8(b'X'));
+        assert!(e.message().contains("transaction status"), "{e}");
+        err(b'Z', Body::new().u8(0));
+        err(b'Z', Body::new());
+        err(b'Z', Body::new().u8(b'I').u8(b'I'));
+    }
+
+    // ---- RowDescription ----
+
+    fn field_bytes(body: Body, name: &str, type_oid: u32, format: i16) -> Body {
+        body.cstr(name)
+            .u32(16_384)
+            .i16(2)
+            .u32(type_oid)
+            .i16(-1)
+            .i32(-1)
+            .i16(format)
+    }
+
+    #[test]
+    fn row_description() {
+        let body = field_bytes(Body::new().i16(2), "id", 23, 1);
+        let body = field_bytes(body, "naïve", 25, 0);
+        let d = match ok(b'T', body) {
+            Message::RowDescription(d) => d,
+            m => panic!("{m:?}"),
+        };
+        assert_eq!(d.len(), 2);
+        assert!(!d.is_empty());
+        assert_eq!(d.fields().size_hint(), (2, Some(2)));
+        let fields: Vec<_> = d.fields().collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            fields[0],
+            FieldDescription {
+                name: "id",
+                table_oid: 16_384,
+                column_id: 2,
+                type_oid: 23,
+                type_size: -1,
+                type_modifier: -1,
+                format: 1,
+            }
+        );
+        assert_eq!(fields[1].name, "naïve");
+        assert_eq!(fields[1].type_oid, 25);
+        assert_eq!(fields[1].format, 0);
+
+        match ok(b'T', Body::new().i16(0)) {
+            Message::RowDescription(d) => {
+                assert!(d.is_empty());
+                assert_eq!(d.fields().count(), 0);
+            }
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn row_description_malformed() {
+        err(b'T', Body::new());
+        err(b'T', Body::new().i16(-3));
+        // 1000 fields claimed in one field's worth of bytes.
+        err(b'T', field_bytes(Body::new().i16(1000), "a", 23, 0));
+        // Two claimed, one present.
+        err(b'T', field_bytes(Body::new().i16(2), "a", 23, 0));
+        // Name without NUL, fixed part cut short, bad UTF-8 name, trailing bytes.
+        err(b'T', Body::new().i16(1).bytes(&[b'a'; 30]));
+        err(b'T', Body::new().i16(1).cstr("a").bytes(&[0; 17]));
+        err(
+            b'T',
+            field_bytes(Body::new().i16(1).bytes(&[0xff]), "", 23, 0),
+        );
+        err(b'T', field_bytes(Body::new().i16(1), "a", 23, 0).u8(0));
+    }
+
+    // ---- NegotiateProtocolVersion ----
+
+    #[test]
+    fn negotiate_protocol_version() {
+        let body = Body::new().i32(0).i32(2).cstr("_pq_.a").cstr("_pq_.b");
+        assert_eq!(
+            ok(b'v', body),
+            Message::NegotiateProtocolVersion {
+                newest_minor: 0,
+                unrecognized: vec!["_pq_.a".to_owned(), "_pq_.b".to_owned()],
+            }
+        );
+        assert_eq!(
+            ok(b'v', Body::new().i32(2).i32(0)),
+            Message::NegotiateProtocolVersion {
+                newest_minor: 2,
+                unrecognized: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn negotiate_protocol_version_malformed() {
+        err(b'v', Body::new().i32(0));
+        err(b'v', Body::new().i32(0).i32(-1));
+        err(b'v', Body::new().i32(0).i32(i32::MAX).cstr("_pq_.a"));
+        err(b'v', Body::new().i32(0).i32(3).cstr("a").cstr("b"));
+        err(b'v', Body::new().i32(0).i32(1).bytes(b"_pq_.a"));
+        err(b'v', Body::new().i32(0).i32(1).cstr("a").u8(0));
+    }
+
+    // ---- framing ----
+
+    /// One valid message of every kind, back to back.
+    fn valid_stream() -> Vec<Vec<u8>> {
+        vec![
+            frame(b'R', &Body::new().i32(0).0),
+            frame(b'R', &Body::new().i32(5).bytes(b"salt").0),
+            frame(b'R', &Body::new().i32(10).cstr("SCRAM-SHA-256").u8(0).0),
+            frame(b'R', &Body::new().i32(11).bytes(b"r=x").0),
+            frame(b'K', &Body::new().i32(1).i32(2).0),
+            frame(b'2', &[]),
+            frame(b'C', &Body::new().cstr("SELECT 1").0),
+            frame(b'G', &Body::new().u8(0).i16(1).i16(0).0),
+            frame(b'd', b"data"),
+            frame(b'D', &Body::new().i16(2).field(Some(b"ab")).field(None).0),
+            frame(b'E', &Body::new().u8(b'M').cstr("boom").u8(0).0),
+            frame(b'A', &Body::new().i32(7).cstr("ch").cstr("hi").0),
+            frame(b't', &Body::new().i16(1).u32(23).0),
+            frame(b'S', &Body::new().cstr("a").cstr("b").0),
+            frame(b'Z', b"I"),
+            frame(b'T', &field_bytes(Body::new().i16(1), "c", 23, 1).0),
+            frame(b'v', &Body::new().i32(0).i32(1).cstr("_pq_.x").0),
+        ]
+    }
+
+    #[test]
+    fn every_prefix_of_a_message_is_incomplete() {
+        for message in valid_stream() {
+            for cut in 0..message.len() {
+                let mut buf = BytesMut::from(&message[..cut]);
+                assert_eq!(
+                    parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE),
+                    Ok(None),
+                    "prefix {cut} of {message:?}"
+                );
+                assert_eq!(&buf[..], &message[..cut], "buffer untouched");
+            }
+            let mut buf = BytesMut::from(&message[..]);
+            assert!(matches!(
+                parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE),
+                Ok(Some(_))
+            ));
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn messages_are_split_off_one_at_a_time() {
+        let stream = valid_stream();
+        let mut buf = BytesMut::new();
+        for m in &stream {
+            buf.extend_from_slice(m);
+        }
+        // Half of the next message stays behind.
+        let last = &stream[0];
+        buf.extend_from_slice(&last[..3]);
+        for m in &stream {
+            let parsed = parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{m:?}"));
+            let _ = parsed;
+        }
+        assert_eq!(parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE), Ok(None));
+        assert_eq!(&buf[..], &last[..3]);
+    }
+
+    #[test]
+    fn length_below_four_is_refused() {
+        for len in [3, 2, 1, 0, -1, -4, i32::MIN] {
+            let mut buf = BytesMut::from(&[b'Z'][..]);
+            buf.extend_from_slice(&len.to_be_bytes());
+            let e = parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE).unwrap_err();
+            assert!(e.message().contains("invalid length"), "{e}");
+        }
+    }
+
+    #[test]
+    fn length_over_the_limit_is_refused_from_the_header() {
+        // Only the header has arrived: the error does not wait for the body.
+        let mut buf = BytesMut::from(&[b'D', 0, 0, 0, 101][..]);
+        let e = parse_message(&mut buf, 100).unwrap_err();
+        assert!(e.message().contains("more than the limit of 100"), "{e}");
+        let mut buf = BytesMut::from(&[b'D', 0x7f, 0xff, 0xff, 0xff][..]);
+        assert!(parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE).is_err());
+        // Exactly at the limit is fine.
+        let message = frame(b'd', &[7; 96]);
+        let mut buf = BytesMut::from(&message[..]);
+        assert!(matches!(
+            parse_message(&mut buf, 100),
+            Ok(Some(Message::CopyData(_)))
+        ));
+    }
+
+    #[test]
+    fn unknown_tag_is_refused_from_the_header() {
+        for tag in [b'x', b'V', b'P', 0, 0xff] {
+            // The tag byte alone is enough to refuse.
+            for header in [&[tag][..], &[tag, 0, 0, 0, 8]] {
+                let mut buf = BytesMut::from(header);
+                let e = parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE).unwrap_err();
+                assert!(e.message().contains("unknown backend message tag"), "{e}");
+            }
+        }
+        // An HTTP server's answer is refused at once.
+        let mut buf = BytesMut::from(&b"HTTP/1.1 400 Bad Request"[..]);
+        assert!(parse_message(&mut buf, DEFAULT_MAX_MESSAGE_SIZE).is_err());
+    }
+
+    #[test]
+    fn every_body_truncation_is_an_error_or_a_message() {
+        // Cut each valid body short and fix the length up: never a panic, and bodies that
+        // cannot be shortened (everything but CopyData and the SASL data) are refused.
+        for message in valid_stream() {
+            let tag = message[0];
+            let body = &message[5..];
+            for cut in 0..body.len() {
+                let result = parse_one(tag, &body[..cut]);
+                if let Ok(m) = &result {
+                    exercise(m);
+                }
+                let may_shrink = tag == b'd' || (tag == b'R' && body[3] == 11 && cut >= 4);
+                assert!(
+                    may_shrink || result.is_err(),
+                    "{tag:?} cut to {cut}: {result:?}"
+                );
+            }
+        }
+    }
+
+    /// Touches every accessor and asserts the parse-time validation holds.
+    fn exercise(message: &Message) {
+        match message {
+            Message::AuthenticationSasl(m) => {
+                for name in m.iter() {
+                    assert!(!name.is_empty());
+                }
+            }
+            Message::CommandComplete(c) => {
+                let _ = (c.tag(), c.rows());
+            }
+            Message::CopyInResponse(r)
+            | Message::CopyOutResponse(r)
+            | Message::CopyBothResponse(r) => {
+                assert_eq!(r.column_formats().count(), r.len());
+                let _ = r.format();
+            }
+            Message::DataRow(row) => {
+                let mut n = 0;
+                for range in row.ranges() {
+                    if let Some(range) = range.expect("validated at parse") {
+                        assert!(range.end <= row.buffer().len());
+                    }
+                    n += 1;
+                }
+                assert_eq!(n, row.len());
+            }
+            Message::ErrorResponse(f) | Message::NoticeResponse(f) => {
+                for field in f.iter() {
+                    field.expect("validated at parse");
+                }
+            }
+            Message::NotificationResponse(n) => {
+                let _ = (n.process_id(), n.channel(), n.payload());
+            }
+            Message::ParameterDescription(p) => assert_eq!(p.types().count(), p.len()),
+            Message::ParameterStatus(p) => {
+                let _ = (p.name(), p.value());
+            }
+            Message::RowDescription(d) => {
+                let mut n = 0;
+                for field in d.fields() {
+                    field.expect("validated at parse");
+                    n += 1;
+                }
+                assert_eq!(n, d.len());
+            }
+            _ => {}
+        }
+    }
+
+    /// A tiny xorshift64* generator: deterministic, no dependency.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn byte(&mut self) -> u8 {
+            self.next() as u8
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        const TAGS: &[u8] = b"RK23CdcGHWDIEvnNAtS1sZT";
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut parsed = 0;
+        for round in 0..5000 {
+            let mut bytes = Vec::new();
+            if round % 4 == 0 {
+                // Raw noise, header included.
+                for _ in 0..rng.below(40) {
+                    bytes.push(rng.byte());
+                }
+            } else {
+                // A known tag, a consistent length and a noisy body, often built from small
+                // values so counts and lengths land near the real ones.
+                let tag = TAGS[rng.below(TAGS.len() as u64) as usize];
+                let mut body = Vec::new();
+                for _ in 0..rng.below(48) {
+                    body.push(match rng.below(4) {
+                        0 => 0,
+                        1 => rng.below(4) as u8,
+                        2 => 0xff,
+                        _ => rng.byte(),
+                    });
+                }
+                bytes = frame(tag, &body);
+            }
+            let mut buf = BytesMut::from(&bytes[..]);
+            // Keep parsing until the buffer runs dry or an error stops it.
+            while let Ok(Some(m)) = parse_message(&mut buf, 1 << 16) {
+                exercise(&m);
+                parsed += 1;
+            }
+        }
+        assert!(
+            parsed > 100,
+            "the generator reaches valid messages ({parsed})"
+        );
     }
 }

@@ -397,3 +397,342 @@ fn put_kind(buf: &mut BytesMut, kind: u8, message: &str) -> Result<(), ProtocolE
     buf.put_u8(kind);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `write` on a buffer that already holds two bytes and returns what it appended.
+    fn written(write: impl FnOnce(&mut BytesMut)) -> Vec<u8> {
+        let mut buf = BytesMut::from(&b"xx"[..]);
+        write(&mut buf);
+        assert_eq!(&buf[..2], b"xx", "earlier bytes are kept");
+        buf[2..].to_vec()
+    }
+
+    /// Asserts `write` fails, leaves the buffer as it was, and mentions `needle`.
+    fn refused(needle: &str, write: impl FnOnce(&mut BytesMut) -> Result<(), ProtocolError>) {
+        let mut buf = BytesMut::from(&b"xx"[..]);
+        let e = write(&mut buf).expect_err("refused");
+        assert!(
+            e.message().contains(needle),
+            "{e:?} should mention {needle:?}"
+        );
+        assert_eq!(&buf[..], b"xx", "nothing half-written stays");
+    }
+
+    #[test]
+    fn startup_message_bytes() {
+        let bytes =
+            written(|b| startup_message(&[("user", "postgres"), ("database", "db")], b).unwrap());
+        let mut expected = vec![0, 0, 0, 35, 0, 3, 0, 0];
+        expected.extend_from_slice(b"user\0postgres\0database\0db\0\0");
+        assert_eq!(bytes, expected);
+        assert_eq!(
+            written(|b| startup_message(&[], b).unwrap()),
+            [0, 0, 0, 9, 0, 3, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn startup_message_refusals() {
+        refused("startup parameter name contains a NUL", |b| {
+            startup_message(&[("us\0er", "x")], b)
+        });
+        refused("value of startup parameter \"user\" contains a NUL", |b| {
+            startup_message(&[("user", "x\0y")], b)
+        });
+        refused("name is empty", |b| startup_message(&[("", "x")], b));
+    }
+
+    #[test]
+    fn ssl_and_cancel_request_bytes() {
+        assert_eq!(written(ssl_request), [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+        assert_eq!(
+            written(|b| cancel_request(0x0102_0304, -1, b)),
+            [
+                0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e, 1, 2, 3, 4, 0xff, 0xff, 0xff, 0xff
+            ]
+        );
+    }
+
+    #[test]
+    fn password_message_bytes() {
+        assert_eq!(
+            written(|b| password_message(b"secret", b).unwrap()),
+            b"p\0\0\0\x0bsecret\0"
+        );
+        assert_eq!(
+            written(|b| password_message(b"", b).unwrap()),
+            b"p\0\0\0\x05\0"
+        );
+        refused("password contains a NUL", |b| {
+            password_message(b"se\0cret", b)
+        });
+    }
+
+    #[test]
+    fn sasl_message_bytes() {
+        let mut expected = b"p\0\0\0\x21SCRAM-SHA-256\0\0\0\0\x0b".to_vec();
+        expected.extend_from_slice(b"n,,n=,r=abc");
+        assert_eq!(
+            written(|b| sasl_initial_response("SCRAM-SHA-256", b"n,,n=,r=abc", b).unwrap()),
+            expected
+        );
+        assert_eq!(
+            written(|b| sasl_response(b"c=biws", b).unwrap()),
+            b"p\0\0\0\x0ac=biws"
+        );
+        refused("SASL mechanism contains a NUL", |b| {
+            sasl_initial_response("SCRAM\0", b"", b)
+        });
+    }
+
+    #[test]
+    fn query_bytes() {
+        assert_eq!(
+            written(|b| query("SELECT 1", b).unwrap()),
+            b"Q\0\0\0\x0dSELECT 1\0"
+        );
+        refused("query contains a NUL", |b| query("SELECT '\0'", b));
+    }
+
+    #[test]
+    fn parse_bytes() {
+        assert_eq!(
+            written(|b| parse("s1", "SELECT $1", &[23], b).unwrap()),
+            b"P\0\0\0\x17s1\0SELECT $1\0\0\x01\0\0\0\x17"
+        );
+        assert_eq!(
+            written(|b| parse("", "SELECT 1", &[], b).unwrap()),
+            b"P\0\0\0\x10\0SELECT 1\0\0\0"
+        );
+        refused("statement name contains a NUL", |b| {
+            parse("s\0x", "SELECT 1", &[], b)
+        });
+        refused("query contains a NUL", |b| parse("s1", "SELECT\0", &[], b));
+    }
+
+    #[test]
+    fn parse_accepts_65535_types_and_no_more() {
+        let mut buf = BytesMut::new();
+        parse("", "", &vec![0; 65_535], &mut buf).unwrap();
+        assert_eq!(&buf[7..9], &[0xff, 0xff]);
+        refused("too many parameter types: 65536", |b| {
+            parse("", "", &vec![0; 65_536], b)
+        });
+    }
+
+    #[test]
+    fn describe_and_close_bytes() {
+        assert_eq!(
+            written(|b| describe(KIND_STATEMENT, "s1", b).unwrap()),
+            b"D\0\0\0\x08Ss1\0"
+        );
+        assert_eq!(
+            written(|b| describe(KIND_PORTAL, "", b).unwrap()),
+            b"D\0\0\0\x06P\0"
+        );
+        assert_eq!(
+            written(|b| close(KIND_PORTAL, "p1", b).unwrap()),
+            b"C\0\0\0\x08Pp1\0"
+        );
+        assert_eq!(
+            written(|b| close(KIND_STATEMENT, "s1", b).unwrap()),
+            b"C\0\0\0\x08Ss1\0"
+        );
+        refused("name contains a NUL", |b| describe(b'S', "a\0", b));
+        refused("name contains a NUL", |b| close(b'P', "a\0", b));
+        refused("Describe kind must be", |b| describe(b'X', "a", b));
+        refused("Close kind must be", |b| close(0, "a", b));
+    }
+
+    fn int4(v: i32) -> impl Fn(&mut BytesMut) -> Result<IsNull, String> {
+        move |b: &mut BytesMut| {
+            b.put_i32(v);
+            Ok(IsNull::No)
+        }
+    }
+
+    #[test]
+    fn bind_bytes() {
+        let bytes = written(|b| {
+            bind(
+                "",
+                "s1",
+                &[1],
+                2,
+                |i, b| match i {
+                    0 => int4(42)(b),
+                    _ => Ok::<_, String>(IsNull::Yes),
+                },
+                &[1],
+                b,
+            )
+            .unwrap()
+        });
+        assert_eq!(
+            bytes,
+            [
+                b'B', 0, 0, 0, 30, // tag, length
+                0,  // portal ""
+                b's', b'1', 0, // statement "s1"
+                0, 1, 0, 1, // 1 parameter format: binary
+                0, 2, // 2 parameters
+                0, 0, 0, 4, 0, 0, 0, 42, // $1 = 42
+                0xff, 0xff, 0xff, 0xff, // $2 = NULL
+                0, 1, 0, 1, // 1 result format: binary
+            ]
+        );
+    }
+
+    #[test]
+    fn bind_without_parameters() {
+        let bytes =
+            written(|b| bind("p", "s", &[], 0, |_, _| Ok::<_, ()>(IsNull::No), &[], b).unwrap());
+        assert_eq!(bytes, b"B\0\0\0\x0ep\0s\0\0\0\0\0\0\0");
+    }
+
+    #[test]
+    fn bind_null_discards_what_the_encoder_wrote() {
+        let bytes = written(|b| {
+            bind(
+                "",
+                "",
+                &[],
+                1,
+                |_, b| {
+                    b.put_slice(b"junk");
+                    Ok::<_, ()>(IsNull::Yes)
+                },
+                &[],
+                b,
+            )
+            .unwrap()
+        });
+        assert_eq!(bytes, b"B\0\0\0\x10\0\0\0\0\0\x01\xff\xff\xff\xff\0\0");
+    }
+
+    #[test]
+    fn bind_encoder_error_names_the_parameter_and_leaves_nothing() {
+        let mut buf = BytesMut::from(&b"xx"[..]);
+        let result = bind(
+            "",
+            "s1",
+            &[1],
+            3,
+            |i, b| {
+                if i == 1 {
+                    b.put_slice(b"half");
+                    Err("out of range")
+                } else {
+                    b.put_i32(7);
+                    Ok(IsNull::No)
+                }
+            },
+            &[],
+            &mut buf,
+        );
+        match result {
+            Err(BindError::Param { index: 1, error }) => assert_eq!(error, "out of range"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(&buf[..], b"xx");
+        let e: BindError<&str> = BindError::Param {
+            index: 1,
+            error: "out of range",
+        };
+        assert_eq!(e.to_string(), "parameter $2: out of range");
+    }
+
+    #[test]
+    fn bind_refusals_leave_nothing() {
+        let never = |_: usize, _: &mut BytesMut| -> Result<IsNull, ()> { unreachable!() };
+        let check = |needle: &str, result: Result<(), BindError<()>>, buf: &BytesMut| {
+            match result {
+                Err(BindError::Protocol(e)) => {
+                    assert!(e.message().contains(needle), "{e} should mention {needle}")
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(&buf[..], b"xx");
+        };
+        let mut buf = BytesMut::from(&b"xx"[..]);
+        let r = bind("p\0", "", &[], 0, never, &[], &mut buf);
+        check("portal name contains a NUL", r, &buf);
+        let r = bind("", "s\0", &[], 0, never, &[], &mut buf);
+        check("statement name contains a NUL", r, &buf);
+        let r = bind("", "", &vec![0; 70_000], 0, never, &[], &mut buf);
+        check("too many parameter formats", r, &buf);
+        let r = bind("", "", &[], 70_000, never, &[], &mut buf);
+        check("too many parameters", r, &buf);
+        let r = bind("", "", &[], 0, never, &vec![1; 65_536], &mut buf);
+        check("too many result formats", r, &buf);
+        // An encoder that eats into the length placeholder.
+        let r = bind(
+            "",
+            "",
+            &[],
+            1,
+            |_, b| {
+                let keep = b.len() - 2;
+                b.truncate(keep);
+                Ok(IsNull::No)
+            },
+            &[],
+            &mut buf,
+        );
+        check("parameter $1 removed bytes", r, &buf);
+    }
+
+    #[test]
+    fn execute_bytes() {
+        assert_eq!(
+            written(|b| execute("", 0, b).unwrap()),
+            b"E\0\0\0\x09\0\0\0\0\0"
+        );
+        assert_eq!(
+            written(|b| execute("p1", 100, b).unwrap()),
+            b"E\0\0\0\x0bp1\0\0\0\0\x64"
+        );
+        refused("portal name contains a NUL", |b| execute("\0", 0, b));
+    }
+
+    #[test]
+    fn fixed_messages_bytes() {
+        assert_eq!(written(sync), b"S\0\0\0\x04");
+        assert_eq!(written(flush), b"H\0\0\0\x04");
+        assert_eq!(written(terminate), b"X\0\0\0\x04");
+        assert_eq!(written(copy_done), b"c\0\0\0\x04");
+    }
+
+    #[test]
+    fn copy_messages_bytes() {
+        assert_eq!(
+            written(|b| copy_data(b"1\t2\n", b).unwrap()),
+            b"d\0\0\0\x081\t2\n"
+        );
+        assert_eq!(written(|b| copy_data(b"", b).unwrap()), b"d\0\0\0\x04");
+        assert_eq!(
+            written(|b| copy_fail("boom", b).unwrap()),
+            b"f\0\0\0\x09boom\0"
+        );
+        refused("CopyFail message contains a NUL", |b| {
+            copy_fail("bo\0om", b)
+        });
+    }
+
+    #[test]
+    fn messages_append_in_sequence() {
+        let mut buf = BytesMut::new();
+        parse("", "SELECT $1", &[], &mut buf).unwrap();
+        bind("", "", &[], 1, |_, b| int4(1)(b), &[1], &mut buf).unwrap();
+        execute("", 0, &mut buf).unwrap();
+        sync(&mut buf);
+        let mut expected = b"P\0\0\0\x11\0SELECT $1\0\0\0".to_vec();
+        expected.extend_from_slice(b"B\0\0\0\x16\0\0\0\0\0\x01\0\0\0\x04\0\0\0\x01\0\x01\0\x01");
+        expected.extend_from_slice(b"E\0\0\0\x09\0\0\0\0\0");
+        expected.extend_from_slice(b"S\0\0\0\x04");
+        assert_eq!(&buf[..], &expected[..]);
+    }
+}
