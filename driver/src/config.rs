@@ -2,7 +2,7 @@
 //! `.pgpass`, multi-host lists, sslmode and the driver's own settings.
 //!
 //! [`ConnectOptions`] holds only what the user said (builder or DSN).
-//! [`ConnectOptions::resolve`] fills in the rest, in this order of precedence:
+//! `ConnectOptions::resolve` fills in the rest, in this order of precedence:
 //! builder setter > DSN > environment > libpq's defaults, and picks each
 //! target's password (explicit, else `.pgpass`).
 
@@ -1197,4 +1197,828 @@ fn pgpass_lookup(
         })
         .map(|e| e.password.clone())
         .filter(|p| !p.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    fn config_msg(e: Error) -> String {
+        match e {
+            Error::Config(m) => m,
+            other => panic!("expected Error::Config, got {other:?}"),
+        }
+    }
+
+    fn hosts(list: &[&str]) -> Vec<String> {
+        list.iter().map(|h| h.to_string()).collect()
+    }
+
+    #[test]
+    fn good_dsns() {
+        let o = ConnectOptions::new;
+        let cases: Vec<(&str, ConnectOptions)> = vec![
+            ("", o()),
+            ("   ", o()),
+            ("postgres://", o()),
+            ("postgresql://", o()),
+            ("postgres:///", o()),
+            ("postgres://localhost", o().host("localhost")),
+            (
+                "postgres://u:p@h:5433/db",
+                o().user("u")
+                    .password("p")
+                    .host("h")
+                    .port(5433)
+                    .dbname("db"),
+            ),
+            (
+                "postgresql://us%40er:p%3Aa%2Fss%20w@h/d%2Fb",
+                o().user("us@er")
+                    .password("p:a/ss w")
+                    .host("h")
+                    .dbname("d/b"),
+            ),
+            ("postgres://user@h", o().user("user").host("h")),
+            (
+                // The last '@' separates the user info; an unencoded '@' in the password works.
+                "postgres://u:p@ss@h",
+                o().user("u").password("p@ss").host("h"),
+            ),
+            (
+                "postgres://[::1]:5432/db",
+                o().host("::1").port(5432).dbname("db"),
+            ),
+            ("postgres://[fe80::1%25eth0]", o().host("fe80::1%eth0")),
+            (
+                "postgres://%2Fvar%2Frun%2Fpostgresql/db",
+                o().host("/var/run/postgresql").dbname("db"),
+            ),
+            (
+                "postgres:///db?host=/var/run/postgresql&port=5433",
+                o().host("/var/run/postgresql").port(5433).dbname("db"),
+            ),
+            (
+                "postgres://h1,h2/db",
+                o().host("h1").host("h2").dbname("db"),
+            ),
+            (
+                "postgres://h1:5432,h2:5433/db",
+                ConnectOptions {
+                    hosts: hosts(&["h1", "h2"]),
+                    ports: vec![Some(5432), Some(5433)],
+                    dbname: Some("db".into()),
+                    ..o()
+                },
+            ),
+            (
+                "postgres://h1:5433,[::1]/db",
+                ConnectOptions {
+                    hosts: hosts(&["h1", "::1"]),
+                    ports: vec![Some(5433), None],
+                    dbname: Some("db".into()),
+                    ..o()
+                },
+            ),
+            (
+                "postgres://h/db?application_name=my%20app&options=-c%20search_path%3Dx\
+                 &connect_timeout=10&sslmode=disable&statement_cache_size=0\
+                 &max_cacheable_statement_size=1000&max_message_size=2048",
+                o().host("h")
+                    .dbname("db")
+                    .application_name("my app")
+                    .options("-c search_path=x")
+                    .connect_timeout(Duration::from_secs(10))
+                    .ssl_mode(SslMode::Disable)
+                    .statement_cache_size(0)
+                    .max_cacheable_statement_size(1000)
+                    .max_message_size(2048),
+            ),
+            ("postgres://h?database=x", o().host("h").dbname("x")),
+            (
+                "postgres://h?user=a&&password=b",
+                o().host("h").user("a").password("b"),
+            ),
+            (
+                "postgres://h?hostaddr=127.0.0.1",
+                o().host("h").hostaddr(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            ),
+            // key=value
+            ("host=localhost", o().host("localhost")),
+            (
+                "host=/tmp port=5432 user='a b' password='it\\'s' dbname=db",
+                o().host("/tmp")
+                    .port(5432)
+                    .user("a b")
+                    .password("it's")
+                    .dbname("db"),
+            ),
+            (
+                "  host = h   port=  6000\tuser =x  ",
+                o().host("h").port(6000).user("x"),
+            ),
+            ("password=a\\ b\\\\c", o().password("a b\\c")),
+            ("password='' user=''", o()),
+            ("password='x=y z'", o().password("x=y z")),
+            ("options='-c geqo=off'", o().options("-c geqo=off")),
+            ("database=d dbname=e", o().dbname("e")),
+            ("host=h1,h2 port=5432", o().host("h1").host("h2").port(5432)),
+            (
+                "host=h1,h2 port=5432,5433",
+                ConnectOptions {
+                    hosts: hosts(&["h1", "h2"]),
+                    ports: vec![Some(5432), Some(5433)],
+                    ..o()
+                },
+            ),
+            (
+                "host=h1,h2,h3 port=5432,,5434",
+                ConnectOptions {
+                    hosts: hosts(&["h1", "h2", "h3"]),
+                    ports: vec![Some(5432), None, Some(5434)],
+                    ..o()
+                },
+            ),
+            (
+                "hostaddr=::1,10.0.0.1",
+                o().hostaddr(IpAddr::V6(Ipv6Addr::LOCALHOST))
+                    .hostaddr(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))),
+            ),
+            ("connect_timeout=0", o().connect_timeout(Duration::ZERO)),
+            ("sslmode=verify-full", o().ssl_mode(SslMode::VerifyFull)),
+            ("passfile=/p/pgpass", o().passfile("/p/pgpass")),
+            ("host=h port=1 port=2", o().host("h").port(2)),
+            ("port=65535", o().port(65535)),
+        ];
+        for (dsn, want) in cases {
+            let got: ConnectOptions = dsn
+                .parse()
+                .unwrap_or_else(|e| panic!("{dsn:?} failed: {e}"));
+            assert_eq!(got, want, "{dsn:?}");
+        }
+    }
+
+    #[test]
+    fn bad_dsns() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "port=0",
+                r#"invalid value for "port": "0" (expected a number 1-65535"#,
+            ),
+            ("port=99999", r#"invalid value for "port": "99999""#),
+            ("port=abc", r#"invalid value for "port": "abc""#),
+            ("port=-1", r#""port""#),
+            ("port=+5432", r#""port""#),
+            ("port=5432,x", r#"invalid value for "port": "5432,x""#),
+            ("postgres://h:abc/db", r#"invalid value for "port": "abc""#),
+            ("postgres://h:0", r#""port""#),
+            ("postgres://h:70000", r#""port""#),
+            (
+                "connect_timeout=-5",
+                r#"invalid value for "connect_timeout": "-5""#,
+            ),
+            ("connect_timeout=1.5", r#""connect_timeout""#),
+            ("connect_timeout=abc", r#""connect_timeout""#),
+            ("postgres://h?connect_timeout=-1", r#""connect_timeout""#),
+            (
+                "sslmode=bogus",
+                r#"invalid value for "sslmode": "bogus" (expected disable, allow"#,
+            ),
+            ("sslmode=Require", r#""sslmode""#),
+            ("postgres://h?sslmode=nope", r#""sslmode""#),
+            (
+                "password='abc",
+                r#"unterminated quoted value for "password""#,
+            ),
+            ("user='abc\\'", r#"unterminated quoted value for "user""#),
+            ("host", r#"missing "=" after "host""#),
+            ("host localhost", r#"missing "=" after "host""#),
+            ("=x", "missing key"),
+            ("bogus=1", r#"unknown connection option "bogus""#),
+            ("host=h Port=5432", r#"unknown connection option "Port""#),
+            (
+                "postgres://h?bogus=1",
+                r#"unknown connection option "bogus""#,
+            ),
+            (
+                "postgres://h?sslmode",
+                r#"missing "=" after URL query parameter "sslmode""#,
+            ),
+            (
+                "mysql://h/db",
+                r#"invalid connection URL scheme "mysql://""#,
+            ),
+            ("http://h", "expected \"postgres://\" or \"postgresql://\""),
+            (
+                "postgres://h/d%zzb",
+                r#"invalid percent-escape "%zz" in "dbname""#,
+            ),
+            (
+                "postgres://h/db%2",
+                r#"invalid percent-escape "%2" in "dbname""#,
+            ),
+            (
+                "postgres://h/db%",
+                r#"invalid percent-escape "%" in "dbname""#,
+            ),
+            (
+                "postgres://u:se%gcret@h",
+                r#"invalid percent-escape "%" in "password""#,
+            ),
+            ("postgres://u%zz@h", r#"in "user""#),
+            ("postgres://h%0/x", r#"in "host""#),
+            ("postgres://h/db%00", r#""%00" in "dbname""#),
+            ("postgres://h/%ff%fe", r#""dbname": not valid UTF-8"#),
+            (
+                "postgres://h?application_name=%zz",
+                r#"in "application_name""#,
+            ),
+            (
+                "postgres://h1,,h2/db",
+                r#"invalid value for "host": "h1,,h2" (empty host name"#,
+            ),
+            ("postgres://h1,/db", r#""host""#),
+            ("postgres://:5432/db", r#""host""#),
+            ("postgres://[::1/db", r#""host""#),
+            ("postgres://[::1]x/db", r#""host""#),
+            (
+                "host=h1,,h2",
+                r#"invalid value for "host": "h1,,h2" (empty host name"#,
+            ),
+            ("host=h1,", r#""host""#),
+            ("host=,h1", r#""host""#),
+            (
+                "hostaddr=localhost",
+                r#"invalid value for "hostaddr": "localhost""#,
+            ),
+            (
+                "statement_cache_size=-1",
+                r#"invalid value for "statement_cache_size": "-1""#,
+            ),
+            ("statement_cache_size=lots", r#""statement_cache_size""#),
+            (
+                "max_cacheable_statement_size=1k",
+                r#""max_cacheable_statement_size""#,
+            ),
+            (
+                "max_message_size=100",
+                r#"invalid value for "max_message_size": "100" (expected a number of bytes, at least 1024)"#,
+            ),
+            ("max_message_size=x", r#""max_message_size""#),
+        ];
+        for (dsn, want) in cases {
+            let err = config_msg(
+                dsn.parse::<ConnectOptions>()
+                    .expect_err(&format!("{dsn:?} should fail")),
+            );
+            assert!(err.contains(want), "{dsn:?}: {err:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn password_never_in_errors_or_debug() {
+        let err = config_msg(
+            "postgres://u:hunter2%zz@h"
+                .parse::<ConnectOptions>()
+                .unwrap_err(),
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(!err.contains("%zz"), "{err}");
+
+        let opts: ConnectOptions = "user=u password=hunter2".parse().unwrap();
+        let dbg = format!("{opts:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("<redacted>"), "{dbg}");
+
+        let r = opts.host("h").resolve_inner(&|_| None, &|_| false).unwrap();
+        let dbg = format!("{r:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+    }
+
+    #[test]
+    fn setters_override_dsn() {
+        let opts: ConnectOptions =
+            "postgres://u:p@h:5433,h2:5434/db?sslmode=disable&application_name=a"
+                .parse::<ConnectOptions>()
+                .unwrap()
+                .port(6000)
+                .user("v")
+                .dbname("other")
+                .ssl_mode(SslMode::Prefer)
+                .host("h3");
+        assert_eq!(opts.get_ports(), [Some(6000)]);
+        assert_eq!(opts.get_user(), Some("v"));
+        assert_eq!(opts.get_password(), Some("p"));
+        assert_eq!(opts.get_dbname(), Some("other"));
+        assert_eq!(opts.get_ssl_mode(), Some(SslMode::Prefer));
+        assert_eq!(opts.get_application_name(), Some("a"));
+        assert_eq!(opts.get_hosts(), ["h", "h2", "h3"]);
+        let r = opts.resolve_inner(&|_| None, &|_| false).unwrap();
+        let ports: Vec<u16> = r.targets.iter().map(|t| t.port).collect();
+        assert_eq!(ports, [6000, 6000, 6000]);
+    }
+
+    #[test]
+    fn getters_defaults() {
+        let o = ConnectOptions::new();
+        assert_eq!(o.get_statement_cache_size(), 100);
+        assert_eq!(o.get_max_cacheable_statement_size(), 15 * 1024);
+        assert_eq!(o.get_max_message_size(), 1 << 30);
+        assert_eq!(o.get_ssl_mode(), None);
+        assert_eq!(o.get_connect_timeout(), None);
+        assert!(o.get_hosts().is_empty());
+        assert!(o.get_ports().is_empty());
+        assert_eq!(o.get_passfile(), None);
+        assert_eq!(o.get_options(), None);
+    }
+
+    #[test]
+    fn ssl_mode_parse_and_display() {
+        for mode in [
+            SslMode::Disable,
+            SslMode::Allow,
+            SslMode::Prefer,
+            SslMode::Require,
+            SslMode::VerifyCa,
+            SslMode::VerifyFull,
+        ] {
+            assert_eq!(mode.to_string().parse::<SslMode>().unwrap(), mode);
+        }
+        let err = config_msg("on".parse::<SslMode>().unwrap_err());
+        assert!(err.contains("\"sslmode\""), "{err}");
+        assert_eq!(SslMode::default(), SslMode::Prefer);
+    }
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn resolve(opts: &ConnectOptions, env: &[(&str, &str)]) -> Result<Resolved, Error> {
+        opts.resolve_inner(&env_of(env), &|_| false)
+    }
+
+    #[test]
+    fn defaults_without_env() {
+        let r = resolve(&ConnectOptions::new(), &[]).unwrap();
+        assert_eq!(r.targets.len(), 1);
+        assert_eq!(r.targets[0].host, Host::Tcp("localhost".into()));
+        assert_eq!(r.targets[0].port, 5432);
+        assert_eq!(r.targets[0].password, None);
+        assert_eq!(r.user, "postgres");
+        assert_eq!(r.dbname, "postgres");
+        assert_eq!(r.application_name, None);
+        assert_eq!(r.options, None);
+        assert_eq!(r.connect_timeout, None);
+        assert_eq!(r.ssl_mode, SslMode::Prefer);
+        assert_eq!(r.statement_cache_size, 100);
+        assert_eq!(r.max_cacheable_statement_size, 15360);
+        assert_eq!(r.max_message_size, 1 << 30);
+    }
+
+    #[test]
+    fn default_host_prefers_an_existing_socket() {
+        let opts = ConnectOptions::new().port(5433);
+        let only_tmp = |p: &Path| p == Path::new("/tmp/.s.PGSQL.5433");
+        let r = opts.resolve_inner(&|_| None, &only_tmp).unwrap();
+        assert_eq!(r.targets[0].host, Host::Unix("/tmp".into()));
+        assert_eq!(r.targets[0].describe(), "/tmp/.s.PGSQL.5433");
+
+        let both = |p: &Path| p.ends_with(".s.PGSQL.5433");
+        let r = opts.resolve_inner(&|_| None, &both).unwrap();
+        assert_eq!(r.targets[0].host, Host::Unix("/var/run/postgresql".into()));
+
+        // A socket for another port does not count.
+        let r = ConnectOptions::new()
+            .resolve_inner(&|_| None, &only_tmp)
+            .unwrap();
+        assert_eq!(r.targets[0].host, Host::Tcp("localhost".into()));
+    }
+
+    #[test]
+    fn os_user_from_env() {
+        let r = resolve(
+            &ConnectOptions::new(),
+            &[("USER", "alice"), ("LOGNAME", "bob")],
+        )
+        .unwrap();
+        assert_eq!((r.user.as_str(), r.dbname.as_str()), ("alice", "alice"));
+        let r = resolve(&ConnectOptions::new(), &[("LOGNAME", "bob")]).unwrap();
+        assert_eq!((r.user.as_str(), r.dbname.as_str()), ("bob", "bob"));
+        let r = resolve(
+            &ConnectOptions::new(),
+            &[("PGUSER", "carol"), ("USER", "alice")],
+        )
+        .unwrap();
+        assert_eq!((r.user.as_str(), r.dbname.as_str()), ("carol", "carol"));
+    }
+
+    const FULL_ENV: &[(&str, &str)] = &[
+        ("PGHOST", "envhost1,/envsock"),
+        ("PGPORT", "7001,7002"),
+        ("PGUSER", "envuser"),
+        ("PGPASSWORD", "envpass"),
+        ("PGDATABASE", "envdb"),
+        ("PGAPPNAME", "envapp"),
+        ("PGOPTIONS", "-c x=1"),
+        ("PGCONNECT_TIMEOUT", "7"),
+        ("PGSSLMODE", "disable"),
+        ("USER", "osuser"),
+    ];
+
+    #[test]
+    fn env_fills_what_is_unset() {
+        let r = resolve(&ConnectOptions::new(), FULL_ENV).unwrap();
+        let places: Vec<String> = r.targets.iter().map(Target::describe).collect();
+        assert_eq!(places, ["envhost1:7001", "/envsock/.s.PGSQL.7002"]);
+        assert!(
+            r.targets
+                .iter()
+                .all(|t| t.password.as_deref() == Some("envpass"))
+        );
+        assert_eq!(r.user, "envuser");
+        assert_eq!(r.dbname, "envdb");
+        assert_eq!(r.application_name.as_deref(), Some("envapp"));
+        assert_eq!(r.options.as_deref(), Some("-c x=1"));
+        assert_eq!(r.connect_timeout, Some(Duration::from_secs(7)));
+        assert_eq!(r.ssl_mode, SslMode::Disable);
+    }
+
+    #[test]
+    fn dsn_beats_env_and_builder_beats_dsn() {
+        let dsn: ConnectOptions =
+            "host=dsnhost port=6001 user=dsnuser password=dsnpass dbname=dsndb \
+                                   application_name=dsnapp options='-c y=2' connect_timeout=3 \
+                                   sslmode=allow"
+                .parse()
+                .unwrap();
+        let r = resolve(&dsn, FULL_ENV).unwrap();
+        assert_eq!(r.targets.len(), 1);
+        assert_eq!(r.targets[0].describe(), "dsnhost:6001");
+        assert_eq!(r.targets[0].password.as_deref(), Some("dsnpass"));
+        assert_eq!(r.user, "dsnuser");
+        assert_eq!(r.dbname, "dsndb");
+        assert_eq!(r.application_name.as_deref(), Some("dsnapp"));
+        assert_eq!(r.options.as_deref(), Some("-c y=2"));
+        assert_eq!(r.connect_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(r.ssl_mode, SslMode::Allow);
+
+        let built = dsn
+            .port(6002)
+            .user("builduser")
+            .password("buildpass")
+            .dbname("builddb")
+            .connect_timeout(Duration::ZERO)
+            .ssl_mode(SslMode::Disable);
+        let r = resolve(&built, FULL_ENV).unwrap();
+        assert_eq!(r.targets[0].describe(), "dsnhost:6002");
+        assert_eq!(r.targets[0].password.as_deref(), Some("buildpass"));
+        assert_eq!(r.user, "builduser");
+        assert_eq!(r.dbname, "builddb");
+        assert_eq!(r.connect_timeout, None, "zero waits forever");
+        assert_eq!(r.ssl_mode, SslMode::Disable);
+    }
+
+    #[test]
+    fn empty_env_values_count_as_unset() {
+        let r = resolve(
+            &ConnectOptions::new(),
+            &[
+                ("PGHOST", ""),
+                ("PGPORT", ""),
+                ("PGUSER", ""),
+                ("USER", "u"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(r.targets[0].describe(), "localhost:5432");
+        assert_eq!(r.user, "u");
+    }
+
+    #[test]
+    fn bad_env_values_name_the_variable() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("PGPORT", "abc", r#"invalid value for "PGPORT": "abc""#),
+            ("PGPORT", "0", r#""PGPORT""#),
+            (
+                "PGSSLMODE",
+                "nope",
+                r#"invalid value for "PGSSLMODE": "nope""#,
+            ),
+            (
+                "PGCONNECT_TIMEOUT",
+                "-1",
+                r#"invalid value for "PGCONNECT_TIMEOUT": "-1""#,
+            ),
+            ("PGHOST", "a,,b", r#"invalid value for "PGHOST""#),
+        ];
+        for (var, value, want) in cases {
+            let err = config_msg(resolve(&ConnectOptions::new(), &[(var, value)]).unwrap_err());
+            assert!(err.contains(want), "{var}={value}: {err:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn tls_modes_are_refused_until_tls_lands() {
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let opts: ConnectOptions = format!("sslmode={mode}").parse().unwrap();
+            let err = config_msg(resolve(&opts, &[]).unwrap_err());
+            assert!(err.contains(mode), "{err}");
+            assert!(err.contains("TLS support is not built yet"), "{err}");
+            assert!(err.contains("disable, allow or prefer"), "{err}");
+            let err =
+                config_msg(resolve(&ConnectOptions::new(), &[("PGSSLMODE", mode)]).unwrap_err());
+            assert!(err.contains("TLS support is not built yet"), "{err}");
+        }
+        // The DSN's disable beats the environment's require.
+        let opts: ConnectOptions = "sslmode=disable".parse().unwrap();
+        assert_eq!(
+            resolve(&opts, &[("PGSSLMODE", "require")])
+                .unwrap()
+                .ssl_mode,
+            SslMode::Disable
+        );
+    }
+
+    #[test]
+    fn multi_host_ports() {
+        let describe = |dsn: &str, env: &[(&str, &str)]| -> Result<Vec<String>, String> {
+            let opts = dsn.parse::<ConnectOptions>().map_err(|e| e.to_string())?;
+            resolve(&opts, env)
+                .map(|r| r.targets.iter().map(Target::describe).collect())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            describe("host=a,b,/s port=6000", &[]).unwrap(),
+            ["a:6000", "b:6000", "/s/.s.PGSQL.6000"]
+        );
+        assert_eq!(
+            describe("host=a,b port=6000,6001", &[]).unwrap(),
+            ["a:6000", "b:6001"]
+        );
+        assert_eq!(
+            describe("host=a,b port=6000,", &[]).unwrap(),
+            ["a:6000", "b:5432"]
+        );
+        assert_eq!(
+            describe("postgres://a:6000,[::1]/db", &[("PGPORT", "7000")]).unwrap(),
+            ["a:6000", "[::1]:5432"],
+            "an empty item is the default port, not PGPORT (as libpq)"
+        );
+        assert_eq!(
+            describe("postgres://a,[::1]/db", &[("PGPORT", "7000")]).unwrap(),
+            ["a:7000", "[::1]:7000"]
+        );
+        assert_eq!(
+            describe("host=a,b", &[("PGPORT", "7000,7001")]).unwrap(),
+            ["a:7000", "b:7001"]
+        );
+        let err = describe("host=a,b port=1,2,3", &[]).unwrap_err();
+        assert!(
+            err.contains(r#""port" lists 3 ports for 2 hosts (expected one port for all hosts, or one per host)"#),
+            "{err}"
+        );
+        let err = describe("host=a,b,c", &[("PGPORT", "1,2")]).unwrap_err();
+        assert!(
+            err.contains(r#""PGPORT" lists 2 ports for 3 hosts"#),
+            "{err}"
+        );
+        let err = describe("port=1,2", &[]).unwrap_err();
+        assert!(err.contains("2 ports for 1 hosts"), "{err}");
+        // hostaddr replaces where we connect; the host name stays for .pgpass.
+        assert_eq!(
+            describe("host=db.example hostaddr=10.0.0.5 port=6000", &[]).unwrap(),
+            ["10.0.0.5:6000"]
+        );
+        assert_eq!(describe("hostaddr=::1", &[]).unwrap(), ["[::1]:5432"]);
+        let err = describe("host=a,b hostaddr=10.0.0.5", &[]).unwrap_err();
+        assert!(
+            err.contains(r#""hostaddr" lists 1 addresses for 2 hosts"#),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn builder_values_are_validated_by_resolve() {
+        let err = config_msg(resolve(&ConnectOptions::new().port(0), &[]).unwrap_err());
+        assert!(err.contains(r#"invalid value for "port": "0""#), "{err}");
+        let err = config_msg(resolve(&ConnectOptions::new().host(""), &[]).unwrap_err());
+        assert!(err.contains(r#""host""#), "{err}");
+        let err =
+            config_msg(resolve(&ConnectOptions::new().max_message_size(10), &[]).unwrap_err());
+        assert!(err.contains(r#""max_message_size""#), "{err}");
+    }
+
+    #[test]
+    fn describe_targets() {
+        let t = |host, port| Target {
+            host,
+            port,
+            password: None,
+        };
+        assert_eq!(
+            t(Host::Tcp("127.0.0.1".into()), 5432).describe(),
+            "127.0.0.1:5432"
+        );
+        assert_eq!(t(Host::Tcp("::1".into()), 5433).describe(), "[::1]:5433");
+        assert_eq!(
+            t(Host::Unix("/var/run/postgresql".into()), 5432).describe(),
+            "/var/run/postgresql/.s.PGSQL.5432"
+        );
+    }
+
+    fn entry(h: &str, p: &str, d: &str, u: &str, pw: &str) -> PgpassEntry {
+        let f = |s: &str| {
+            if s == "*" {
+                PgpassField::Any
+            } else {
+                PgpassField::Exact(s.to_owned())
+            }
+        };
+        PgpassEntry {
+            host: f(h),
+            port: f(p),
+            dbname: f(d),
+            user: f(u),
+            password: pw.to_owned(),
+        }
+    }
+
+    #[test]
+    fn pgpass_parsing() {
+        let text = "# a comment\n\
+                    \n\
+                    localhost:5432:db:alice:secret\n\
+                    *:*:*:*:any\r\n\
+                    h\\:x:5432:d\\\\b:u:p\\:w\\\\d:ignored\n\
+                    \\*:*:db:bob:literal-star\n\
+                    short:line\n\
+                    a:b:c:d\n\
+                    h:1:d:u:\n\
+                    h:1:d:u:trail\\\n";
+        let got = parse_pgpass(text);
+        let mut literal_star = entry("*", "*", "db", "bob", "literal-star");
+        literal_star.host = PgpassField::Exact("*".into());
+        assert_eq!(
+            got,
+            vec![
+                entry("localhost", "5432", "db", "alice", "secret"),
+                entry("*", "*", "*", "*", "any"),
+                entry("h:x", "5432", "d\\b", "u", "p:w\\d"),
+                literal_star,
+                entry("h", "1", "d", "u", ""),
+                entry("h", "1", "d", "u", "trail\\"),
+            ]
+        );
+    }
+
+    #[test]
+    fn pgpass_matching() {
+        let entries = parse_pgpass(
+            "db1:5432:app:alice:first\n\
+             db1:5432:app:alice:second\n\
+             db1:*:*:bob:bobs\n\
+             \\*:5432:app:carol:only-a-host-named-star\n\
+             localhost:5432:*:dave:local\n\
+             empty:5432:*:*:\n\
+             empty:5432:*:*:after-empty\n\
+             *:*:*:eve:wild\n",
+        );
+        let look = |h, p, d, u| pgpass_lookup(&entries, h, p, d, u);
+        assert_eq!(look("db1", 5432, "app", "alice").as_deref(), Some("first"));
+        assert_eq!(look("db1", 5433, "app", "alice"), None);
+        assert_eq!(look("db1", 9999, "x", "bob").as_deref(), Some("bobs"));
+        assert_eq!(look("db2", 5432, "app", "carol"), None);
+        assert_eq!(
+            look("*", 5432, "app", "carol").as_deref(),
+            Some("only-a-host-named-star")
+        );
+        assert_eq!(
+            look("localhost", 5432, "x", "dave").as_deref(),
+            Some("local")
+        );
+        assert_eq!(
+            look("empty", 5432, "x", "y"),
+            None,
+            "first match wins, even when empty"
+        );
+        assert_eq!(look("anything", 1, "x", "eve").as_deref(), Some("wild"));
+    }
+
+    fn write_pgpass(dir: &Path, text: &str, mode: u32) -> PathBuf {
+        let path = dir.join("pgpass");
+        std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        path
+    }
+
+    #[test]
+    fn pgpass_file_supplies_passwords_per_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_pgpass(
+            dir.path(),
+            "h1:5432:db:u:pw1\n\
+             h2:*:db:u:pw2\n\
+             localhost:5432:db:u:pw-local\n\
+             /custom/dir:5432:db:u:pw-custom\n",
+            0o600,
+        );
+        let passfile = path.to_str().unwrap();
+        let opts: ConnectOptions =
+            "host=h1,h2,h3,/var/run/postgresql,/tmp/,/custom/dir user=u dbname=db"
+                .parse()
+                .unwrap();
+        let r = resolve(&opts, &[("PGPASSFILE", passfile)]).unwrap();
+        let pws: Vec<Option<&str>> = r.targets.iter().map(|t| t.password.as_deref()).collect();
+        assert_eq!(
+            pws,
+            [
+                Some("pw1"),
+                Some("pw2"),
+                None,
+                Some("pw-local"),
+                Some("pw-local"),
+                Some("pw-custom")
+            ]
+        );
+
+        // The default host (no host given) is "localhost" for .pgpass, socket or not.
+        let opts = ConnectOptions::new().user("u").dbname("db");
+        let r = resolve(&opts, &[("PGPASSFILE", passfile)]).unwrap();
+        assert_eq!(r.targets[0].password.as_deref(), Some("pw-local"));
+        let r = opts
+            .resolve_inner(&env_of(&[("PGPASSFILE", passfile)]), &|_| true)
+            .unwrap();
+        assert_eq!(r.targets[0].host, Host::Unix("/var/run/postgresql".into()));
+        assert_eq!(r.targets[0].password.as_deref(), Some("pw-local"));
+
+        // hostaddr: matched by the host name.
+        let opts: ConnectOptions = "host=h1 hostaddr=10.1.1.1 user=u dbname=db"
+            .parse()
+            .unwrap();
+        let r = resolve(&opts, &[("PGPASSFILE", passfile)]).unwrap();
+        assert_eq!(r.targets[0].password.as_deref(), Some("pw1"));
+
+        // An explicit password (builder, DSN or PGPASSWORD) wins over the file.
+        let opts: ConnectOptions = "host=h1 user=u dbname=db".parse().unwrap();
+        let r = resolve(&opts, &[("PGPASSFILE", passfile), ("PGPASSWORD", "env")]).unwrap();
+        assert_eq!(r.targets[0].password.as_deref(), Some("env"));
+        let r = resolve(
+            &opts.clone().password("explicit"),
+            &[("PGPASSFILE", passfile)],
+        )
+        .unwrap();
+        assert_eq!(r.targets[0].password.as_deref(), Some("explicit"));
+
+        // The passfile option beats PGPASSFILE; ~/.pgpass is the fallback.
+        let r = resolve(
+            &opts.clone().passfile(passfile),
+            &[("PGPASSFILE", "/nonexistent/pgpass")],
+        )
+        .unwrap();
+        assert_eq!(r.targets[0].password.as_deref(), Some("pw1"));
+        std::fs::rename(&path, dir.path().join(".pgpass")).unwrap();
+        let home = dir.path().to_str().unwrap();
+        let r = resolve(&opts, &[("HOME", home)]).unwrap();
+        assert_eq!(r.targets[0].password.as_deref(), Some("pw1"));
+
+        // A missing file is no error.
+        let r = resolve(&opts, &[("PGPASSFILE", "/nonexistent/pgpass")]).unwrap();
+        assert_eq!(r.targets[0].password, None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn pgpass_refused_when_group_or_others_can_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts: ConnectOptions = "host=h user=u dbname=db".parse().unwrap();
+        for (mode, expected) in [
+            (0o600, Some("pw")),
+            (0o400, Some("pw")),
+            (0o640, None),
+            (0o604, None),
+            (0o660, None),
+            (0o644, None),
+            (0o610, None),
+        ] {
+            let path = write_pgpass(dir.path(), "h:*:*:*:pw\n", mode);
+            let r = resolve(&opts, &[("PGPASSFILE", path.to_str().unwrap())]).unwrap();
+            assert_eq!(r.targets[0].password.as_deref(), expected, "mode {mode:o}");
+        }
+        // A directory is not a password file.
+        let r = resolve(&opts, &[("PGPASSFILE", dir.path().to_str().unwrap())]).unwrap();
+        assert_eq!(r.targets[0].password, None);
+    }
 }
