@@ -9,7 +9,7 @@ mod record;
 mod statement;
 pub mod types;
 
-pub use config::ConnectOptions;
+pub use config::{ConnectOptions, SslMode};
 pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream};
 pub use error::{BoxError, DbError, Error, ErrorPosition, Result, SqlState};
 pub use protocol::backend::TransactionStatus;
