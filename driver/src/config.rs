@@ -322,13 +322,11 @@ impl ConnectOptions {
     }
 
     /// Applies the process environment, `.pgpass` and the defaults.
-    #[allow(dead_code)] // until connection.rs calls it
     pub(crate) fn resolve(&self) -> Result<Resolved, Error> {
         self.resolve_with(&|key| std::env::var(key).ok())
     }
 
     /// [`resolve`](Self::resolve) with an injected environment lookup.
-    #[allow(dead_code)] // until connection.rs calls it
     pub(crate) fn resolve_with(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
@@ -981,7 +979,6 @@ impl FromStr for SslMode {
 }
 
 /// Everything needed to connect, after environment, `.pgpass` and defaults.
-#[allow(dead_code)] // until connection.rs reads it
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved {
     /// Tried in order; at least one.
@@ -1000,7 +997,6 @@ pub(crate) struct Resolved {
 }
 
 /// One place to try.
-#[allow(dead_code)] // until connection.rs reads it
 #[derive(Clone)]
 pub(crate) struct Target {
     pub host: Host,
@@ -1019,7 +1015,6 @@ impl fmt::Debug for Target {
     }
 }
 
-#[allow(dead_code)] // until connection.rs reads it
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Host {
     /// A host name or IP address.
@@ -1028,7 +1023,6 @@ pub(crate) enum Host {
     Unix(PathBuf),
 }
 
-#[allow(dead_code)] // until connection.rs reads it
 impl Target {
     /// For error messages: `127.0.0.1:5432`, `[::1]:5432`, `/tmp/.s.PGSQL.5432`.
     pub fn describe(&self) -> String {

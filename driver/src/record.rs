@@ -22,8 +22,20 @@ pub struct Column {
 }
 
 impl Column {
-    pub(crate) fn new(name: String, ty: Type, table_oid: u32, column_id: i16, type_modifier: i32) -> Self {
-        Column { name, ty, table_oid, column_id, type_modifier }
+    pub(crate) fn new(
+        name: String,
+        ty: Type,
+        table_oid: u32,
+        column_id: i16,
+        type_modifier: i32,
+    ) -> Self {
+        Column {
+            name,
+            ty,
+            table_oid,
+            column_id,
+            type_modifier,
+        }
     }
 
     /// The column's name (its alias in the query, or `?column?`).
@@ -168,7 +180,11 @@ pub struct Record {
 impl Record {
     /// Builds a record from a DataRow body; `spans` were validated against `body`.
     pub(crate) fn new(body: Bytes, spans: Box<[FieldSpan]>, columns: Arc<Columns>) -> Self {
-        Record { body, spans, columns }
+        Record {
+            body,
+            spans,
+            columns,
+        }
     }
 
     /// The number of values in the row.
@@ -254,12 +270,17 @@ impl Record {
 
     /// The raw values with their columns, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&Column, Option<&[u8]>)> + '_ {
-        self.columns.iter().enumerate().map(|(i, c)| (c, self.raw(i)))
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, self.raw(i)))
     }
 
     /// The spans of a DataRow, checked against the body.
     pub(crate) fn spans_from(
-        ranges: impl Iterator<Item = std::result::Result<Option<Range<usize>>, crate::protocol::ProtocolError>>,
+        ranges: impl Iterator<
+            Item = std::result::Result<Option<Range<usize>>, crate::protocol::ProtocolError>,
+        >,
         count: usize,
     ) -> Result<Box<[FieldSpan]>> {
         let mut spans = Vec::with_capacity(count);
@@ -284,10 +305,16 @@ impl fmt::Debug for Record {
         for (i, column) in self.columns.iter().enumerate() {
             match self.raw(i) {
                 None => map.entry(&column.name, &"NULL"),
-                Some(raw) if !column.ty.is_binary() || matches!(column.ty.oid(), 25 | 1043 | 1042 | 19) => {
+                Some(raw)
+                    if !column.ty.is_binary()
+                        || matches!(column.ty.oid(), 25 | 1043 | 1042 | 19) =>
+                {
                     map.entry(&column.name, &String::from_utf8_lossy(raw))
                 }
-                Some(raw) => map.entry(&column.name, &format_args!("<{} {} bytes>", column.ty, raw.len())),
+                Some(raw) => map.entry(
+                    &column.name,
+                    &format_args!("<{} {} bytes>", column.ty, raw.len()),
+                ),
             };
         }
         map.finish()

@@ -111,7 +111,12 @@ pub(crate) struct StatementCache {
 
 impl StatementCache {
     pub(crate) fn new(capacity: usize, max_sql_len: usize) -> Self {
-        StatementCache { entries: HashMap::new(), capacity, max_sql_len, clock: 0 }
+        StatementCache {
+            entries: HashMap::new(),
+            capacity,
+            max_sql_len,
+            clock: 0,
+        }
     }
 
     /// Whether a statement with this SQL may be cached (and so get a server-side name).
@@ -132,7 +137,11 @@ impl StatementCache {
     /// closed on the server when its last clone drops.
     pub(crate) fn insert(&mut self, stmt: Statement) {
         if self.entries.len() >= self.capacity {
-            let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(sql, _)| sql.clone());
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(sql, _)| sql.clone());
             if let Some(sql) = oldest {
                 self.entries.remove(&sql);
             }

@@ -26,10 +26,19 @@ async fn poll_then_drop<F: Future>(fut: F, polls: usize) -> bool {
 }
 
 async fn still_answers(conn: &mut Connection, round: i32) {
-    let got: i32 = conn.fetch_value("SELECT $1::int4 * 2", &[&round]).await.unwrap();
+    let got: i32 = conn
+        .fetch_value("SELECT $1::int4 * 2", &[&round])
+        .await
+        .unwrap();
     assert_eq!(got, round * 2, "round {round}");
-    let rows = conn.fetch("SELECT g FROM generate_series(1, 3) g", &[]).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.get::<i32>(0)).collect::<Vec<_>>(), [1, 2, 3]);
+    let rows = conn
+        .fetch("SELECT g FROM generate_series(1, 3) g", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.get::<i32>(0)).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
 }
 
 #[tokio::test]
@@ -37,7 +46,10 @@ async fn dropped_fetch_at_every_poll_count() {
     let mut conn = connect().await;
     for polls in 0..40 {
         // A fresh SQL text every few rounds so some drops land inside prepare.
-        let sql = format!("SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g WHERE g > {}", polls % 7);
+        let sql = format!(
+            "SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g WHERE g > {}",
+            polls % 7
+        );
         poll_then_drop(conn.fetch(sql.as_str(), &[]), polls).await;
         still_answers(&mut conn, polls as i32).await;
     }
@@ -46,18 +58,26 @@ async fn dropped_fetch_at_every_poll_count() {
 #[tokio::test]
 async fn dropped_streams_and_executes() {
     let mut conn = connect().await;
-    conn.execute("CREATE TEMP TABLE hits (n int)", &[]).await.unwrap();
+    conn.execute("CREATE TEMP TABLE hits (n int)", &[])
+        .await
+        .unwrap();
     for polls in 0..30 {
         {
             let fut = async {
-                let mut rows = conn.fetch_stream("SELECT g FROM generate_series(1, 50000) g", &[]).await?;
+                let mut rows = conn
+                    .fetch_stream("SELECT g FROM generate_series(1, 50000) g", &[])
+                    .await?;
                 while rows.try_next().await?.is_some() {}
                 pgtusk::Result::Ok(())
             };
             poll_then_drop(fut, polls).await;
         }
         still_answers(&mut conn, polls as i32).await;
-        poll_then_drop(conn.execute("INSERT INTO hits VALUES ($1)", &[&(polls as i32)]), polls % 4).await;
+        poll_then_drop(
+            conn.execute("INSERT INTO hits VALUES ($1)", &[&(polls as i32)]),
+            polls % 4,
+        )
+        .await;
         still_answers(&mut conn, polls as i32).await;
     }
 }
@@ -71,7 +91,11 @@ async fn dropped_by_timeout_at_random_moments() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let micros = seed % 3000;
-        let sql = if round % 3 == 0 { "SELECT pg_sleep(0.001), g FROM generate_series(1, 5000) g" } else { "SELECT g FROM generate_series(1, 100000) g" };
+        let sql = if round % 3 == 0 {
+            "SELECT pg_sleep(0.001), g FROM generate_series(1, 5000) g"
+        } else {
+            "SELECT g FROM generate_series(1, 100000) g"
+        };
         let _ = tokio::time::timeout(Duration::from_micros(micros), conn.fetch(sql, &[])).await;
         still_answers(&mut conn, round).await;
     }
@@ -87,7 +111,10 @@ async fn dropped_prepare_leaves_no_statement_behind() {
     }
     // Every statement the server holds is one the cache knows about.
     let on_server: i64 = conn
-        .fetch_value("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%dropped_prepare'", &[])
+        .fetch_value(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%dropped_prepare'",
+            &[],
+        )
         .await
         .unwrap();
     let cached = (0..6).filter(|_| true).count() as i64;

@@ -9,8 +9,13 @@ use pgtusk::{ConnectOptions, Connection, Error, SqlState};
 const PASSWORD: &str = "tusk s3cret:ü";
 
 async fn assert_connects(dsn: &str) {
-    let mut conn = Connection::connect(dsn).await.unwrap_or_else(|e| panic!("connect {dsn}: {e}"));
-    assert_eq!(conn.fetch_value::<i32>("SELECT 1 + 1", &[]).await.unwrap(), 2);
+    let mut conn = Connection::connect(dsn)
+        .await
+        .unwrap_or_else(|e| panic!("connect {dsn}: {e}"));
+    assert_eq!(
+        conn.fetch_value::<i32>("SELECT 1 + 1", &[]).await.unwrap(),
+        2
+    );
     conn.close().await.unwrap();
 }
 
@@ -21,11 +26,18 @@ async fn check_password_cluster(auth: ClusterAuth) {
     assert_connects(&cluster.dsn()).await;
     assert_connects(&cluster.socket_dsn()).await;
 
-    let wrong = format!("postgres://postgres:wrong@127.0.0.1:{}/postgres", cluster.port());
+    let wrong = format!(
+        "postgres://postgres:wrong@127.0.0.1:{}/postgres",
+        cluster.port()
+    );
     let err = Connection::connect(&wrong).await.unwrap_err();
     assert_eq!(err.sqlstate(), Some(SqlState::INVALID_PASSWORD), "{err:?}");
 
-    let socket_wrong = format!("host={} port={} user=postgres password=wrong", cluster.socket_dir().display(), cluster.port());
+    let socket_wrong = format!(
+        "host={} port={} user=postgres password=wrong",
+        cluster.socket_dir().display(),
+        cluster.port()
+    );
     let err = Connection::connect(&socket_wrong).await.unwrap_err();
     assert_eq!(err.sqlstate(), Some(SqlState::INVALID_PASSWORD), "{err:?}");
 
@@ -46,7 +58,11 @@ async fn trust_over_tcp_and_unix_socket() {
     assert_connects(&cluster.socket_dsn()).await;
     let encoded = format!(
         "postgresql://postgres@{}:{}/postgres",
-        cluster.socket_dir().display().to_string().replace('/', "%2F"),
+        cluster
+            .socket_dir()
+            .display()
+            .to_string()
+            .replace('/', "%2F"),
         cluster.port()
     );
     assert_connects(&encoded).await;
@@ -78,17 +94,35 @@ async fn builder_options_and_startup_parameters() {
         .application_name("pgtusk-connect-test")
         .options("-c search_path=pg_catalog -c work_mem=7MB");
     let mut conn = Connection::connect_with(&options).await.unwrap();
-    assert_eq!(conn.fetch_value::<String>("SELECT current_database()::text", &[]).await.unwrap(), "template1");
-    assert_eq!(conn.parameter("application_name"), Some("pgtusk-connect-test"));
-    assert_eq!(conn.fetch_value::<String>("SHOW work_mem", &[]).await.unwrap(), "7MB");
+    assert_eq!(
+        conn.fetch_value::<String>("SELECT current_database()::text", &[])
+            .await
+            .unwrap(),
+        "template1"
+    );
+    assert_eq!(
+        conn.parameter("application_name"),
+        Some("pgtusk-connect-test")
+    );
+    assert_eq!(
+        conn.fetch_value::<String>("SHOW work_mem", &[])
+            .await
+            .unwrap(),
+        "7MB"
+    );
 }
 
 #[tokio::test]
 async fn unreachable_host_names_the_address() {
     let port = free_port();
-    let err = Connection::connect(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).await.unwrap_err();
+    let err = Connection::connect(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Io(_)), "{err:?}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -96,7 +130,11 @@ async fn connect_timeout_expires_on_a_silent_server() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let started = std::time::Instant::now();
-    let err = Connection::connect(&format!("host=127.0.0.1 port={port} user=x connect_timeout=1")).await.unwrap_err();
+    let err = Connection::connect(&format!(
+        "host=127.0.0.1 port={port} user=x connect_timeout=1"
+    ))
+    .await
+    .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
     match &err {
         Error::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{err}"),
@@ -109,23 +147,38 @@ async fn connect_timeout_expires_on_a_silent_server() {
 async fn host_list_is_tried_in_order() {
     let cluster = TempCluster::shared().unwrap();
     let dead = free_port();
-    let dsn = format!("postgres://postgres@127.0.0.1:{dead},127.0.0.1:{}/postgres", cluster.port());
+    let dsn = format!(
+        "postgres://postgres@127.0.0.1:{dead},127.0.0.1:{}/postgres",
+        cluster.port()
+    );
     assert_connects(&dsn).await;
-    let dsn = format!("host=127.0.0.1,127.0.0.1 port={dead},{} user=postgres dbname=postgres", cluster.port());
+    let dsn = format!(
+        "host=127.0.0.1,127.0.0.1 port={dead},{} user=postgres dbname=postgres",
+        cluster.port()
+    );
     assert_connects(&dsn).await;
-    let err = Connection::connect(&format!("postgres://postgres@127.0.0.1:{dead},127.0.0.1:{dead}/postgres"))
-        .await
-        .unwrap_err();
+    let err = Connection::connect(&format!(
+        "postgres://postgres@127.0.0.1:{dead},127.0.0.1:{dead}/postgres"
+    ))
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("any host"), "{err}");
 }
 
 #[tokio::test]
 async fn missing_database_is_the_servers_error() {
     let cluster = TempCluster::shared().unwrap();
-    let err = Connection::connect(&format!("postgres://postgres@127.0.0.1:{}/no_such_db", cluster.port()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.sqlstate(), Some(SqlState::INVALID_CATALOG_NAME), "{err:?}");
+    let err = Connection::connect(&format!(
+        "postgres://postgres@127.0.0.1:{}/no_such_db",
+        cluster.port()
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.sqlstate(),
+        Some(SqlState::INVALID_CATALOG_NAME),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -140,7 +193,10 @@ async fn bad_dsns_name_what_is_wrong() {
         ("host=localhost user='unterminated", "quote"),
         ("host=localhost sslmode=sometimes", "sslmode"),
         ("host=localhost connect_timeout=-3", "connect_timeout"),
-        ("host=localhost statement_cache_size=lots", "statement_cache_size"),
+        (
+            "host=localhost statement_cache_size=lots",
+            "statement_cache_size",
+        ),
         ("postgres://user%zz@localhost/db", "percent"),
         ("host=a,b port=1,2,3", "port"),
         ("host=localhost sslmode=require", "TLS"),
@@ -149,10 +205,17 @@ async fn bad_dsns_name_what_is_wrong() {
         let err = Connection::connect(dsn).await.expect_err(dsn);
         assert!(matches!(err, Error::Config(_)), "{dsn}: {err:?}");
         let msg = err.to_string();
-        assert!(msg.to_lowercase().contains(&needle.to_lowercase()), "{dsn}: {msg}");
+        assert!(
+            msg.to_lowercase().contains(&needle.to_lowercase()),
+            "{dsn}: {msg}"
+        );
     }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -54,12 +54,16 @@ async fn fake_server(after_startup: Vec<u8>, after_query: Option<Vec<u8>>) -> u1
 
 async fn connect_to(port: u16) -> pgtusk::Result<Connection> {
     let dsn = format!("postgres://fake@127.0.0.1:{port}/fake?connect_timeout=5");
-    tokio::time::timeout(Duration::from_secs(10), Connection::connect(&dsn)).await.expect("connect hung")
+    tokio::time::timeout(Duration::from_secs(10), Connection::connect(&dsn))
+        .await
+        .expect("connect hung")
 }
 
 async fn expect_startup_error(bytes: Vec<u8>) -> Error {
     let port = fake_server(bytes, None).await;
-    connect_to(port).await.expect_err("a broken handshake must fail")
+    connect_to(port)
+        .await
+        .expect_err("a broken handshake must fail")
 }
 
 #[tokio::test]
@@ -80,7 +84,7 @@ async fn impossible_length_is_a_protocol_error() {
 async fn oversized_length_is_refused_before_allocating() {
     let err = expect_startup_error(vec![b'D', 0x7f, 0xff, 0xff, 0xff]).await;
     assert!(matches!(err, Error::Protocol(_)), "{err:?}");
-    assert!(err.to_string().contains("size") || err.to_string().contains("large"), "{err}");
+    assert!(err.to_string().contains("limit"), "{err}");
 }
 
 #[tokio::test]
@@ -117,7 +121,9 @@ async fn bad_data_row_is_a_protocol_error_and_breaks_the_connection() {
     let mut reply = msg(b'1', b"");
     reply.extend(msg(b't', &[0, 0]));
     let mut field = b"n\0".to_vec();
-    field.extend([0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 1]);
+    field.extend([
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 1,
+    ]);
     let mut row_description = vec![0, 1];
     row_description.extend(field);
     reply.extend(msg(b'T', &row_description));
@@ -129,7 +135,10 @@ async fn bad_data_row_is_a_protocol_error_and_breaks_the_connection() {
     let err = conn.fetch("SELECT 1", &[]).await.unwrap_err();
     assert!(matches!(err, Error::Io(_) | Error::Protocol(_)), "{err:?}");
     assert!(conn.is_closed());
-    assert!(matches!(conn.fetch("SELECT 1", &[]).await.unwrap_err(), Error::Closed));
+    assert!(matches!(
+        conn.fetch("SELECT 1", &[]).await.unwrap_err(),
+        Error::Closed
+    ));
 }
 
 #[tokio::test]
@@ -138,7 +147,9 @@ async fn data_row_with_lengths_past_the_end_is_a_protocol_error() {
     reply.extend(msg(b't', &[0, 0]));
     let mut row_description = vec![0, 1];
     row_description.extend(b"n\0");
-    row_description.extend([0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 1]);
+    row_description.extend([
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 1,
+    ]);
     reply.extend(msg(b'T', &row_description));
     reply.extend(ready());
     // Bind answer: BindComplete, then a DataRow claiming a 1000-byte field in 4 bytes.
@@ -158,7 +169,10 @@ async fn data_row_with_lengths_past_the_end_is_a_protocol_error() {
         tokio::time::sleep(Duration::from_secs(2)).await;
     });
     let mut conn = connect_to(port).await.unwrap();
-    let err = tokio::time::timeout(Duration::from_secs(5), conn.fetch("SELECT 1", &[])).await.unwrap().unwrap_err();
+    let err = tokio::time::timeout(Duration::from_secs(5), conn.fetch("SELECT 1", &[]))
+        .await
+        .unwrap()
+        .unwrap_err();
     assert!(matches!(err, Error::Protocol(_)), "{err:?}");
     assert!(conn.is_closed());
 }

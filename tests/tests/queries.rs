@@ -8,7 +8,10 @@ use pgtusk_tests::connect;
 async fn fetch_returns_every_row_with_names_and_types() {
     let mut conn = connect().await;
     let rows = conn
-        .fetch("SELECT g AS n, g::text AS s FROM generate_series(1, 3) g ORDER BY g", &[])
+        .fetch(
+            "SELECT g AS n, g::text AS s FROM generate_series(1, 3) g ORDER BY g",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 3);
@@ -44,12 +47,18 @@ async fn parameters_are_bound_in_binary() {
 #[tokio::test]
 async fn null_decodes_into_option_and_is_an_error_otherwise() {
     let mut conn = connect().await;
-    let row = conn.fetch_one("SELECT NULL::int4 AS missing", &[]).await.unwrap();
+    let row = conn
+        .fetch_one("SELECT NULL::int4 AS missing", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<Option<i32>>("missing"), None);
     let err = row.try_get::<i32>("missing").unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Decode(_)), "{err:?}");
-    assert!(msg.contains("\"missing\"") && msg.contains("NULL") && msg.contains("Option"), "{msg}");
+    assert!(
+        msg.contains("\"missing\"") && msg.contains("NULL") && msg.contains("Option"),
+        "{msg}"
+    );
     let none: Option<i64> = None;
     let back: Option<i64> = conn.fetch_value("SELECT $1::int8", &[&none]).await.unwrap();
     assert_eq!(back, None);
@@ -58,9 +67,15 @@ async fn null_decodes_into_option_and_is_an_error_otherwise() {
 #[tokio::test]
 async fn decode_errors_name_the_column_and_both_types() {
     let mut conn = connect().await;
-    let row = conn.fetch_one("SELECT 'x'::text AS label", &[]).await.unwrap();
+    let row = conn
+        .fetch_one("SELECT 'x'::text AS label", &[])
+        .await
+        .unwrap();
     let msg = row.try_get::<i32>("label").unwrap_err().to_string();
-    assert!(msg.contains("label") && msg.contains("text") && msg.contains("i32"), "{msg}");
+    assert!(
+        msg.contains("label") && msg.contains("text") && msg.contains("i32"),
+        "{msg}"
+    );
     let msg = row.try_get::<i32>("nope").unwrap_err().to_string();
     assert!(msg.contains("nope") && msg.contains("label"), "{msg}");
     let msg = row.try_get::<i32>(5).unwrap_err().to_string();
@@ -70,9 +85,22 @@ async fn decode_errors_name_the_column_and_both_types() {
 #[tokio::test]
 async fn empty_results() {
     let mut conn = connect().await;
-    assert!(conn.fetch("SELECT 1 WHERE false", &[]).await.unwrap().is_empty());
-    assert!(conn.fetch_optional("SELECT 1 WHERE false", &[]).await.unwrap().is_none());
-    let err = conn.fetch_one("SELECT 1 WHERE false", &[]).await.unwrap_err();
+    assert!(
+        conn.fetch("SELECT 1 WHERE false", &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        conn.fetch_optional("SELECT 1 WHERE false", &[])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let err = conn
+        .fetch_one("SELECT 1 WHERE false", &[])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no rows"), "{err}");
     assert_eq!(conn.execute("", &[]).await.unwrap(), 0);
 }
@@ -80,9 +108,15 @@ async fn empty_results() {
 #[tokio::test]
 async fn fetch_one_and_optional_take_the_first_row() {
     let mut conn = connect().await;
-    let row = conn.fetch_one("SELECT g FROM generate_series(7, 1000) g", &[]).await.unwrap();
+    let row = conn
+        .fetch_one("SELECT g FROM generate_series(7, 1000) g", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<i32>(0), 7);
-    let row = conn.fetch_optional("SELECT g FROM generate_series(8, 1000) g", &[]).await.unwrap();
+    let row = conn
+        .fetch_optional("SELECT g FROM generate_series(8, 1000) g", &[])
+        .await
+        .unwrap();
     assert_eq!(row.unwrap().get::<i32>(0), 8);
     // The connection is in a clean state afterwards.
     assert_eq!(conn.fetch_value::<i32>("SELECT 1", &[]).await.unwrap(), 1);
@@ -98,23 +132,50 @@ async fn execute_counts_rows_and_scripts_run_many_statements() {
     )
     .await
     .unwrap();
-    assert_eq!(conn.execute("UPDATE items SET name = upper(name) WHERE id < $1", &[&3i32]).await.unwrap(), 2);
-    assert_eq!(conn.execute("DELETE FROM items WHERE id = $1", &[&3i32]).await.unwrap(), 1);
+    assert_eq!(
+        conn.execute(
+            "UPDATE items SET name = upper(name) WHERE id < $1",
+            &[&3i32]
+        )
+        .await
+        .unwrap(),
+        2
+    );
+    assert_eq!(
+        conn.execute("DELETE FROM items WHERE id = $1", &[&3i32])
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(conn.execute("SELECT * FROM items", &[]).await.unwrap(), 2);
-    let err = conn.execute_script("SELECT 1; SELECT missing_column FROM items; SELECT 3").await.unwrap_err();
+    let err = conn
+        .execute_script("SELECT 1; SELECT missing_column FROM items; SELECT 3")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("missing_column"), "{err}");
-    assert_eq!(conn.fetch_value::<i64>("SELECT count(*) FROM items", &[]).await.unwrap(), 2);
+    assert_eq!(
+        conn.fetch_value::<i64>("SELECT count(*) FROM items", &[])
+            .await
+            .unwrap(),
+        2
+    );
 }
 
 #[tokio::test]
 async fn prepare_exposes_parameter_types_and_columns() {
     let mut conn = connect().await;
-    let stmt = conn.prepare("SELECT $1::int8 AS big, $2::text AS label").await.unwrap();
+    let stmt = conn
+        .prepare("SELECT $1::int8 AS big, $2::text AS label")
+        .await
+        .unwrap();
     assert_eq!(stmt.params(), &[pgtusk::Type::INT8, pgtusk::Type::TEXT]);
     let names: Vec<&str> = stmt.columns().iter().map(|c| c.name()).collect();
     assert_eq!(names, ["big", "label"]);
     let row = conn.fetch_one(&stmt, &[&5i64, &"five"]).await.unwrap();
-    assert_eq!((row.get::<i64>("big"), row.get::<String>("label")), (5, "five".to_owned()));
+    assert_eq!(
+        (row.get::<i64>("big"), row.get::<String>("label")),
+        (5, "five".to_owned())
+    );
     let n = conn.execute(&stmt, &[&1i64, &"x"]).await.unwrap();
     assert_eq!(n, 1);
 }
@@ -123,14 +184,31 @@ async fn prepare_exposes_parameter_types_and_columns() {
 async fn wrong_parameter_count_and_type_fail_before_sending() {
     let mut conn = connect().await;
     let err = conn.fetch("SELECT $1::int4", &[]).await.unwrap_err();
-    assert!(matches!(err, Error::Interface(_)) && err.to_string().contains("1 parameter"), "{err}");
-    let err = conn.fetch("SELECT $1::int4", &[&"seven"]).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Interface(_)) && err.to_string().contains("1 parameter"),
+        "{err}"
+    );
+    let err = conn
+        .fetch("SELECT $1::int4", &[&"seven"])
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Encode(_)), "{err:?}");
-    assert!(msg.contains("$1") && msg.contains("&str") && msg.contains("int4"), "{msg}");
-    let err = conn.fetch("SELECT $1::text", &[&"nul\0byte"]).await.unwrap_err();
+    assert!(
+        msg.contains("$1") && msg.contains("&str") && msg.contains("int4"),
+        "{msg}"
+    );
+    let err = conn
+        .fetch("SELECT $1::text", &[&"nul\0byte"])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("NUL"), "{err}");
-    assert_eq!(conn.fetch_value::<i32>("SELECT $1::int4", &[&7i32]).await.unwrap(), 7);
+    assert_eq!(
+        conn.fetch_value::<i32>("SELECT $1::int4", &[&7i32])
+            .await
+            .unwrap(),
+        7
+    );
 }
 
 #[tokio::test]
@@ -160,7 +238,10 @@ async fn duplicate_column_names_stay_reachable_by_index() {
 #[tokio::test]
 async fn text_only_types_decode_as_strings() {
     let mut conn = connect().await;
-    let row = conn.fetch_one("SELECT '(1,2)'::tid AS t, 'a & b'::tsquery AS q", &[]).await.unwrap();
+    let row = conn
+        .fetch_one("SELECT '(1,2)'::tid AS t, 'a & b'::tsquery AS q", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<String>("t"), "(1,2)");
     assert_eq!(row.get::<&str>("q"), "'a' & 'b'");
 }
@@ -171,7 +252,10 @@ async fn streams_a_million_rows_with_bounded_memory() {
     let rss_before = resident_kib();
     let mut peak = rss_before;
     let mut rows = conn
-        .fetch_stream("SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 1000000) g", &[])
+        .fetch_stream(
+            "SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 1000000) g",
+            &[],
+        )
         .await
         .unwrap();
     let (mut count, mut sum) = (0u64, 0i64);
@@ -186,14 +270,21 @@ async fn streams_a_million_rows_with_bounded_memory() {
     assert_eq!(rows.rows_affected(), Some(1_000_000));
     assert_eq!((count, sum), (1_000_000, 500_000_500_000));
     // Buffered, these rows would take over 200 MiB; streamed, a few read buffers.
-    assert!(peak - rss_before < 64 * 1024, "resident memory grew by {} KiB", peak - rss_before);
+    assert!(
+        peak - rss_before < 64 * 1024,
+        "resident memory grew by {} KiB",
+        peak - rss_before
+    );
 }
 
 #[tokio::test]
 async fn a_server_error_mid_stream_ends_the_stream_and_the_connection_stays_usable() {
     let mut conn = connect().await;
     let mut rows = conn
-        .fetch_stream("SELECT 1 / (1000 - g) FROM generate_series(1, 100000) g", &[])
+        .fetch_stream(
+            "SELECT 1 / (1000 - g) FROM generate_series(1, 100000) g",
+            &[],
+        )
         .await
         .unwrap();
     let mut seen = 0;
@@ -227,23 +318,38 @@ async fn transaction_status_follows_the_server() {
 async fn server_parameters_and_notices() {
     use std::sync::{Arc, Mutex};
     let mut conn = connect().await;
-    assert!(conn.server_version_num().unwrap() >= 100000, "{}", conn.server_version());
+    assert!(
+        conn.server_version_num().unwrap() >= 100000,
+        "{}",
+        conn.server_version()
+    );
     assert_eq!(conn.parameter("client_encoding"), Some("UTF8"));
     assert!(conn.backend_pid() > 0);
-    assert_eq!(conn.fetch_value::<i32>("SELECT pg_backend_pid()", &[]).await.unwrap(), conn.backend_pid());
-    conn.execute("SET application_name = 'tusk_test'", &[]).await.unwrap();
+    assert_eq!(
+        conn.fetch_value::<i32>("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap(),
+        conn.backend_pid()
+    );
+    conn.execute("SET application_name = 'tusk_test'", &[])
+        .await
+        .unwrap();
     assert_eq!(conn.parameter("application_name"), Some("tusk_test"));
     let notices = Arc::new(Mutex::new(Vec::new()));
     let seen = notices.clone();
     conn.on_notice(move |n| seen.lock().unwrap().push(n.message().to_owned()));
-    conn.execute_script("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$").await.unwrap();
+    conn.execute_script("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$")
+        .await
+        .unwrap();
     assert_eq!(*notices.lock().unwrap(), ["hello from plpgsql"]);
 }
 
 #[tokio::test]
 async fn copy_from_stdin_through_a_query_method_is_refused_cleanly() {
     let mut conn = connect().await;
-    conn.execute("CREATE TEMP TABLE sink (x int)", &[]).await.unwrap();
+    conn.execute("CREATE TEMP TABLE sink (x int)", &[])
+        .await
+        .unwrap();
     let err = conn.execute("COPY sink FROM STDIN", &[]).await.unwrap_err();
     assert!(err.to_string().contains("COPY"), "{err}");
     assert_eq!(conn.fetch_value::<i32>("SELECT 4", &[]).await.unwrap(), 4);
@@ -257,7 +363,10 @@ async fn close_terminates_the_session() {
     let mut other = connect().await;
     for _ in 0..50 {
         let alive: i64 = other
-            .fetch_value("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &[&pid])
+            .fetch_value(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
             .await
             .unwrap();
         if alive == 0 {

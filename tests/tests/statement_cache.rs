@@ -5,19 +5,24 @@ use pgtusk::{Connection, Error};
 use pgtusk_tests::{connect, connect_with, proxy::CountingProxy, shared_options};
 
 async fn server_statements(conn: &mut Connection) -> Vec<String> {
-    conn.fetch("SELECT statement FROM pg_prepared_statements ORDER BY prepare_time", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<String>(0))
-        .collect()
+    conn.fetch(
+        "SELECT statement FROM pg_prepared_statements ORDER BY prepare_time",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get::<String>(0))
+    .collect()
 }
 
 #[tokio::test]
 async fn a_cache_hit_is_one_write_of_bind_execute_sync() {
     let options = shared_options();
     let proxy = CountingProxy::start(options.get_port()).await;
-    let mut conn = Connection::connect_with(&options.clone().host("127.0.0.1").port(proxy.port())).await.unwrap();
+    let mut conn = Connection::connect_with(&options.clone().host("127.0.0.1").port(proxy.port()))
+        .await
+        .unwrap();
     let sql = "SELECT $1::int4 + 1";
     assert_eq!(conn.fetch_value::<i32>(sql, &[&1i32]).await.unwrap(), 2);
     proxy.reset();
@@ -29,7 +34,11 @@ async fn a_cache_hit_is_one_write_of_bind_execute_sync() {
     assert_eq!(traffic.count(b'D'), 0, "no Describe on a hit: {traffic:?}");
     assert_eq!(traffic.count(b'B'), 10, "{traffic:?}");
     assert_eq!(traffic.count(b'E'), 10, "{traffic:?}");
-    assert_eq!(traffic.count(b'S'), 10, "one Sync, so one round trip, per query: {traffic:?}");
+    assert_eq!(
+        traffic.count(b'S'),
+        10,
+        "one Sync, so one round trip, per query: {traffic:?}"
+    );
     assert_eq!(traffic.client_reads, 10, "one write per query: {traffic:?}");
 }
 
@@ -37,11 +46,19 @@ async fn a_cache_hit_is_one_write_of_bind_execute_sync() {
 async fn a_miss_prepares_in_one_round_trip_then_runs() {
     let options = shared_options();
     let proxy = CountingProxy::start(options.get_port()).await;
-    let mut conn = Connection::connect_with(&options.clone().host("127.0.0.1").port(proxy.port())).await.unwrap();
+    let mut conn = Connection::connect_with(&options.clone().host("127.0.0.1").port(proxy.port()))
+        .await
+        .unwrap();
     proxy.reset();
-    conn.fetch_value::<i32>("SELECT 40 + $1::int4", &[&2i32]).await.unwrap();
+    conn.fetch_value::<i32>("SELECT 40 + $1::int4", &[&2i32])
+        .await
+        .unwrap();
     let traffic = proxy.traffic();
-    assert_eq!((traffic.count(b'P'), traffic.count(b'S')), (1, 2), "{traffic:?}");
+    assert_eq!(
+        (traffic.count(b'P'), traffic.count(b'S')),
+        (1, 2),
+        "{traffic:?}"
+    );
 }
 
 #[tokio::test]
@@ -52,8 +69,14 @@ async fn eviction_closes_the_server_statement() {
     conn.fetch("SELECT 2 AS second", &[]).await.unwrap();
     conn.fetch("SELECT 3 AS third", &[]).await.unwrap();
     let on_server = server_statements(&mut conn).await;
-    assert!(!on_server.iter().any(|s| s == first), "evicted statement still on the server: {on_server:?}");
-    assert!(on_server.iter().any(|s| s == "SELECT 3 AS third"), "{on_server:?}");
+    assert!(
+        !on_server.iter().any(|s| s == first),
+        "evicted statement still on the server: {on_server:?}"
+    );
+    assert!(
+        on_server.iter().any(|s| s == "SELECT 3 AS third"),
+        "{on_server:?}"
+    );
     assert!(conn.cached_statements() <= 2);
 }
 
@@ -67,14 +90,22 @@ async fn least_recently_used_goes_first() {
     conn.fetch("SELECT 'd'", &[]).await.unwrap(); // evicts 'b'
     let on_server = server_statements(&mut conn).await;
     assert!(on_server.iter().any(|s| s == "SELECT 'a'"), "{on_server:?}");
-    assert!(!on_server.iter().any(|s| s == "SELECT 'b'"), "{on_server:?}");
+    assert!(
+        !on_server.iter().any(|s| s == "SELECT 'b'"),
+        "{on_server:?}"
+    );
 }
 
 #[tokio::test]
 async fn size_zero_never_creates_a_named_statement() {
     let mut conn = connect_with(shared_options().statement_cache_size(0)).await;
     for i in 0..5i32 {
-        assert_eq!(conn.fetch_value::<i32>("SELECT $1::int4", &[&i]).await.unwrap(), i);
+        assert_eq!(
+            conn.fetch_value::<i32>("SELECT $1::int4", &[&i])
+                .await
+                .unwrap(),
+            i
+        );
     }
     let stmt = conn.prepare("SELECT 1").await.unwrap();
     assert_eq!(stmt.name(), "");
@@ -94,10 +125,14 @@ async fn statements_over_the_size_limit_are_not_cached() {
 #[tokio::test]
 async fn alter_table_is_survived_outside_a_transaction() {
     let mut conn = connect().await;
-    conn.execute_script("CREATE TEMP TABLE shape (a int); INSERT INTO shape VALUES (1)").await.unwrap();
+    conn.execute_script("CREATE TEMP TABLE shape (a int); INSERT INTO shape VALUES (1)")
+        .await
+        .unwrap();
     let sql = "SELECT * FROM shape";
     assert_eq!(conn.fetch_one(sql, &[]).await.unwrap().len(), 1);
-    conn.execute_script("ALTER TABLE shape ADD COLUMN b text DEFAULT 'new'").await.unwrap();
+    conn.execute_script("ALTER TABLE shape ADD COLUMN b text DEFAULT 'new'")
+        .await
+        .unwrap();
     let row = conn.fetch_one(sql, &[]).await.unwrap();
     assert_eq!(row.len(), 2);
     assert_eq!(row.get::<&str>("b"), "new");
@@ -106,14 +141,25 @@ async fn alter_table_is_survived_outside_a_transaction() {
 #[tokio::test]
 async fn alter_table_inside_a_transaction_is_reported() {
     let mut conn = connect().await;
-    conn.execute_script("CREATE TEMP TABLE shape2 (a int); INSERT INTO shape2 VALUES (1)").await.unwrap();
+    conn.execute_script("CREATE TEMP TABLE shape2 (a int); INSERT INTO shape2 VALUES (1)")
+        .await
+        .unwrap();
     let sql = "SELECT * FROM shape2";
     conn.fetch_one(sql, &[]).await.unwrap();
-    conn.execute_script("BEGIN; ALTER TABLE shape2 ADD COLUMN b int").await.unwrap();
+    conn.execute_script("BEGIN; ALTER TABLE shape2 ADD COLUMN b int")
+        .await
+        .unwrap();
     let err = conn.fetch_one(sql, &[]).await.unwrap_err();
-    assert_eq!(err.sqlstate().map(|s| s.code().to_owned()).as_deref(), Some("0A000"), "{err:?}");
+    assert_eq!(
+        err.sqlstate().map(|s| s.code().to_owned()).as_deref(),
+        Some("0A000"),
+        "{err:?}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("transaction"), "the error says what to do: {msg}");
+    assert!(
+        msg.contains("transaction"),
+        "the error says what to do: {msg}"
+    );
     conn.execute_script("ROLLBACK").await.unwrap();
     // After the rollback the statement is prepared afresh.
     assert_eq!(conn.fetch_one(sql, &[]).await.unwrap().len(), 1);
@@ -134,7 +180,9 @@ async fn a_deallocated_statement_is_prepared_again() {
     let sql = "SELECT $1::int4 * 5";
     let name = conn.prepare(sql).await.unwrap().name().to_owned();
     assert!(!name.is_empty());
-    conn.execute_script(&format!("DEALLOCATE {name}")).await.unwrap();
+    conn.execute_script(&format!("DEALLOCATE {name}"))
+        .await
+        .unwrap();
     assert_eq!(conn.fetch_value::<i32>(sql, &[&2i32]).await.unwrap(), 10);
 }
 

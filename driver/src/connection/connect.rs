@@ -7,7 +7,7 @@ use tokio::net::{TcpStream, UnixStream};
 use super::stream::Socket;
 use super::{Connection, db_error};
 use crate::auth::{self, ScramSha256};
-use crate::config::{ConnectOptions, Host, Resolved, Target};
+use crate::config::{ConnectOptions, Host, Resolved, SslMode, Target};
 use crate::error::{Error, Result};
 use crate::protocol::backend::Message;
 use crate::protocol::frontend;
@@ -28,6 +28,10 @@ impl Connection {
     /// authentication failure is final, as in libpq.
     pub async fn connect_with(options: &ConnectOptions) -> Result<Connection> {
         let resolved = options.resolve()?;
+        if matches!(resolved.ssl_mode, SslMode::Prefer | SslMode::Allow) {
+            // resolve() refused the modes that demand TLS; these two may go without it.
+            tracing::debug!(sslmode = %resolved.ssl_mode, "TLS is not built yet; connecting without it");
+        }
         let mut failures = Vec::new();
         for target in &resolved.targets {
             let attempt = connect_target(&resolved, target);
@@ -48,11 +52,17 @@ impl Connection {
             }
         }
         let (kind, message) = match failures.as_slice() {
-            [] => (io::ErrorKind::InvalidInput, "no host to connect to".to_owned()),
+            [] => (
+                io::ErrorKind::InvalidInput,
+                "no host to connect to".to_owned(),
+            ),
             [(target, e)] => (e.kind(), format!("could not connect to {target}: {e}")),
             many => {
                 let each: Vec<String> = many.iter().map(|(t, e)| format!("{t}: {e}")).collect();
-                (many[many.len() - 1].1.kind(), format!("could not connect to any host ({})", each.join("; ")))
+                (
+                    many[many.len() - 1].1.kind(),
+                    format!("could not connect to any host ({})", each.join("; ")),
+                )
             }
         };
         Err(Error::Io(io::Error::new(kind, message)))
@@ -66,9 +76,14 @@ async fn connect_target(resolved: &Resolved, target: &Target) -> Result<Connecti
             stream.set_nodelay(true)?;
             Socket::Tcp(stream)
         }
-        Host::Unix(dir) => Socket::Unix(UnixStream::connect(dir.join(format!(".s.PGSQL.{}", target.port))).await?),
+        Host::Unix(dir) => {
+            Socket::Unix(UnixStream::connect(dir.join(format!(".s.PGSQL.{}", target.port))).await?)
+        }
     };
-    let cache = StatementCache::new(resolved.statement_cache_size, resolved.max_cacheable_statement_size);
+    let cache = StatementCache::new(
+        resolved.statement_cache_size,
+        resolved.max_cacheable_statement_size,
+    );
     let mut conn = Connection::new(socket, cache, resolved.max_message_size);
     conn.startup(resolved, target).await?;
     Ok(conn)
@@ -89,10 +104,14 @@ impl Connection {
         }
         frontend::startup_message(&params, &mut self.write_buf)?;
         self.flush().await?;
-        self.authenticate(&resolved.user, target.password.as_deref()).await?;
+        self.authenticate(&resolved.user, target.password.as_deref())
+            .await?;
         loop {
             match self.recv().await? {
-                Message::BackendKeyData { process_id, secret_key } => {
+                Message::BackendKeyData {
+                    process_id,
+                    secret_key,
+                } => {
                     self.process_id = process_id;
                     self.secret_key = secret_key;
                 }
@@ -101,8 +120,15 @@ impl Connection {
                     return Ok(());
                 }
                 Message::ErrorResponse(fields) => return Err(db_error(&fields)),
-                Message::NegotiateProtocolVersion { newest_minor, unrecognized } => {
-                    tracing::debug!(newest_minor, ?unrecognized, "server negotiated the protocol version down");
+                Message::NegotiateProtocolVersion {
+                    newest_minor,
+                    unrecognized,
+                } => {
+                    tracing::debug!(
+                        newest_minor,
+                        ?unrecognized,
+                        "server negotiated the protocol version down"
+                    );
                 }
                 other => return Err(self.unexpected(&other, "startup")),
             }
@@ -160,7 +186,11 @@ impl Connection {
 
     async fn scram(&mut self, password: &str) -> Result<()> {
         let mut scram = ScramSha256::new(password);
-        frontend::sasl_initial_response(auth::SCRAM_SHA_256, &scram.client_first(), &mut self.write_buf)?;
+        frontend::sasl_initial_response(
+            auth::SCRAM_SHA_256,
+            &scram.client_first(),
+            &mut self.write_buf,
+        )?;
         self.flush().await?;
         let server_first = match self.recv().await? {
             Message::AuthenticationSaslContinue(data) => data,

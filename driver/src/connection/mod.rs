@@ -229,21 +229,32 @@ impl Connection {
         loop {
             match backend::parse_message(&mut self.read_buf, self.max_message_size) {
                 Ok(Some(Message::ParameterStatus(p))) => {
-                    self.parameters.insert(p.name().to_owned(), p.value().to_owned());
+                    self.parameters
+                        .insert(p.name().to_owned(), p.value().to_owned());
                 }
                 Ok(Some(Message::NoticeResponse(fields))) => self.handle_notice(&fields),
                 Ok(Some(Message::NotificationResponse(n))) => {
-                    tracing::debug!(channel = n.channel(), "notification with no listener dropped");
+                    tracing::debug!(
+                        channel = n.channel(),
+                        "notification with no listener dropped"
+                    );
                 }
                 Ok(Some(msg)) => return Poll::Ready(Ok(msg)),
                 Ok(None) => {
                     if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
                         self.read_buf.reserve(READ_CHUNK);
                     }
-                    let read = ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.socket), cx, &mut self.read_buf));
+                    let read = ready!(tokio_util::io::poll_read_buf(
+                        Pin::new(&mut self.socket),
+                        cx,
+                        &mut self.read_buf
+                    ));
                     match read {
                         Ok(0) => {
-                            let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection");
+                            let eof = io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the server closed the connection",
+                            );
                             return Poll::Ready(Err(self.fail_io(eof)));
                         }
                         Ok(_) => {}
@@ -274,7 +285,10 @@ impl Connection {
     /// connection's state is unknown afterwards.
     fn unexpected(&mut self, msg: &Message, during: &str) -> Error {
         self.broken = true;
-        Error::Protocol(format!("unexpected message {} during {during}", message_name(msg)))
+        Error::Protocol(format!(
+            "unexpected message {} during {during}",
+            message_name(msg)
+        ))
     }
 }
 

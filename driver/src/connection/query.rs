@@ -73,8 +73,13 @@ impl Connection {
     /// let n = conn.execute("UPDATE accounts SET active = $1 WHERE id = $2", &[&true, &7i64]).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn execute<'a>(&mut self, query: impl IntoQuery<'a>, params: Params<'_>) -> Result<u64> {
-        self.run(query.into_query(), params, Limit::All, |_| {}).await
+    pub async fn execute<'a>(
+        &mut self,
+        query: impl IntoQuery<'a>,
+        params: Params<'_>,
+    ) -> Result<u64> {
+        self.run(query.into_query(), params, Limit::All, |_| {})
+            .await
     }
 
     /// Runs one or more statements separated by `;` through the simple query protocol:
@@ -107,15 +112,24 @@ impl Connection {
     }
 
     /// Runs a query and returns every row.
-    pub async fn fetch<'a>(&mut self, query: impl IntoQuery<'a>, params: Params<'_>) -> Result<Vec<Record>> {
+    pub async fn fetch<'a>(
+        &mut self,
+        query: impl IntoQuery<'a>,
+        params: Params<'_>,
+    ) -> Result<Vec<Record>> {
         let mut rows = Vec::new();
-        self.run(query.into_query(), params, Limit::All, |r| rows.push(r)).await?;
+        self.run(query.into_query(), params, Limit::All, |r| rows.push(r))
+            .await?;
         Ok(rows)
     }
 
     /// Runs a query and returns its first row; an error when there is none.
     /// Only one row travels: the rest of the result is never sent.
-    pub async fn fetch_one<'a>(&mut self, query: impl IntoQuery<'a>, params: Params<'_>) -> Result<Record> {
+    pub async fn fetch_one<'a>(
+        &mut self,
+        query: impl IntoQuery<'a>,
+        params: Params<'_>,
+    ) -> Result<Record> {
         let query = query.into_query();
         self.fetch_optional(query, params).await?.ok_or_else(|| {
             Error::Interface(format!(
@@ -132,7 +146,8 @@ impl Connection {
         params: Params<'_>,
     ) -> Result<Option<Record>> {
         let mut first = None;
-        self.run(query.into_query(), params, Limit::One, |r| first = Some(r)).await?;
+        self.run(query.into_query(), params, Limit::One, |r| first = Some(r))
+            .await?;
         Ok(first)
     }
 
@@ -143,13 +158,19 @@ impl Connection {
     /// let answer: i32 = conn.fetch_value("SELECT 6 * $1", &[&7i32]).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn fetch_value<'a, T>(&mut self, query: impl IntoQuery<'a>, params: Params<'_>) -> Result<T>
+    pub async fn fetch_value<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a>,
+        params: Params<'_>,
+    ) -> Result<T>
     where
         T: for<'r> Decode<'r>,
     {
         let row = self.fetch_one(query, params).await?;
         if row.is_empty() {
-            return Err(Error::Interface("fetch_value: the query returns no columns".to_owned()));
+            return Err(Error::Interface(
+                "fetch_value: the query returns no columns".to_owned(),
+            ));
         }
         row.decode_at(0)
     }
@@ -165,9 +186,19 @@ impl Connection {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn fetch_stream<'a>(&mut self, query: impl IntoQuery<'a>, params: Params<'_>) -> Result<RowStream<'_>> {
+    pub async fn fetch_stream<'a>(
+        &mut self,
+        query: impl IntoQuery<'a>,
+        params: Params<'_>,
+    ) -> Result<RowStream<'_>> {
         let columns = self.start(query.into_query(), params, Limit::All).await?;
-        Ok(RowStream { conn: self, columns, error: None, rows_affected: None, done: false })
+        Ok(RowStream {
+            conn: self,
+            columns,
+            error: None,
+            rows_affected: None,
+            done: false,
+        })
     }
 
     /// Prepares a statement (through the statement cache when it fits) and returns it with its
@@ -227,7 +258,9 @@ impl Connection {
                 self.after_command(done.tag());
                 Ok(Some(done.rows().unwrap_or(0)))
             }
-            Message::EmptyQueryResponse | Message::PortalSuspended | Message::CloseComplete => Ok(Some(0)),
+            Message::EmptyQueryResponse | Message::PortalSuspended | Message::CloseComplete => {
+                Ok(Some(0))
+            }
             Message::ErrorResponse(fields) => {
                 *error = Some(db_error(&fields));
                 Ok(Some(0))
@@ -249,7 +282,10 @@ impl Connection {
     /// COPY FROM STDIN through a query method: abort the copy so the server is not left
     /// waiting for data; the server's resulting error tells the user.
     fn refuse_copy_in(&mut self) -> Result<()> {
-        frontend::copy_fail("COPY FROM STDIN needs the COPY API, not a query method", &mut self.write_buf)?;
+        frontend::copy_fail(
+            "COPY FROM STDIN needs the COPY API, not a query method",
+            &mut self.write_buf,
+        )?;
         Ok(())
     }
 
@@ -263,14 +299,20 @@ impl Connection {
     /// Prepares (if needed), binds and executes, and reads up to BindComplete. When a cached
     /// statement turns out stale on the server (DDL changed its result, or it was
     /// deallocated), it is prepared again and run once more outside a transaction.
-    async fn start(&mut self, query: QueryRef<'_>, params: Params<'_>, limit: Limit) -> Result<Arc<Columns>> {
+    async fn start(
+        &mut self,
+        query: QueryRef<'_>,
+        params: Params<'_>,
+        limit: Limit,
+    ) -> Result<Arc<Columns>> {
         self.ready().await?;
         let stmt = match query {
             QueryRef::Sql(sql) => self.cached_or_prepare(sql).await?,
             QueryRef::Statement(stmt) => {
                 if stmt.0.connection_id != self.id {
                     return Err(Error::Interface(
-                        "this statement was prepared on another connection; prepare it on this one".to_owned(),
+                        "this statement was prepared on another connection; prepare it on this one"
+                            .to_owned(),
                     ));
                 }
                 stmt.clone()
@@ -285,7 +327,10 @@ impl Connection {
                 if matches!(query, QueryRef::Statement(_)) {
                     return Err(Error::Db(e));
                 }
-                tracing::debug!(sql = stmt.sql(), "statement went stale on the server; preparing it again");
+                tracing::debug!(
+                    sql = stmt.sql(),
+                    "statement went stale on the server; preparing it again"
+                );
                 let fresh = self.cached_or_prepare(stmt.sql()).await?;
                 self.bind_execute(&fresh, params, limit).await?;
                 Ok(fresh.columns_arc().clone())
@@ -295,7 +340,12 @@ impl Connection {
         }
     }
 
-    async fn bind_execute(&mut self, stmt: &Statement, params: Params<'_>, limit: Limit) -> Result<()> {
+    async fn bind_execute(
+        &mut self,
+        stmt: &Statement,
+        params: Params<'_>,
+        limit: Limit,
+    ) -> Result<()> {
         let inner = &stmt.0;
         if params.len() != inner.params.len() {
             return Err(Error::Interface(format!(
@@ -322,7 +372,11 @@ impl Connection {
                 BindError::Protocol(e) => e.into(),
             });
         }
-        frontend::execute("", if limit == Limit::One { 1 } else { 0 }, &mut self.write_buf)?;
+        frontend::execute(
+            "",
+            if limit == Limit::One { 1 } else { 0 },
+            &mut self.write_buf,
+        )?;
         self.write_pending_closes()?;
         self.write_sync();
         self.flush().await?;
@@ -457,7 +511,13 @@ fn describe_columns(desc: &RowDescription) -> Result<Vec<Column>> {
     let mut columns = Vec::with_capacity(desc.len());
     for field in desc.fields() {
         let f = field?;
-        columns.push(Column::new(f.name.to_owned(), resolve_type(f.type_oid), f.table_oid, f.column_id, f.type_modifier));
+        columns.push(Column::new(
+            f.name.to_owned(),
+            resolve_type(f.type_oid),
+            f.table_oid,
+            f.column_id,
+            f.type_modifier,
+        ));
     }
     Ok(columns)
 }
@@ -540,6 +600,9 @@ impl Stream for RowStream<'_> {
 
 impl std::fmt::Debug for RowStream<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RowStream").field("columns", &self.columns.as_slice()).field("done", &self.done).finish()
+        f.debug_struct("RowStream")
+            .field("columns", &self.columns.as_slice())
+            .field("done", &self.done)
+            .finish()
     }
 }
