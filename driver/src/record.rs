@@ -239,7 +239,7 @@ impl Record {
     #[doc(hidden)]
     pub fn decode_at<'r, T: Decode<'r>>(&'r self, index: usize) -> Result<T> {
         let column = &self.columns.columns[index];
-        let ty = &column.ty;
+        let ty = column.ty.base_type();
         if !T::accepts(ty) {
             return Err(Error::Decode(format!(
                 "column {index} \"{}\": cannot decode PostgreSQL type {ty} into Rust type {}",

@@ -7,6 +7,7 @@
 //! write and drains what is owed (see [`Connection::ready`]), so the connection stays usable.
 
 mod connect;
+mod introspect;
 mod query;
 mod stream;
 
@@ -70,6 +71,8 @@ pub struct Connection {
     close_queue: CloseQueue,
     next_statement_id: u64,
     notice_handler: Option<NoticeHandler>,
+    /// Types looked up in `pg_type`, by OID.
+    custom_types: HashMap<u32, crate::types::Type>,
 }
 
 impl Connection {
@@ -91,6 +94,7 @@ impl Connection {
             close_queue: CloseQueue::default(),
             next_statement_id: 0,
             notice_handler: None,
+            custom_types: HashMap::new(),
         }
     }
 

@@ -433,16 +433,14 @@ impl Connection {
             self.unconfirmed_statement = Some(name.clone());
         }
         self.flush().await?;
-        let mut params = Vec::new();
-        let mut columns = Vec::new();
+        let mut param_oids: Vec<u32> = Vec::new();
+        let mut fields = Vec::new();
         let mut error = None;
         loop {
             match self.recv().await? {
                 Message::ParseComplete | Message::CloseComplete | Message::NoData => {}
-                Message::ParameterDescription(desc) => {
-                    params = desc.types().map(resolve_type).collect();
-                }
-                Message::RowDescription(desc) => columns = describe_columns(&desc)?,
+                Message::ParameterDescription(desc) => param_oids = desc.types().collect(),
+                Message::RowDescription(desc) => fields = describe_fields(&desc)?,
                 Message::ErrorResponse(fields) => error = Some(db_error(&fields)),
                 Message::ReadyForQuery(status) => {
                     self.owed_ready -= 1;
@@ -456,6 +454,22 @@ impl Connection {
         if let Some(e) = error {
             return Err(e);
         }
+        let column_oids = fields.iter().map(|f: &RawField| f.type_oid);
+        self.resolve_types(param_oids.iter().copied().chain(column_oids))
+            .await?;
+        let params: Vec<Type> = param_oids.iter().map(|&oid| self.type_for(oid)).collect();
+        let columns: Vec<Column> = fields
+            .into_iter()
+            .map(|f| {
+                Column::new(
+                    f.name,
+                    self.type_for(f.type_oid),
+                    f.table_oid,
+                    f.column_id,
+                    f.type_modifier,
+                )
+            })
+            .collect();
         let param_formats = format_codes(params.iter().map(Type::is_binary));
         let result_formats = format_codes(columns.iter().map(|c: &Column| c.type_().is_binary()));
         let close_queue = (!name.is_empty()).then(|| self.close_queue.clone());
@@ -479,6 +493,7 @@ fn encode_param(
     ty: &Type,
     buf: &mut bytes::BytesMut,
 ) -> Result<crate::types::IsNull> {
+    let ty = ty.base_type();
     if !param.accepts_dyn(ty) {
         return Err(Error::Encode(format!(
             "parameter ${}: Rust type {} cannot be sent as PostgreSQL type {ty}",
@@ -495,31 +510,28 @@ fn encode_param(
     })
 }
 
-/// A built-in type, or a placeholder for one the driver does not know yet (decoded as text).
-fn resolve_type(oid: u32) -> Type {
-    Type::from_oid(oid).unwrap_or_else(|| {
-        Type::custom(crate::types::CustomType {
-            oid,
-            name: format!("oid {oid}"),
-            schema: String::new(),
-            kind: crate::types::Kind::Simple,
-        })
-    })
+/// A RowDescription field, kept until its type is resolved.
+struct RawField {
+    name: String,
+    type_oid: u32,
+    table_oid: u32,
+    column_id: i16,
+    type_modifier: i32,
 }
 
-fn describe_columns(desc: &RowDescription) -> Result<Vec<Column>> {
-    let mut columns = Vec::with_capacity(desc.len());
+fn describe_fields(desc: &RowDescription) -> Result<Vec<RawField>> {
+    let mut fields = Vec::with_capacity(desc.len());
     for field in desc.fields() {
         let f = field?;
-        columns.push(Column::new(
-            f.name.to_owned(),
-            resolve_type(f.type_oid),
-            f.table_oid,
-            f.column_id,
-            f.type_modifier,
-        ));
+        fields.push(RawField {
+            name: f.name.to_owned(),
+            type_oid: f.type_oid,
+            table_oid: f.table_oid,
+            column_id: f.column_id,
+            type_modifier: f.type_modifier,
+        });
     }
-    Ok(columns)
+    Ok(fields)
 }
 
 /// Whether the server refused a cached statement that a new Parse would fix.

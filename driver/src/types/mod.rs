@@ -85,6 +85,16 @@ impl Type {
         }
     }
 
+    /// The type itself, or for a domain the base type it is built on (through every level):
+    /// values of a domain travel in their base type's format.
+    pub fn base_type(&self) -> &Type {
+        let mut ty = self;
+        while let Kind::Domain(base) = ty.kind() {
+            ty = base;
+        }
+        ty
+    }
+
     /// Whether values of this type travel in binary format (otherwise in text format).
     pub fn is_binary(&self) -> bool {
         match &self.0 {
@@ -92,8 +102,8 @@ impl Type {
             Inner::Custom(c) => match &c.kind {
                 Kind::Domain(base) => base.is_binary(),
                 Kind::Array(elem) | Kind::Range(elem) | Kind::Multirange(elem) => elem.is_binary(),
-                Kind::Enum(_) | Kind::Composite(_) => true,
-                Kind::Simple | Kind::Pseudo => false,
+                // Enum labels read the same in text; composites wait for their codec.
+                Kind::Enum(_) | Kind::Composite(_) | Kind::Simple | Kind::Pseudo => false,
             },
         }
     }
