@@ -1,4 +1,30 @@
 //! pgtusk: an async PostgreSQL driver that speaks the wire protocol itself.
+//!
+//! Modelled on Python's asyncpg: every value travels in binary, a statement cache makes a
+//! repeated query one round trip (Bind + Execute + Sync in one write), rows are [`Record`]s
+//! that share the bytes of the server's message and decode a value only when asked, and every
+//! misuse is a clear [`Error`].
+//!
+//! ```no_run
+//! use pgtusk::Connection;
+//!
+//! # async fn demo() -> pgtusk::Result<()> {
+//! let mut conn = Connection::connect("postgres://postgres@localhost/postgres").await?;
+//! conn.execute_script("CREATE TEMP TABLE animals (id int8 PRIMARY KEY, name text)").await?;
+//! conn.execute("INSERT INTO animals VALUES ($1, $2)", &[&1i64, &"walrus"]).await?;
+//!
+//! for row in conn.fetch("SELECT id, name FROM animals WHERE id > $1", &[&0i64]).await? {
+//!     let id: i64 = row.get("id");
+//!     let name: &str = row.get("name");
+//!     println!("{id}: {name}");
+//! }
+//! let count: i64 = conn.fetch_value("SELECT count(*) FROM animals", &[]).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! One [`Connection`] runs one operation at a time (its methods take `&mut self`). Every
+//! future it returns is cancel-safe: dropping it (a timeout, a `select!`) leaves the connection
+//! usable, or marks it closed when its state cannot be known.
 
 mod auth;
 pub mod config;
