@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -68,7 +68,7 @@ async fn dropped_streams_and_executes() {
                     .fetch_stream("SELECT g FROM generate_series(1, 50000) g", &[])
                     .await?;
                 while rows.try_next().await?.is_some() {}
-                pgtusk::Result::Ok(())
+                Ok::<(), pgtusk::Error>(())
             };
             poll_then_drop(fut, polls).await;
         }

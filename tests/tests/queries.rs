@@ -29,7 +29,7 @@ async fn parameters_are_bound_in_binary() {
     let mut conn = connect().await;
     let row = conn
         .fetch_one(
-            "SELECT $1::int2 + 1, $2::int4 * 2, $3::int8 - 1, $4::float4, $5::float8, $6::bool, $7::text, $8::bytea",
+            "SELECT $1::int2 + 1::int2, $2::int4 * 2, $3::int8 - 1, $4::float4, $5::float8, $6::bool, $7::text, $8::bytea",
             &[&1i16, &21i32, &(i64::MAX), &1.5f32, &-0.25f64, &true, &"héllo", &vec![0u8, 255]],
         )
         .await

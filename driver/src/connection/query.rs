@@ -99,7 +99,7 @@ impl Connection {
                 }
                 Message::ErrorResponse(fields) => error = Some(db_error(&fields)),
                 Message::CommandComplete(done) => self.after_command(done.tag()),
-                Message::CopyInResponse(_) => self.refuse_copy_in()?,
+                Message::CopyInResponse(_) => self.refuse_copy_in(false)?,
                 Message::RowDescription(_)
                 | Message::DataRow(_)
                 | Message::EmptyQueryResponse
@@ -271,7 +271,7 @@ impl Connection {
                 Ok(None)
             }
             Message::CopyInResponse(_) => {
-                self.refuse_copy_in()?;
+                self.refuse_copy_in(true)?;
                 Ok(Some(0))
             }
             Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => Ok(Some(0)),
@@ -280,12 +280,14 @@ impl Connection {
     }
 
     /// COPY FROM STDIN through a query method: abort the copy so the server is not left
-    /// waiting for data; the server's resulting error tells the user.
-    fn refuse_copy_in(&mut self) -> Result<()> {
-        frontend::copy_fail(
-            "COPY FROM STDIN needs the COPY API, not a query method",
-            &mut self.write_buf,
-        )?;
+    /// waiting for data; the server's resulting error tells the user. The server ignored the
+    /// Sync we sent while it was in copy mode, so an extended query sends another one (the
+    /// ReadyForQuery it brings is the one already counted). `poll_recv` writes them out.
+    fn refuse_copy_in(&mut self, extended: bool) -> Result<()> {
+        frontend::copy_fail("COPY FROM STDIN needs the COPY API, not a query method", &mut self.write_buf)?;
+        if extended {
+            frontend::sync(&mut self.write_buf);
+        }
         Ok(())
     }
 
