@@ -1,5 +1,7 @@
 //! pgtusk: an async PostgreSQL driver that speaks the wire protocol itself.
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod error;
 pub mod types;
 
