@@ -27,6 +27,8 @@
 //! usable, or marks it closed when its state cannot be known.
 
 mod auth;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod config;
 mod connection;
 pub mod error;
