@@ -1,10 +1,17 @@
 //! Binary codecs: the [`Encode`] and [`Decode`] traits, [`Type`], and one file per family of types.
 
 mod builtin;
+#[cfg(feature = "json")]
+mod json;
 mod numbers;
+mod numeric;
 mod text;
+#[cfg(feature = "uuid")]
+mod uuid;
 
 pub use builtin::Kind;
+#[cfg(feature = "json")]
+pub use json::Json;
 
 use std::fmt;
 use std::sync::Arc;
