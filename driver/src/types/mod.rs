@@ -1,17 +1,35 @@
 //! Binary codecs: the [`Encode`] and [`Decode`] traits, [`Type`], and one file per family of types.
 
+mod bits;
 mod builtin;
+#[cfg(feature = "chrono")]
+mod datetime;
+mod geometry;
+mod infinite;
+mod interval;
 #[cfg(feature = "json")]
 mod json;
+mod lsn;
+mod money;
+mod network;
 mod numbers;
 mod numeric;
 mod text;
 #[cfg(feature = "uuid")]
 mod uuid;
 
+pub use bits::Bits;
 pub use builtin::Kind;
+#[cfg(feature = "chrono")]
+pub use datetime::TimeTz;
+pub use geometry::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
+pub use infinite::MaybeInfinite;
+pub use interval::{Interval, IntervalConversionError};
 #[cfg(feature = "json")]
 pub use json::Json;
+pub use lsn::PgLsn;
+pub use money::Money;
+pub use network::{IpNetwork, MacAddr, MacAddr8};
 
 use std::fmt;
 use std::sync::Arc;
