@@ -67,6 +67,7 @@ pub(crate) fn infinities(ty: &Type) -> Option<(&'static [u8], &'static [u8])> {
 }
 
 /// The error a chrono decoder gives for an infinity.
+#[cfg(feature = "chrono")]
 pub(crate) fn infinity_error(ty: &Type, raw: &[u8], rust: &str) -> Option<BoxError> {
     let (inf, neg_inf) = infinities(ty)?;
     let which = if raw == inf {

@@ -81,6 +81,7 @@ impl<'a> NumericView<'a> {
     }
 
     /// The digits as numbers (only meaningful for a finite value).
+    #[cfg(feature = "decimal")]
     fn digit_iter(digits: &[u8]) -> impl Iterator<Item = u16> + '_ {
         digits
             .chunks_exact(2)
