@@ -83,8 +83,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     for (place, t, colour) in [
-        ("Oslo", Celsius(-3.5), Rgb { r: 0, g: 90, b: 200 }),
-        ("Cairo", Celsius(31.0), Rgb { r: 230, g: 160, b: 40 }),
+        (
+            "Oslo",
+            Celsius(-3.5),
+            Rgb {
+                r: 0,
+                g: 90,
+                b: 200,
+            },
+        ),
+        (
+            "Cairo",
+            Celsius(31.0),
+            Rgb {
+                r: 230,
+                g: 160,
+                b: 40,
+            },
+        ),
     ] {
         conn.execute(
             "INSERT INTO readings VALUES ($1, $2, $3)",
@@ -94,18 +110,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     for row in conn
-        .fetch("SELECT place, temperature, colour FROM readings ORDER BY place", &[])
+        .fetch(
+            "SELECT place, temperature, colour FROM readings ORDER BY place",
+            &[],
+        )
         .await?
     {
         let place: &str = row.get("place");
         let t: Celsius = row.get("temperature");
         let c: Rgb = row.get("colour");
-        println!("{place}: {:.1} °C, colour #{:02x}{:02x}{:02x}", t.0, c.r, c.g, c.b);
+        println!(
+            "{place}: {:.1} °C, colour #{:02x}{:02x}{:02x}",
+            t.0, c.r, c.g, c.b
+        );
     }
 
     // The checks in encode and decode are errors, not panics.
     let err = conn
-        .execute("INSERT INTO readings VALUES ('Nowhere', $1, NULL)", &[&Celsius(-300.0)])
+        .execute(
+            "INSERT INTO readings VALUES ('Nowhere', $1, NULL)",
+            &[&Celsius(-300.0)],
+        )
         .await
         .unwrap_err();
     println!("refused: {err}");
@@ -117,7 +142,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("refused: {err}");
     // A type the codec does not accept is caught before anything is sent.
     let err = conn
-        .execute("INSERT INTO readings VALUES ('Nowhere', NULL, $1)", &[&Celsius(20.0)])
+        .execute(
+            "INSERT INTO readings VALUES ('Nowhere', NULL, $1)",
+            &[&Celsius(20.0)],
+        )
         .await
         .unwrap_err();
     println!("refused: {err}");

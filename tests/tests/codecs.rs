@@ -94,7 +94,11 @@ async fn decode_error<T: for<'r> Decode<'r> + Debug>(conn: &mut Connection, sql:
 
 /// The error text of sending `value` where the server wants `sql`'s parameter.
 async fn encode_error(conn: &mut Connection, sql: &str, value: &(dyn Encode + Sync)) -> String {
-    let err = conn.fetch_one(sql, &[value]).await.expect_err(sql).to_string();
+    let err = conn
+        .fetch_one(sql, &[value])
+        .await
+        .expect_err(sql)
+        .to_string();
     assert!(err.contains("$1"), "{sql}: {err}");
     err
 }
@@ -112,7 +116,8 @@ fn s(v: &str) -> String {
 #[tokio::test]
 async fn numeric_as_string_is_exact_at_any_size() {
     let mut conn = connect().await;
-    let nines: &'static str = Box::leak(format!("-{}.{}", "9".repeat(1000), "9".repeat(1000)).into_boxed_str());
+    let nines: &'static str =
+        Box::leak(format!("-{}.{}", "9".repeat(1000), "9".repeat(1000)).into_boxed_str());
     let tiny: &'static str = Box::leak(format!("0.{}1", "0".repeat(999)).into_boxed_str());
     let huge: &'static str = Box::leak(format!("1{}", "0".repeat(1000)).into_boxed_str());
     check(
@@ -176,7 +181,10 @@ async fn numeric_as_decimal_refuses_what_it_cannot_hold() {
             same(dec("1"), "1"),
             same(dec("-1.50"), "-1.50"),
             same(dec("1234567890.0123456789"), "1234567890.0123456789"),
-            same(dec("0.0000000000000000000000000001"), "0.0000000000000000000000000001"),
+            same(
+                dec("0.0000000000000000000000000001"),
+                "0.0000000000000000000000000001",
+            ),
             same(Decimal::MAX, "79228162514264337593543950335"),
             same(Decimal::MIN, "-79228162514264337593543950335"),
             same(dec("10000"), "10000"),
@@ -201,11 +209,18 @@ async fn numeric_as_decimal_refuses_what_it_cannot_hold() {
         ("1.00000000000000000000000000001", "28"),
     ] {
         let err = decode_error::<Decimal>(&mut conn, &format!("SELECT {literal}::numeric")).await;
-        assert!(err.contains(needle) && err.contains("String"), "{literal}: {err}");
+        assert!(
+            err.contains(needle) && err.contains("String"),
+            "{literal}: {err}"
+        );
     }
 }
 
-fn proptest_runner() -> (tokio::runtime::Runtime, std::cell::RefCell<Connection>, TestRunner) {
+fn proptest_runner() -> (
+    tokio::runtime::Runtime,
+    std::cell::RefCell<Connection>,
+    TestRunner,
+) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -220,6 +235,9 @@ fn proptest_runner() -> (tokio::runtime::Runtime, std::cell::RefCell<Connection>
 }
 
 #[test]
+// One connection serves every case; block_on is its only user, so the borrow held across
+// the await cannot conflict.
+#[allow(clippy::await_holding_refcell_ref)]
 fn numeric_decimal_property_server_agrees() {
     let (rt, conn, mut runner) = proptest_runner();
     let max = (1i128 << 96) - 1;
@@ -243,9 +261,16 @@ fn numeric_decimal_property_server_agrees() {
 }
 
 #[test]
+// One connection serves every case; block_on is its only user, so the borrow held across
+// the await cannot conflict.
+#[allow(clippy::await_holding_refcell_ref)]
 fn numeric_string_property_server_agrees() {
     let (rt, conn, mut runner) = proptest_runner();
-    let strategy = (any::<bool>(), "[0-9]{1,120}", proptest::option::of("[0-9]{0,120}"));
+    let strategy = (
+        any::<bool>(),
+        "[0-9]{1,120}",
+        proptest::option::of("[0-9]{0,120}"),
+    );
     runner
         .run(&strategy, |(negative, int, frac)| {
             let input = match &frac {
@@ -265,7 +290,10 @@ fn numeric_string_property_server_agrees() {
             let d: Result<Decimal, _> = Decimal::from_str_exact(&input);
             if let Ok(d) = d {
                 let back: Decimal = rt
-                    .block_on(conn.borrow_mut().fetch_value("SELECT $1::numeric", &[&input]))
+                    .block_on(
+                        conn.borrow_mut()
+                            .fetch_value("SELECT $1::numeric", &[&input]),
+                    )
                     .unwrap();
                 prop_assert_eq!(back, d);
             }
@@ -300,8 +328,14 @@ async fn text_family_reads_and_writes_every_string_type() {
     )
     .await;
     let long = "x".repeat(100);
-    let err = conn.fetch_value::<String>("SELECT $1::name", &[&long]).await.unwrap_err();
-    assert!(err.to_string().contains("too long"), "name holds 63 bytes: {err}");
+    let err = conn
+        .fetch_value::<String>("SELECT $1::name", &[&long])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("too long"),
+        "name holds 63 bytes: {err}"
+    );
 
     // Every owned and borrowed string type.
     let row = conn
@@ -362,7 +396,11 @@ async fn bytea_reads_and_writes_vec_slice_and_bytes() {
     let mut conn = connect().await;
     let all: Vec<u8> = (0..=255).collect();
     let all_text: &'static str = Box::leak(
-        format!("\\x{}", all.iter().map(|b| format!("{b:02x}")).collect::<String>()).into_boxed_str(),
+        format!(
+            "\\x{}",
+            all.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+        .into_boxed_str(),
     );
     check(
         &mut conn,
@@ -378,11 +416,17 @@ async fn bytea_reads_and_writes_vec_slice_and_bytes() {
     check(
         &mut conn,
         "bytea",
-        vec![same(bytes::Bytes::from_static(b"\xde\xad\xbe\xef"), "\\xdeadbeef")],
+        vec![same(
+            bytes::Bytes::from_static(b"\xde\xad\xbe\xef"),
+            "\\xdeadbeef",
+        )],
     )
     .await;
     let row = conn
-        .fetch_one("SELECT $1::bytea, $2::bytea", &[&&b"slice"[..], &[1u8, 2, 3]])
+        .fetch_one(
+            "SELECT $1::bytea, $2::bytea",
+            &[&&b"slice"[..], &[1u8, 2, 3]],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<&[u8]>(0), b"slice");
@@ -422,7 +466,11 @@ async fn json_and_jsonb_round_trip_values() {
         (json!(0), "0", "0"),
         (json!(-1.5), "-1.5", "-1.5"),
         (json!(""), "\"\"", "\"\""),
-        (json!("héllo ☃ 🦀 \"q\""), "\"héllo ☃ 🦀 \\\"q\\\"\"", "\"héllo ☃ 🦀 \\\"q\\\"\""),
+        (
+            json!("héllo ☃ 🦀 \"q\""),
+            "\"héllo ☃ 🦀 \\\"q\\\"\"",
+            "\"héllo ☃ 🦀 \\\"q\\\"\"",
+        ),
         (json!([]), "[]", "[]"),
         (json!({}), "{}", "{}"),
         (
@@ -434,13 +482,19 @@ async fn json_and_jsonb_round_trip_values() {
     check(
         &mut conn,
         "json",
-        values.iter().map(|(v, json, _)| same(v.clone(), json)).collect(),
+        values
+            .iter()
+            .map(|(v, json, _)| same(v.clone(), json))
+            .collect(),
     )
     .await;
     check(
         &mut conn,
         "jsonb",
-        values.iter().map(|(v, _, jsonb)| same(v.clone(), jsonb)).collect(),
+        values
+            .iter()
+            .map(|(v, _, jsonb)| same(v.clone(), jsonb))
+            .collect(),
     )
     .await;
 }
@@ -480,7 +534,10 @@ async fn json_wrapper_raw_value_and_strings() {
     let row = conn
         .fetch_one(
             "SELECT $1::jsonb, $1::json, '{\"x\": [1,2]}'::jsonb, $2::jsonb",
-            &[&"{\"k\": 1}", &RawValue::from_string("[1, 2]".into()).unwrap()],
+            &[
+                &"{\"k\": 1}",
+                &RawValue::from_string("[1, 2]".into()).unwrap(),
+            ],
         )
         .await
         .unwrap();
@@ -505,7 +562,9 @@ fn time(h: u32, m: u32, s: u32, us: u32) -> NaiveTime {
 #[tokio::test]
 async fn dates_bc_far_future_and_infinity() {
     let mut conn = connect().await;
-    conn.execute_script("SET DateStyle = 'ISO, YMD'").await.unwrap();
+    conn.execute_script("SET DateStyle = 'ISO, YMD'")
+        .await
+        .unwrap();
     check(
         &mut conn,
         "date",
@@ -532,7 +591,10 @@ async fn dates_bc_far_future_and_infinity() {
     )
     .await;
     let err = decode_error::<NaiveDate>(&mut conn, "SELECT 'infinity'::date").await;
-    assert!(err.contains("infinity") && err.contains("MaybeInfinite"), "{err}");
+    assert!(
+        err.contains("infinity") && err.contains("MaybeInfinite"),
+        "{err}"
+    );
     let err = decode_error::<NaiveDate>(&mut conn, "SELECT '5874897-12-31'::date").await;
     assert!(err.contains("range"), "{err}");
 }
@@ -556,10 +618,34 @@ async fn times_and_times_with_zone() {
         &mut conn,
         "timetz",
         vec![
-            same(TimeTz { time: time(12, 30, 0, 0), offset: tz(2, 0, 0) }, "12:30:00+02"),
-            same(TimeTz { time: time(12, 30, 0, 0), offset: tz(-5, -30, 0) }, "12:30:00-05:30"),
-            same(TimeTz { time: time(23, 59, 59, 999_999), offset: tz(0, 0, 0) }, "23:59:59.999999+00"),
-            same(TimeTz { time: NaiveTime::MIN, offset: tz(15, 59, 0) }, "00:00:00+15:59"),
+            same(
+                TimeTz {
+                    time: time(12, 30, 0, 0),
+                    offset: tz(2, 0, 0),
+                },
+                "12:30:00+02",
+            ),
+            same(
+                TimeTz {
+                    time: time(12, 30, 0, 0),
+                    offset: tz(-5, -30, 0),
+                },
+                "12:30:00-05:30",
+            ),
+            same(
+                TimeTz {
+                    time: time(23, 59, 59, 999_999),
+                    offset: tz(0, 0, 0),
+                },
+                "23:59:59.999999+00",
+            ),
+            same(
+                TimeTz {
+                    time: NaiveTime::MIN,
+                    offset: tz(15, 59, 0),
+                },
+                "00:00:00+15:59",
+            ),
         ],
     )
     .await;
@@ -570,18 +656,26 @@ async fn times_and_times_with_zone() {
 #[tokio::test]
 async fn timestamps_bc_far_future_and_infinity() {
     let mut conn = connect().await;
-    conn.execute_script("SET DateStyle = 'ISO, YMD'").await.unwrap();
+    conn.execute_script("SET DateStyle = 'ISO, YMD'")
+        .await
+        .unwrap();
     let ts = |y, mo, d, h, mi, s, us| date(y, mo, d).and_time(time(h, mi, s, us));
     check(
         &mut conn,
         "timestamp",
         vec![
             same(ts(2000, 1, 1, 0, 0, 0, 0), "2000-01-01 00:00:00"),
-            same(ts(1999, 12, 31, 23, 59, 59, 999_999), "1999-12-31 23:59:59.999999"),
+            same(
+                ts(1999, 12, 31, 23, 59, 59, 999_999),
+                "1999-12-31 23:59:59.999999",
+            ),
             same(ts(1970, 1, 1, 0, 0, 0, 1), "1970-01-01 00:00:00.000001"),
             same(ts(0, 1, 1, 12, 0, 0, 0), "0001-01-01 12:00:00 BC"),
             same(ts(-4713, 11, 24, 0, 0, 0, 0), "4714-11-24 00:00:00 BC"),
-            same(ts(262_142, 12, 31, 23, 59, 59, 999_999), "262142-12-31 23:59:59.999999"),
+            same(
+                ts(262_142, 12, 31, 23, 59, 59, 999_999),
+                "262142-12-31 23:59:59.999999",
+            ),
         ],
     )
     .await;
@@ -591,19 +685,34 @@ async fn timestamps_bc_far_future_and_infinity() {
         vec![
             same(MaybeInfinite::<NaiveDateTime>::Infinity, "infinity"),
             same(MaybeInfinite::NegInfinity, "-infinity"),
-            same(MaybeInfinite::Value(ts(2024, 1, 2, 3, 4, 5, 6)), "2024-01-02 03:04:05.000006"),
+            same(
+                MaybeInfinite::Value(ts(2024, 1, 2, 3, 4, 5, 6)),
+                "2024-01-02 03:04:05.000006",
+            ),
         ],
     )
     .await;
     let err = decode_error::<NaiveDateTime>(&mut conn, "SELECT '-infinity'::timestamp").await;
-    assert!(err.contains("-infinity") && err.contains("MaybeInfinite"), "{err}");
-    let err = decode_error::<NaiveDateTime>(&mut conn, "SELECT '294276-12-31 23:59:59'::timestamp").await;
+    assert!(
+        err.contains("-infinity") && err.contains("MaybeInfinite"),
+        "{err}"
+    );
+    let err =
+        decode_error::<NaiveDateTime>(&mut conn, "SELECT '294276-12-31 23:59:59'::timestamp").await;
     assert!(err.contains("range"), "{err}");
     let err = decode_error::<DateTime<Utc>>(&mut conn, "SELECT 'infinity'::timestamptz").await;
     assert!(err.contains("MaybeInfinite"), "{err}");
     // Wrong chrono type for the column: the error names both types.
-    let err = encode_error(&mut conn, "SELECT $1::timestamptz", &ts(2020, 1, 1, 0, 0, 0, 0)).await;
-    assert!(err.contains("timestamptz") && err.contains("NaiveDateTime"), "{err}");
+    let err = encode_error(
+        &mut conn,
+        "SELECT $1::timestamptz",
+        &ts(2020, 1, 1, 0, 0, 0, 0),
+    )
+    .await;
+    assert!(
+        err.contains("timestamptz") && err.contains("NaiveDateTime"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -627,7 +736,9 @@ async fn timestamptz_across_dst_offsets() {
         ],
     )
     .await;
-    conn.execute_script("SET TimeZone = 'Asia/Kolkata'").await.unwrap();
+    conn.execute_script("SET TimeZone = 'Asia/Kolkata'")
+        .await
+        .unwrap();
     check(
         &mut conn,
         "timestamptz",
@@ -641,7 +752,10 @@ async fn timestamptz_across_dst_offsets() {
         vec![
             same(MaybeInfinite::<DateTime<Utc>>::Infinity, "infinity"),
             same(MaybeInfinite::NegInfinity, "-infinity"),
-            same(MaybeInfinite::Value(utc(1, 1, 1, 0, 0, 0)), "0001-01-01 00:00:00+00"),
+            same(
+                MaybeInfinite::Value(utc(1, 1, 1, 0, 0, 0)),
+                "0001-01-01 00:00:00+00",
+            ),
         ],
     )
     .await;
@@ -650,7 +764,10 @@ async fn timestamptz_across_dst_offsets() {
     let fixed = instant.with_timezone(&FixedOffset::east_opt(-4 * 3600).unwrap());
     let local = instant.with_timezone(&Local);
     let row = conn
-        .fetch_one("SELECT $1::timestamptz, $2::timestamptz, $3::timestamptz", &[&instant, &fixed, &local])
+        .fetch_one(
+            "SELECT $1::timestamptz, $2::timestamptz, $3::timestamptz",
+            &[&instant, &fixed, &local],
+        )
         .await
         .unwrap();
     for i in 0..3 {
@@ -661,16 +778,28 @@ async fn timestamptz_across_dst_offsets() {
 }
 
 #[test]
+// One connection serves every case; block_on is its only user, so the borrow held across
+// the await cannot conflict.
+#[allow(clippy::await_holding_refcell_ref)]
 fn timestamp_property_server_agrees() {
     let (rt, conn, mut runner) = proptest_runner();
     // PostgreSQL's first timestamp (4714-11-24 BC) to chrono's last (262142 AD).
-    let first = NaiveDate::from_ymd_opt(-4713, 11, 24).unwrap().and_time(NaiveTime::MIN);
-    let last = NaiveDate::from_ymd_opt(262_142, 12, 31).unwrap().and_time(time(23, 59, 59, 999_999));
-    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap().and_time(NaiveTime::MIN);
+    let first = NaiveDate::from_ymd_opt(-4713, 11, 24)
+        .unwrap()
+        .and_time(NaiveTime::MIN);
+    let last = NaiveDate::from_ymd_opt(262_142, 12, 31)
+        .unwrap()
+        .and_time(time(23, 59, 59, 999_999));
+    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap()
+        .and_time(NaiveTime::MIN);
     let lo = (first - epoch).num_microseconds().unwrap();
     let hi = (last - epoch).num_microseconds().unwrap();
-    rt.block_on(conn.borrow_mut().execute_script("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'Europe/Berlin'"))
-        .unwrap();
+    rt.block_on(
+        conn.borrow_mut()
+            .execute_script("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'Europe/Berlin'"),
+    )
+    .unwrap();
     runner
         .run(&(lo..=hi), |us| {
             let naive = epoch + chrono::Duration::microseconds(us);
@@ -702,8 +831,14 @@ fn timestamp_property_server_agrees() {
 #[tokio::test]
 async fn intervals_keep_months_days_and_microseconds_apart() {
     let mut conn = connect().await;
-    conn.execute_script("SET IntervalStyle = 'postgres'").await.unwrap();
-    let iv = |months, days, microseconds| Interval { months, days, microseconds };
+    conn.execute_script("SET IntervalStyle = 'postgres'")
+        .await
+        .unwrap();
+    let iv = |months, days, microseconds| Interval {
+        months,
+        days,
+        microseconds,
+    };
     check(
         &mut conn,
         "interval",
@@ -713,11 +848,17 @@ async fn intervals_keep_months_days_and_microseconds_apart() {
             same(iv(0, 0, -1), "-00:00:00.000001"),
             same(iv(14, 0, 0), "1 year 2 mons"),
             same(iv(0, -3, 0), "-3 days"),
-            same(iv(14, -3, 14_706_789_000), "1 year 2 mons -3 days +04:05:06.789"),
+            same(
+                iv(14, -3, 14_706_789_000),
+                "1 year 2 mons -3 days +04:05:06.789",
+            ),
             same(iv(0, 1, 0), "1 day"),
             same(iv(0, 0, 86_400_000_000), "24:00:00"),
             same(iv(i32::MAX, 0, 0), "178956970 years 7 mons"),
-            same(iv(i32::MIN, i32::MIN, 0), "-178956970 years -8 mons -2147483648 days"),
+            same(
+                iv(i32::MIN, i32::MIN, 0),
+                "-178956970 years -8 mons -2147483648 days",
+            ),
             same(iv(0, 0, i64::MAX), "2562047788:00:54.775807"),
         ],
     )
@@ -732,7 +873,10 @@ async fn intervals_keep_months_days_and_microseconds_apart() {
     );
     assert!(iv(1, 0, 0).to_duration_assuming_24h_days().is_err());
     let from: Interval = chrono::Duration::milliseconds(1500).try_into().unwrap();
-    let text: String = conn.fetch_value("SELECT $1::interval::text", &[&from]).await.unwrap();
+    let text: String = conn
+        .fetch_value("SELECT $1::interval::text", &[&from])
+        .await
+        .unwrap();
     assert_eq!(text, "00:00:01.5");
 }
 
@@ -804,7 +948,10 @@ async fn mac_addresses() {
         &mut conn,
         "macaddr8",
         vec![
-            same(MacAddr8([8, 0, 0x2b, 1, 2, 3, 4, 5]), "08:00:2b:01:02:03:04:05"),
+            same(
+                MacAddr8([8, 0, 0x2b, 1, 2, 3, 4, 5]),
+                "08:00:2b:01:02:03:04:05",
+            ),
             same(MacAddr8([0xff; 8]), "ff:ff:ff:ff:ff:ff:ff:ff"),
         ],
     )
@@ -833,8 +980,13 @@ async fn bit_strings_of_every_length() {
     let long: &'static str = Box::leak("10".repeat(500).into_boxed_str());
     check(&mut conn, "varbit", vec![same(b(long), long)]).await;
     // A bit(n) column checks the length on the server.
-    conn.execute_script("CREATE TEMP TABLE bits3 (b bit(3))").await.unwrap();
-    let err = conn.execute("INSERT INTO bits3 VALUES ($1)", &[&b("1")]).await.unwrap_err();
+    conn.execute_script("CREATE TEMP TABLE bits3 (b bit(3))")
+        .await
+        .unwrap();
+    let err = conn
+        .execute("INSERT INTO bits3 VALUES ($1)", &[&b("1")])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("length"), "{err}");
 }
 
@@ -870,7 +1022,10 @@ async fn geometric_types() {
         vec![
             same(p(0.0, 0.0), "(0,0)"),
             same(p(1.5, -2.0), "(1.5,-2)"),
-            same(p(f64::MAX, f64::MIN_POSITIVE), "(1.7976931348623157e+308,2.2250738585072014e-308)"),
+            same(
+                p(f64::MAX, f64::MIN_POSITIVE),
+                "(1.7976931348623157e+308,2.2250738585072014e-308)",
+            ),
             same(p(f64::INFINITY, f64::NEG_INFINITY), "(Infinity,-Infinity)"),
         ],
     )
@@ -878,24 +1033,49 @@ async fn geometric_types() {
     check(
         &mut conn,
         "line",
-        vec![same(Line { a: 1.0, b: -1.0, c: 0.0 }, "{1,-1,0}")],
+        vec![same(
+            Line {
+                a: 1.0,
+                b: -1.0,
+                c: 0.0,
+            },
+            "{1,-1,0}",
+        )],
     )
     .await;
     check(
         &mut conn,
         "lseg",
-        vec![same(LineSegment { start: p(0.0, 0.0), end: p(1.0, 1.0) }, "[(0,0),(1,1)]")],
+        vec![same(
+            LineSegment {
+                start: p(0.0, 0.0),
+                end: p(1.0, 1.0),
+            },
+            "[(0,0),(1,1)]",
+        )],
     )
     .await;
     check(
         &mut conn,
         "box",
         vec![
-            same(PgBox { high: p(2.0, 2.0), low: p(0.0, 0.0) }, "(2,2),(0,0)"),
+            same(
+                PgBox {
+                    high: p(2.0, 2.0),
+                    low: p(0.0, 0.0),
+                },
+                "(2,2),(0,0)",
+            ),
             // The server puts the upper-right corner first.
             norm(
-                PgBox { high: p(0.0, 0.0), low: p(2.0, 2.0) },
-                PgBox { high: p(2.0, 2.0), low: p(0.0, 0.0) },
+                PgBox {
+                    high: p(0.0, 0.0),
+                    low: p(2.0, 2.0),
+                },
+                PgBox {
+                    high: p(2.0, 2.0),
+                    low: p(0.0, 0.0),
+                },
                 "(2,2),(0,0)",
             ),
         ],
@@ -905,12 +1085,27 @@ async fn geometric_types() {
         &mut conn,
         "path",
         vec![
-            same(Path { closed: false, points: vec![p(0.0, 0.0), p(1.0, 1.0)] }, "[(0,0),(1,1)]"),
             same(
-                Path { closed: true, points: vec![p(0.0, 0.0), p(1.0, 1.0), p(1.0, 0.0)] },
+                Path {
+                    closed: false,
+                    points: vec![p(0.0, 0.0), p(1.0, 1.0)],
+                },
+                "[(0,0),(1,1)]",
+            ),
+            same(
+                Path {
+                    closed: true,
+                    points: vec![p(0.0, 0.0), p(1.0, 1.0), p(1.0, 0.0)],
+                },
                 "((0,0),(1,1),(1,0))",
             ),
-            same(Path { closed: false, points: vec![p(3.0, 4.0)] }, "[(3,4)]"),
+            same(
+                Path {
+                    closed: false,
+                    points: vec![p(3.0, 4.0)],
+                },
+                "[(3,4)]",
+            ),
         ],
     )
     .await;
@@ -918,7 +1113,9 @@ async fn geometric_types() {
         &mut conn,
         "polygon",
         vec![same(
-            Polygon { points: vec![p(0.0, 0.0), p(1.0, 0.0), p(0.0, 1.0)] },
+            Polygon {
+                points: vec![p(0.0, 0.0), p(1.0, 0.0), p(0.0, 1.0)],
+            },
             "((0,0),(1,0),(0,1))",
         )],
     )
@@ -926,10 +1123,24 @@ async fn geometric_types() {
     check(
         &mut conn,
         "circle",
-        vec![same(Circle { center: p(0.0, 0.0), radius: 1.0 }, "<(0,0),1>")],
+        vec![same(
+            Circle {
+                center: p(0.0, 0.0),
+                radius: 1.0,
+            },
+            "<(0,0),1>",
+        )],
     )
     .await;
-    let err = encode_error(&mut conn, "SELECT $1::path", &Path { closed: false, points: vec![] }).await;
+    let err = encode_error(
+        &mut conn,
+        "SELECT $1::path",
+        &Path {
+            closed: false,
+            points: vec![],
+        },
+    )
+    .await;
     assert!(err.contains("at least one point"), "{err}");
 }
 
@@ -948,7 +1159,10 @@ async fn lsn_xid8_and_oid() {
         ],
     )
     .await;
-    assert_eq!(PgLsn::from_str("16/B374D848").unwrap().to_string(), "16/B374D848");
+    assert_eq!(
+        PgLsn::from_str("16/B374D848").unwrap().to_string(),
+        "16/B374D848"
+    );
     assert!(PgLsn::from_str("16B374D848").is_err());
     check(
         &mut conn,
@@ -956,7 +1170,12 @@ async fn lsn_xid8_and_oid() {
         vec![same(0u64, "0"), same(u64::MAX, "18446744073709551615")],
     )
     .await;
-    check(&mut conn, "oid", vec![same(0u32, "0"), same(u32::MAX, "4294967295")]).await;
+    check(
+        &mut conn,
+        "oid",
+        vec![same(0u32, "0"), same(u32::MAX, "4294967295")],
+    )
+    .await;
 }
 
 // ------------------------------------------------------------------------- the text path
@@ -980,7 +1199,10 @@ async fn types_without_a_binary_codec_decode_as_text() {
         ("pg_snapshot", "10:20:10,14,15", "10:20:10,14,15"),
     ] {
         let sql = format!("SELECT {}::{ty}", literal_sql(literal));
-        let row = conn.fetch_one(&*sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let row = conn
+            .fetch_one(&*sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
         assert!(!row.columns().get(0).unwrap().type_().is_binary(), "{ty}");
         assert_eq!(row.get::<String>(0), text, "{ty}");
         assert_eq!(row.get::<&str>(0), text, "{ty}");
@@ -1004,10 +1226,18 @@ async fn wrong_types_name_the_parameter_column_and_both_types() {
     let mut conn = connect().await;
     let err = encode_error(&mut conn, "SELECT $1::text", &dec("1")).await;
     assert!(err.contains("Decimal") && err.contains("text"), "{err}");
-    let err = encode_error(&mut conn, "SELECT $1::uuid", &"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11").await;
+    let err = encode_error(
+        &mut conn,
+        "SELECT $1::uuid",
+        &"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+    )
+    .await;
     assert!(err.contains("uuid"), "{err}");
     let err = decode_error::<Money>(&mut conn, "SELECT 1::int8").await;
     assert!(err.contains("int8") && err.contains("Money"), "{err}");
     let err = decode_error::<Interval>(&mut conn, "SELECT now()").await;
-    assert!(err.contains("timestamptz") && err.contains("Interval"), "{err}");
+    assert!(
+        err.contains("timestamptz") && err.contains("Interval"),
+        "{err}"
+    );
 }

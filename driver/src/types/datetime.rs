@@ -9,8 +9,8 @@
 
 use bytes::{BufMut, BytesMut};
 use chrono::{
-    DateTime, Duration, FixedOffset, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike,
-    Utc,
+    DateTime, Duration, FixedOffset, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
+    Timelike, Utc,
 };
 
 use super::infinite::infinity_error;
@@ -48,20 +48,28 @@ pub struct TimeTz {
 fn time_micros(t: &NaiveTime) -> Result<i64, BoxError> {
     let nanos = t.nanosecond();
     if nanos >= 1_000_000_000 {
-        return Err("a chrono leap second (nanoseconds >= 1e9) cannot be sent as PostgreSQL time".into());
+        return Err(
+            "a chrono leap second (nanoseconds >= 1e9) cannot be sent as PostgreSQL time".into(),
+        );
     }
     Ok(i64::from(t.num_seconds_from_midnight()) * 1_000_000 + i64::from(nanos / 1_000))
 }
 
 fn time_from_micros(ty: &Type, us: i64) -> Result<NaiveTime, BoxError> {
     if us == USECS_PER_DAY {
-        return Err(format!("{ty} 24:00:00 cannot be a chrono::NaiveTime (it ends at 23:59:59.999999)").into());
+        return Err(format!(
+            "{ty} 24:00:00 cannot be a chrono::NaiveTime (it ends at 23:59:59.999999)"
+        )
+        .into());
     }
     if !(0..USECS_PER_DAY).contains(&us) {
         return Err(format!("invalid {ty} value: {us} microseconds from midnight").into());
     }
-    NaiveTime::from_num_seconds_from_midnight_opt((us / 1_000_000) as u32, (us % 1_000_000) as u32 * 1_000)
-        .ok_or_else(|| format!("invalid {ty} value: {us} microseconds from midnight").into())
+    NaiveTime::from_num_seconds_from_midnight_opt(
+        (us / 1_000_000) as u32,
+        (us % 1_000_000) as u32 * 1_000,
+    )
+    .ok_or_else(|| format!("invalid {ty} value: {us} microseconds from midnight").into())
 }
 
 fn timestamp_micros(ty: &Type, dt: &NaiveDateTime) -> Result<i64, BoxError> {
@@ -214,9 +222,11 @@ impl Decode<'_> for DateTime<FixedOffset> {
     }
 
     fn decode(ty: &Type, raw: &[u8]) -> Result<Self, BoxError> {
-        Ok(timestamp_from_micros(ty, raw, "chrono::DateTime<FixedOffset>")?
-            .and_utc()
-            .fixed_offset())
+        Ok(
+            timestamp_from_micros(ty, raw, "chrono::DateTime<FixedOffset>")?
+                .and_utc()
+                .fixed_offset(),
+        )
     }
 }
 

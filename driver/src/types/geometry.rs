@@ -144,7 +144,12 @@ impl Reader<'_> {
         if self.raw.is_empty() {
             Ok(value)
         } else {
-            Err(format!("invalid {} value: {} bytes left over", self.ty, self.raw.len()).into())
+            Err(format!(
+                "invalid {} value: {} bytes left over",
+                self.ty,
+                self.raw.len()
+            )
+            .into())
         }
     }
 }
@@ -195,7 +200,14 @@ macro_rules! geometry {
     };
 }
 
-geometry!(Point, POINT, |s, ty, buf| { put_point(s, buf); }, |r| { r.point()? });
+geometry!(
+    Point,
+    POINT,
+    |s, ty, buf| {
+        put_point(s, buf);
+    },
+    |r| { r.point()? }
+);
 geometry!(
     Line,
     LINE,
@@ -204,7 +216,13 @@ geometry!(
         buf.put_f64(s.b);
         buf.put_f64(s.c);
     },
-    |r| { Line { a: r.f64()?, b: r.f64()?, c: r.f64()? } }
+    |r| {
+        Line {
+            a: r.f64()?,
+            b: r.f64()?,
+            c: r.f64()?,
+        }
+    }
 );
 geometry!(
     LineSegment,
@@ -213,7 +231,12 @@ geometry!(
         put_point(&s.start, buf);
         put_point(&s.end, buf);
     },
-    |r| { LineSegment { start: r.point()?, end: r.point()? } }
+    |r| {
+        LineSegment {
+            start: r.point()?,
+            end: r.point()?,
+        }
+    }
 );
 geometry!(
     PgBox,
@@ -222,7 +245,12 @@ geometry!(
         put_point(&s.high, buf);
         put_point(&s.low, buf);
     },
-    |r| { PgBox { high: r.point()?, low: r.point()? } }
+    |r| {
+        PgBox {
+            high: r.point()?,
+            low: r.point()?,
+        }
+    }
 );
 geometry!(
     Path,
@@ -236,14 +264,23 @@ geometry!(
             return Err(format!("invalid {} value: empty", r.ty).into());
         };
         r.raw = rest;
-        Path { closed: closed != 0, points: r.points()? }
+        Path {
+            closed: closed != 0,
+            points: r.points()?,
+        }
     }
 );
 geometry!(
     Polygon,
     POLYGON,
-    |s, ty, buf| { put_points(&s.points, ty, buf)?; },
-    |r| { Polygon { points: r.points()? } }
+    |s, ty, buf| {
+        put_points(&s.points, ty, buf)?;
+    },
+    |r| {
+        Polygon {
+            points: r.points()?,
+        }
+    }
 );
 geometry!(
     Circle,
@@ -252,5 +289,10 @@ geometry!(
         put_point(&s.center, buf);
         buf.put_f64(s.radius);
     },
-    |r| { Circle { center: r.point()?, radius: r.f64()? } }
+    |r| {
+        Circle {
+            center: r.point()?,
+            radius: r.f64()?,
+        }
+    }
 );

@@ -77,7 +77,12 @@ pub(crate) fn infinity_error(ty: &Type, raw: &[u8], rust: &str) -> Option<BoxErr
     } else {
         return None;
     };
-    Some(format!("{ty} '{which}' cannot be a {rust}; decode into pgtusk::types::MaybeInfinite<{rust}>").into())
+    Some(
+        format!(
+            "{ty} '{which}' cannot be a {rust}; decode into pgtusk::types::MaybeInfinite<{rust}>"
+        )
+        .into(),
+    )
 }
 
 impl<T: Encode> Encode for MaybeInfinite<T> {
@@ -86,8 +91,7 @@ impl<T: Encode> Encode for MaybeInfinite<T> {
     }
 
     fn encode(&self, ty: &Type, buf: &mut BytesMut) -> Result<IsNull, BoxError> {
-        let (inf, neg_inf) = infinities(ty)
-            .ok_or_else(|| format!("{ty} has no infinity"))?;
+        let (inf, neg_inf) = infinities(ty).ok_or_else(|| format!("{ty} has no infinity"))?;
         match self {
             MaybeInfinite::Value(v) => return v.encode(ty, buf),
             MaybeInfinite::Infinity => buf.put_slice(inf),

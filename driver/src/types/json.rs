@@ -20,10 +20,18 @@ fn is_json(ty: &Type) -> bool {
 
 /// The JSON text of a json or jsonb value.
 fn json_bytes<'r>(ty: &Type, raw: &'r [u8]) -> Result<&'r [u8], BoxError> {
-    if *ty == Type::JSONB { jsonb_text(raw) } else { Ok(raw) }
+    if *ty == Type::JSONB {
+        jsonb_text(raw)
+    } else {
+        Ok(raw)
+    }
 }
 
-fn put_json<T: Serialize + ?Sized>(value: &T, ty: &Type, buf: &mut BytesMut) -> Result<IsNull, BoxError> {
+fn put_json<T: Serialize + ?Sized>(
+    value: &T,
+    ty: &Type,
+    buf: &mut BytesMut,
+) -> Result<IsNull, BoxError> {
     if *ty == Type::JSONB {
         buf.put_u8(JSONB_VERSION);
     }

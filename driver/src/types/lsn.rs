@@ -30,7 +30,8 @@ impl FromStr for PgLsn {
     type Err = BoxError;
 
     fn from_str(s: &str) -> Result<PgLsn, BoxError> {
-        let invalid = || format!("{s:?} is not a pg_lsn (expected two hex numbers like 16/B374D848)");
+        let invalid =
+            || format!("{s:?} is not a pg_lsn (expected two hex numbers like 16/B374D848)");
         let (hi, lo) = s.split_once('/').ok_or_else(invalid)?;
         let part = |p: &str| {
             if p.is_empty() || p.len() > 8 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {

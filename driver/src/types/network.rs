@@ -66,11 +66,15 @@ impl IpNetwork {
     pub fn network(&self) -> IpNetwork {
         let addr = match self.addr {
             IpAddr::V4(a) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
             }
             IpAddr::V6(a) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
             }
         };
@@ -137,12 +141,16 @@ fn read_inet(ty: &Type, raw: &[u8]) -> Result<IpNetwork, BoxError> {
         return Err(format!("invalid {ty} value: {} bytes", raw.len()).into());
     };
     let addr = match (family, len) {
-        (PGSQL_AF_INET, 4) => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(addr).map_err(
-            |_| format!("invalid {ty} value: {} address bytes for IPv4", addr.len()),
-        )?)),
-        (PGSQL_AF_INET6, 16) => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(addr).map_err(
-            |_| format!("invalid {ty} value: {} address bytes for IPv6", addr.len()),
-        )?)),
+        (PGSQL_AF_INET, 4) => {
+            IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(addr).map_err(|_| {
+                format!("invalid {ty} value: {} address bytes for IPv4", addr.len())
+            })?))
+        }
+        (PGSQL_AF_INET6, 16) => {
+            IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(addr).map_err(
+                |_| format!("invalid {ty} value: {} address bytes for IPv6", addr.len()),
+            )?))
+        }
         _ => {
             return Err(
                 format!("invalid {ty} value: family {family} with address length {len}").into(),

@@ -182,7 +182,9 @@ fn put_decimal_digits(
     let dscale = u16::try_from(dscale)
         .ok()
         .filter(|&s| s <= DSCALE_MAX)
-        .ok_or_else(|| format!("numeric display scale {dscale} is out of range (max {DSCALE_MAX})"))?;
+        .ok_or_else(|| {
+            format!("numeric display scale {dscale} is out of range (max {DSCALE_MAX})")
+        })?;
     // Skip leading zeros: they move the point, not the value.
     let first = dec.iter().position(|&d| d != 0);
     let last = dec.iter().rposition(|&d| d != 0);
@@ -198,11 +200,13 @@ fn put_decimal_digits(
     let bottom_group = bottom_exp.div_euclid(4);
     let weight16 = i16::try_from(weight)
         .map_err(|_| "numeric value out of range: its exponent is too large for PostgreSQL")?;
-    let ngroups = usize::try_from(weight - bottom_group + 1).map_err(|_| "numeric value out of range")?;
+    let ngroups =
+        usize::try_from(weight - bottom_group + 1).map_err(|_| "numeric value out of range")?;
     let mut groups = vec![0i16; ngroups];
     for (i, &d) in dec.iter().enumerate() {
         let exp = top_exp - i as i64;
-        let g = usize::try_from(weight - exp.div_euclid(4)).map_err(|_| "numeric value out of range")?;
+        let g = usize::try_from(weight - exp.div_euclid(4))
+            .map_err(|_| "numeric value out of range")?;
         let pos = exp.rem_euclid(4) as u32;
         if let Some(slot) = groups.get_mut(g) {
             *slot += i16::from(d) * 10i16.pow(pos);
@@ -287,7 +291,7 @@ mod decimal {
     use bytes::BytesMut;
     use rust_decimal::Decimal;
 
-    use super::{NumericView, put_numeric, SIGN_NEG, SIGN_POS};
+    use super::{NumericView, SIGN_NEG, SIGN_POS, put_numeric};
     use crate::error::BoxError;
     use crate::types::{Decode, Encode, IsNull, Type};
 
@@ -451,7 +455,17 @@ mod tests {
 
     #[test]
     fn bad_strings_are_errors() {
-        for s in ["", "-", "1.2.3", "abc", "1e", "1e+", "1e99999999999", "--1", "1 2"] {
+        for s in [
+            "",
+            "-",
+            "1.2.3",
+            "abc",
+            "1e",
+            "1e+",
+            "1e99999999999",
+            "--1",
+            "1 2",
+        ] {
             let mut buf = BytesMut::new();
             assert!(encode_str(s, &mut buf).is_err(), "{s:?}");
         }

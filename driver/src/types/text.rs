@@ -63,7 +63,9 @@ fn borrowed_str<'r>(ty: &Type, raw: &'r [u8]) -> Result<&'r str, BoxError> {
 pub(crate) fn jsonb_text(raw: &[u8]) -> Result<&[u8], BoxError> {
     match raw.split_first() {
         Some((&JSONB_VERSION, text)) => Ok(text),
-        Some((v, _)) => Err(format!("unsupported jsonb binary format version {v} (expected 1)").into()),
+        Some((v, _)) => {
+            Err(format!("unsupported jsonb binary format version {v} (expected 1)").into())
+        }
         None => Err("invalid jsonb value: empty".into()),
     }
 }
