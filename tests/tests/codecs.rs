@@ -337,6 +337,11 @@ async fn text_family_reads_and_writes_every_string_type() {
         "name holds 63 bytes: {err}"
     );
 
+    // unknown: the server resolves an unknown result column to text (PostgreSQL 10+); the
+    // decoder for unknown (oid 705) is the text one.
+    let row = conn.fetch_one("SELECT 'lit'::unknown", &[]).await.unwrap();
+    assert_eq!(row.get::<&str>(0), "lit");
+
     // Every owned and borrowed string type.
     let row = conn
         .fetch_one(
