@@ -46,9 +46,26 @@ pub(super) fn lookup(oid: Oid) -> Option<&'static Builtin> {
 
 /// Whether the driver has a binary codec for the built-in type `oid` (arrays: for their
 /// element). Every other built-in type is requested in text format and decodes to `String`.
+///
+/// Types whose only Rust side comes from an optional crate stay on the text path when its
+/// feature is off.
 pub(super) const fn has_binary_codec(oid: Oid) -> bool {
-    matches!(
-        oid,
-        16 | 17 | 18 | 19 | 20 | 21 | 23 | 25 | 26 | 700 | 701 | 705 | 1042 | 1043
-    )
+    match oid {
+        // bool, bytea, "char", name, int8, int2, int4, text, oid, float4, float8, unknown,
+        // bpchar, varchar
+        16 | 17 | 18 | 19 | 20 | 21 | 23 | 25 | 26 | 700 | 701 | 705 | 1042 | 1043 => true,
+        // numeric, json, jsonb (String works without features)
+        1700 | 114 | 3802 => true,
+        // interval, inet, cidr, macaddr, macaddr8, bit, varbit, money
+        1186 | 869 | 650 | 829 | 774 | 1560 | 1562 | 790 => true,
+        // point, lseg, path, box, polygon, line, circle
+        600 | 601 | 602 | 603 | 604 | 628 | 718 => true,
+        // pg_lsn, xid8
+        3220 | 5069 => true,
+        // uuid
+        2950 => cfg!(feature = "uuid"),
+        // date, time, timetz, timestamp, timestamptz
+        1082 | 1083 | 1266 | 1114 | 1184 => cfg!(feature = "chrono"),
+        _ => false,
+    }
 }

@@ -1,10 +1,68 @@
 //! Binary codecs: the [`Encode`] and [`Decode`] traits, [`Type`], and one file per family of types.
+//!
+//! Every type below travels in binary. Wrapping any Rust type in `Option` sends and reads NULL.
+//!
+//! | PostgreSQL | Rust | feature |
+//! |---|---|---|
+//! | bool | `bool` | |
+//! | int2, int4, int8 | `i16`, `i32`, `i64` (decoding widens, never narrows) | |
+//! | oid | `u32` | |
+//! | xid8 | `u64` | |
+//! | float4, float8 | `f32`, `f64` (NaN, ±Infinity) | |
+//! | "char" | `i8` | |
+//! | numeric | `String` (exact, any size, NaN and ±Infinity), `rust_decimal::Decimal` (where it fits) | decimal |
+//! | text, varchar, bpchar, name, citext, unknown | `&str`, `String`, `Box<str>`, `Cow<str>` | |
+//! | bytea | `&[u8]`, `Vec<u8>`, `Box<[u8]>`, `[u8; N]` (encode), `bytes::Bytes` | |
+//! | uuid | `uuid::Uuid` | uuid |
+//! | json, jsonb | `serde_json::Value`, [`Json<T>`](Json), `&RawValue`, `Box<RawValue>`, `&str`, `String` | json |
+//! | date | `chrono::NaiveDate`, [`MaybeInfinite<NaiveDate>`](MaybeInfinite) | chrono |
+//! | time | `chrono::NaiveTime` | chrono |
+//! | timetz | [`TimeTz`] | chrono |
+//! | timestamp | `chrono::NaiveDateTime`, `MaybeInfinite<NaiveDateTime>` | chrono |
+//! | timestamptz | `chrono::DateTime<Utc>`, `DateTime<FixedOffset>`, `DateTime<Local>`, `MaybeInfinite<..>` | chrono |
+//! | interval | [`Interval`] | |
+//! | inet, cidr | `std::net::IpAddr` (full prefix only), [`IpNetwork`] | |
+//! | macaddr, macaddr8 | [`MacAddr`], [`MacAddr8`] | |
+//! | bit, varbit | [`Bits`] | |
+//! | money | [`Money`] | |
+//! | point, line, lseg, box, path, polygon, circle | [`Point`], [`Line`], [`LineSegment`], [`PgBox`], [`Path`], [`Polygon`], [`Circle`] | |
+//! | pg_lsn | [`PgLsn`] | |
+//! | everything else (tsvector, tsquery, xml, jsonpath, reg*, tid, xid, cid, ...) | `&str`, `String` (text format) | |
+//!
+//! A type whose feature is off travels as text and reads as `String`.
 
+mod bits;
 mod builtin;
+#[cfg(feature = "chrono")]
+mod datetime;
+mod geometry;
+mod infinite;
+mod interval;
+#[cfg(feature = "json")]
+mod json;
+mod lsn;
+#[cfg(test)]
+mod malformed;
+mod money;
+mod network;
 mod numbers;
+mod numeric;
 mod text;
+#[cfg(feature = "uuid")]
+mod uuid;
 
+pub use bits::Bits;
 pub use builtin::Kind;
+#[cfg(feature = "chrono")]
+pub use datetime::TimeTz;
+pub use geometry::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
+pub use infinite::MaybeInfinite;
+pub use interval::{Interval, IntervalConversionError};
+#[cfg(feature = "json")]
+pub use json::Json;
+pub use lsn::PgLsn;
+pub use money::Money;
+pub use network::{IpNetwork, MacAddr, MacAddr8};
 
 use std::fmt;
 use std::sync::Arc;

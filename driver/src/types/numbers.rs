@@ -1,4 +1,4 @@
-//! bool, int2/int4/int8, oid, float4/float8 and "char".
+//! bool, int2/int4/int8, oid, xid8, float4/float8 and "char".
 
 use bytes::{BufMut, BytesMut};
 
@@ -40,6 +40,7 @@ fixed_width!(i16, encode: INT2, decode: [INT2 => i16]);
 fixed_width!(i32, encode: INT4, decode: [INT4 => i32, INT2 => i16]);
 fixed_width!(i64, encode: INT8, decode: [INT8 => i64, INT4 => i32, INT2 => i16]);
 fixed_width!(u32, encode: OID, decode: [OID => u32]);
+fixed_width!(u64, encode: XID8, decode: [XID8 => u64]);
 fixed_width!(f32, encode: FLOAT4, decode: [FLOAT4 => f32]);
 fixed_width!(f64, encode: FLOAT8, decode: [FLOAT8 => f64, FLOAT4 => f32]);
 
