@@ -29,6 +29,7 @@
 mod auth;
 pub mod config;
 mod connection;
+mod from_record;
 pub mod error;
 pub mod protocol;
 mod record;
@@ -36,7 +37,16 @@ mod statement;
 pub mod types;
 
 pub use config::{ConnectOptions, SslMode};
-pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream};
+pub use connection::{
+    Connection, IntoQuery, NoticeHandler, QueryRef, RowStream, TypedRowStream,
+};
+#[doc(hidden)]
+pub use from_record::__private;
+pub use from_record::{FromRecord, RecordPlan};
+/// Derive macros: `#[derive(FromRecord)]` for row structs, `#[derive(Type)]` for newtypes
+/// (domains) and enums.
+#[cfg(feature = "derive")]
+pub use pgtusk_derive::{FromRecord, Type};
 pub use error::{BoxError, DbError, Error, ErrorPosition, Result, SqlState};
 pub use protocol::backend::TransactionStatus;
 pub use record::{Column, ColumnIndex, Columns, Record};
