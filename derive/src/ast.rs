@@ -29,6 +29,7 @@ pub struct Field<'a> {
     /// The field's name as the user wrote it (without `r#`), or its position.
     pub name: String,
     pub ty: &'a syn::Type,
+    /// The field's type: where errors about how it is read point.
     pub span: Span,
     pub attrs: RecordField,
 }
@@ -75,7 +76,7 @@ impl<'a> Container<'a> {
                     Some(ident) => (
                         Member::Named(ident.clone()),
                         syn::ext::IdentExt::unraw(ident).to_string(),
-                        ident.span(),
+                        syn::spanned::Spanned::span(&field.ty),
                     ),
                     None => (
                         Member::Unnamed(syn::Index::from(i)),

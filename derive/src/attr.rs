@@ -141,6 +141,30 @@ pub fn set_once<T>(errors: &mut Errors, slot: &mut Option<Attr<T>>, name: &str, 
     }
 }
 
+/// A flag attribute (`skip`, `json`, ...): set once, and it takes no value.
+fn flag(errors: &mut Errors, meta: &ParseNestedMeta<'_>, slot: &mut Option<Attr<()>>, name: &str) -> syn::Result<()> {
+    let span = meta.path.get_ident().map_or_else(Span::call_site, |i| i.span());
+    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+        errors.error(span, format!("`{name}` takes no value: write `{name}` alone"));
+        skip_value(meta)?;
+        return Ok(());
+    }
+    set_once(errors, slot, name, span, ());
+    Ok(())
+}
+
+/// Consumes `= value` or `(...)` after a key that was reported.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<syn::Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<proc_macro2::TokenStream>()?;
+    }
+    Ok(())
+}
+
 /// Walks every `#[ns(...)]` attribute, handing each item to `item`, which returns whether it
 /// knew the key. Unknown keys are reported (with `expected`) and their values skipped, so one
 /// mistake does not hide the next.
@@ -164,17 +188,7 @@ pub fn walk(
             inner.push(meta.error(format!(
                 "unknown {ns} attribute `{key}`; expected one of: {expected}"
             )));
-            if meta.input.peek(Token![=]) {
-                meta.value()?.parse::<syn::Expr>()?;
-            } else if meta.input.peek(syn::token::Paren) {
-                meta.parse_nested_meta(|nested| {
-                    if nested.input.peek(Token![=]) {
-                        nested.value()?.parse::<syn::Expr>()?;
-                    }
-                    Ok(())
-                })?;
-            }
-            Ok(())
+            skip_value(&meta)
         });
         errors.0.extend(inner.0);
         if let Err(e) = result {
@@ -243,10 +257,10 @@ impl RecordField {
                             Err(e) => errors.error(lit.span(), format!("try_from needs a type, as in try_from = \"i64\": {e}")),
                         }
                     }
-                    "default" => set_once(errors, &mut out.default, "default", span, ()),
-                    "flatten" => set_once(errors, &mut out.flatten, "flatten", span, ()),
-                    "json" => set_once(errors, &mut out.json, "json", span, ()),
-                    "skip" => set_once(errors, &mut out.skip, "skip", span, ()),
+                    "default" => flag(errors, meta, &mut out.default, "default")?,
+                    "flatten" => flag(errors, meta, &mut out.flatten, "flatten")?,
+                    "json" => flag(errors, meta, &mut out.json, "json")?,
+                    "skip" => flag(errors, meta, &mut out.skip, "skip")?,
                     _ => return Ok(false),
                 }
                 Ok(true)
@@ -290,7 +304,7 @@ impl PgContainer {
             };
             let span = key.span();
             match key.to_string().as_str() {
-                "transparent" => set_once(errors, &mut out.transparent, "transparent", span, ()),
+                "transparent" => flag(errors, meta, &mut out.transparent, "transparent")?,
                 "name" => {
                     let lit: LitStr = meta.value()?.parse()?;
                     set_once(errors, &mut out.name, "name", span, lit.value());

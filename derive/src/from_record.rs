@@ -155,9 +155,9 @@ fn generate(container: &Container<'_>) -> TokenStream {
                             row_where.predicates.push(syn::parse_quote!(#ty: ::pgtusk::Decode<'__r>));
                         }
                         let decode = if default {
-                            quote!(::pgtusk::__private::decode_or_default)
+                            quote_spanned!(span=> ::pgtusk::__private::decode_or_default)
                         } else {
-                            quote!(::pgtusk::__private::decode)
+                            quote_spanned!(span=> ::pgtusk::__private::decode)
                         };
                         (
                             quote!(<#ty_elided as ::pgtusk::Decode<'_>>::accepts),
@@ -175,9 +175,9 @@ fn generate(container: &Container<'_>) -> TokenStream {
                             ));
                         }
                         let decode = if default {
-                            quote!(::pgtusk::__private::decode_try_from_or_default::<#db_elided, _>)
+                            quote_spanned!(span=> ::pgtusk::__private::decode_try_from_or_default::<#db_elided, _>)
                         } else {
-                            quote!(::pgtusk::__private::decode_try_from::<#db_elided, _>)
+                            quote_spanned!(span=> ::pgtusk::__private::decode_try_from::<#db_elided, _>)
                         };
                         (
                             quote!(<#db_elided as ::pgtusk::Decode<'_>>::accepts),
@@ -192,9 +192,9 @@ fn generate(container: &Container<'_>) -> TokenStream {
                             ));
                         }
                         let decode = if default {
-                            quote!(::pgtusk::__private::decode_json_or_default)
+                            quote_spanned!(span=> ::pgtusk::__private::decode_json_or_default)
                         } else {
-                            quote!(::pgtusk::__private::decode_json)
+                            quote_spanned!(span=> ::pgtusk::__private::decode_json)
                         };
                         (
                             quote!(::pgtusk::__private::json_accepts),
