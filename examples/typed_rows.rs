@@ -27,11 +27,17 @@ async fn main() -> pgtusk::Result<()> {
 
     // Column names are matched to fields once for the whole result, then each row decodes.
     let animals: Vec<Animal> = conn
-        .fetch_as("SELECT id, name, legs FROM animals WHERE id > $1 ORDER BY id", &[&1i64])
+        .fetch_as(
+            "SELECT id, name, legs FROM animals WHERE id > $1 ORDER BY id",
+            &[&1i64],
+        )
         .await?;
     for a in &animals {
         let nickname = a.nickname.as_deref().unwrap_or("-");
-        println!("#{} {} ({} legs, nickname {nickname})", a.id, a.name, a.leg_count);
+        println!(
+            "#{} {} ({} legs, nickname {nickname})",
+            a.id, a.name, a.leg_count
+        );
     }
 
     // Tuples map columns by position.
@@ -41,7 +47,10 @@ async fn main() -> pgtusk::Result<()> {
     println!("{count} animals, {legs} legs");
 
     // A wrong shape is a clear error before any row is decoded.
-    if let Err(err) = conn.fetch_as::<Animal>("SELECT id, name FROM animals", &[]).await {
+    if let Err(err) = conn
+        .fetch_as::<Animal>("SELECT id, name FROM animals", &[])
+        .await
+    {
         println!("{err}");
     }
     Ok(())

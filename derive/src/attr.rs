@@ -133,7 +133,13 @@ pub struct Attr<T> {
 }
 
 /// Sets `slot` once; a second `name` is an error at its key.
-pub fn set_once<T>(errors: &mut Errors, slot: &mut Option<Attr<T>>, name: &str, span: Span, value: T) {
+pub fn set_once<T>(
+    errors: &mut Errors,
+    slot: &mut Option<Attr<T>>,
+    name: &str,
+    span: Span,
+    value: T,
+) {
     if slot.is_some() {
         errors.error(span, format!("duplicate attribute `{name}`"));
     } else {
@@ -142,10 +148,21 @@ pub fn set_once<T>(errors: &mut Errors, slot: &mut Option<Attr<T>>, name: &str, 
 }
 
 /// A flag attribute (`skip`, `json`, ...): set once, and it takes no value.
-fn flag(errors: &mut Errors, meta: &ParseNestedMeta<'_>, slot: &mut Option<Attr<()>>, name: &str) -> syn::Result<()> {
-    let span = meta.path.get_ident().map_or_else(Span::call_site, |i| i.span());
+fn flag(
+    errors: &mut Errors,
+    meta: &ParseNestedMeta<'_>,
+    slot: &mut Option<Attr<()>>,
+    name: &str,
+) -> syn::Result<()> {
+    let span = meta
+        .path
+        .get_ident()
+        .map_or_else(Span::call_site, |i| i.span());
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
-        errors.error(span, format!("`{name}` takes no value: write `{name}` alone"));
+        errors.error(
+            span,
+            format!("`{name}` takes no value: write `{name}` alone"),
+        );
         skip_value(meta)?;
         return Ok(());
     }
@@ -210,7 +227,13 @@ impl RecordContainer {
             if meta.path.is_ident("rename_all") {
                 let lit: LitStr = meta.value()?.parse()?;
                 match RenameRule::parse(&lit) {
-                    Ok(rule) => set_once(errors, &mut out.rename_all, "rename_all", meta.path.get_ident().unwrap().span(), rule),
+                    Ok(rule) => set_once(
+                        errors,
+                        &mut out.rename_all,
+                        "rename_all",
+                        meta.path.get_ident().unwrap().span(),
+                        rule,
+                    ),
                     Err(e) => errors.push(e),
                 }
                 return Ok(true);
@@ -254,7 +277,10 @@ impl RecordField {
                         let lit: LitStr = meta.value()?.parse()?;
                         match lit.parse::<syn::Type>() {
                             Ok(ty) => set_once(errors, &mut out.try_from, "try_from", span, ty),
-                            Err(e) => errors.error(lit.span(), format!("try_from needs a type, as in try_from = \"i64\": {e}")),
+                            Err(e) => errors.error(
+                                lit.span(),
+                                format!("try_from needs a type, as in try_from = \"i64\": {e}"),
+                            ),
                         }
                     }
                     "default" => flag(errors, meta, &mut out.default, "default")?,
@@ -298,28 +324,36 @@ pub struct PgContainer {
 impl PgContainer {
     pub fn parse(errors: &mut Errors, attrs: &[Attribute]) -> PgContainer {
         let mut out = PgContainer::default();
-        walk(errors, attrs, "pg", "transparent, name, rename_all", |errors, meta| {
-            let Some(key) = meta.path.get_ident() else {
-                return Ok(false);
-            };
-            let span = key.span();
-            match key.to_string().as_str() {
-                "transparent" => flag(errors, meta, &mut out.transparent, "transparent")?,
-                "name" => {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    set_once(errors, &mut out.name, "name", span, lit.value());
-                }
-                "rename_all" => {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    match RenameRule::parse(&lit) {
-                        Ok(rule) => set_once(errors, &mut out.rename_all, "rename_all", span, rule),
-                        Err(e) => errors.push(e),
+        walk(
+            errors,
+            attrs,
+            "pg",
+            "transparent, name, rename_all",
+            |errors, meta| {
+                let Some(key) = meta.path.get_ident() else {
+                    return Ok(false);
+                };
+                let span = key.span();
+                match key.to_string().as_str() {
+                    "transparent" => flag(errors, meta, &mut out.transparent, "transparent")?,
+                    "name" => {
+                        let lit: LitStr = meta.value()?.parse()?;
+                        set_once(errors, &mut out.name, "name", span, lit.value());
                     }
+                    "rename_all" => {
+                        let lit: LitStr = meta.value()?.parse()?;
+                        match RenameRule::parse(&lit) {
+                            Ok(rule) => {
+                                set_once(errors, &mut out.rename_all, "rename_all", span, rule)
+                            }
+                            Err(e) => errors.push(e),
+                        }
+                    }
+                    _ => return Ok(false),
                 }
-                _ => return Ok(false),
-            }
-            Ok(true)
-        });
+                Ok(true)
+            },
+        );
         out
     }
 }
@@ -330,7 +364,13 @@ pub fn pg_variant_rename(errors: &mut Errors, attrs: &[Attribute]) -> Option<Att
     walk(errors, attrs, "pg", "rename", |errors, meta| {
         if meta.path.is_ident("rename") {
             let lit: LitStr = meta.value()?.parse()?;
-            set_once(errors, &mut rename, "rename", meta.path.get_ident().unwrap().span(), lit.value());
+            set_once(
+                errors,
+                &mut rename,
+                "rename",
+                meta.path.get_ident().unwrap().span(),
+                lit.value(),
+            );
             return Ok(true);
         }
         Ok(false)

@@ -15,7 +15,9 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         check(&mut errors, container);
     }
     errors.finish()?;
-    Ok(generate(&container.expect("a struct when there are no errors")))
+    Ok(generate(
+        &container.expect("a struct when there are no errors"),
+    ))
 }
 
 /// What a field reads: nothing, a nested FromRecord, or one column.
@@ -71,7 +73,9 @@ fn check(errors: &mut Errors, container: &Container<'_>) {
                 if matches!(*name, "rename" | "flatten") {
                     errors.error(
                         *span,
-                        format!("`{name}` needs a named field; a tuple struct maps columns by position"),
+                        format!(
+                            "`{name}` needs a named field; a tuple struct maps columns by position"
+                        ),
                     );
                 }
             }
@@ -96,7 +100,9 @@ fn generate(container: &Container<'_>) -> TokenStream {
     let row_generics = ast::with_row_lifetime(generics);
     let (row_impl_generics, _, _) = row_generics.split_for_impl();
 
-    let mut plan_where = where_clause.cloned().unwrap_or_else(|| syn::parse_quote!(where));
+    let mut plan_where = where_clause
+        .cloned()
+        .unwrap_or_else(|| syn::parse_quote!(where));
     let mut row_where = plan_where.clone();
 
     let mut plan_types = Vec::new();
@@ -115,14 +121,20 @@ fn generate(container: &Container<'_>) -> TokenStream {
         let value = match kind(field) {
             Kind::Skip => {
                 if generic {
-                    row_where.predicates.push(syn::parse_quote!(#ty: ::core::default::Default));
+                    row_where
+                        .predicates
+                        .push(syn::parse_quote!(#ty: ::core::default::Default));
                 }
                 quote_spanned!(span=> ::core::default::Default::default())
             }
             Kind::Flatten => {
                 if generic {
-                    plan_where.predicates.push(syn::parse_quote!(#ty: ::pgtusk::RecordPlan));
-                    row_where.predicates.push(syn::parse_quote!(#ty: ::pgtusk::FromRecord<'__r>));
+                    plan_where
+                        .predicates
+                        .push(syn::parse_quote!(#ty: ::pgtusk::RecordPlan));
+                    row_where
+                        .predicates
+                        .push(syn::parse_quote!(#ty: ::pgtusk::FromRecord<'__r>));
                 }
                 plan_types.push(quote!(<#ty as ::pgtusk::RecordPlan>::Plan));
                 plan_exprs.push(quote_spanned!(span=>
@@ -147,12 +159,16 @@ fn generate(container: &Container<'_>) -> TokenStream {
                     }
                 };
                 if generic && default {
-                    row_where.predicates.push(syn::parse_quote!(#ty: ::core::default::Default));
+                    row_where
+                        .predicates
+                        .push(syn::parse_quote!(#ty: ::core::default::Default));
                 }
                 let (accepts, rust_type, decode) = match read {
                     Read::Decode => {
                         if generic {
-                            row_where.predicates.push(syn::parse_quote!(#ty: ::pgtusk::Decode<'__r>));
+                            row_where
+                                .predicates
+                                .push(syn::parse_quote!(#ty: ::pgtusk::Decode<'__r>));
                         }
                         let decode = if default {
                             quote_spanned!(span=> ::pgtusk::__private::decode_or_default)
@@ -168,8 +184,12 @@ fn generate(container: &Container<'_>) -> TokenStream {
                     Read::TryFrom(db) => {
                         let db_elided = ast::elide_lifetimes(generics, db);
                         if generic || ast::mentions_type_param(generics, db) {
-                            row_where.predicates.push(syn::parse_quote!(#db: ::pgtusk::Decode<'__r>));
-                            row_where.predicates.push(syn::parse_quote!(#ty: ::core::convert::TryFrom<#db>));
+                            row_where
+                                .predicates
+                                .push(syn::parse_quote!(#db: ::pgtusk::Decode<'__r>));
+                            row_where
+                                .predicates
+                                .push(syn::parse_quote!(#ty: ::core::convert::TryFrom<#db>));
                             row_where.predicates.push(syn::parse_quote!(
                                 <#ty as ::core::convert::TryFrom<#db>>::Error: ::core::fmt::Display
                             ));

@@ -43,11 +43,19 @@ fn newtype(
         ("rename_all", attrs.rename_all.as_ref().map(|a| a.span)),
     ] {
         if let Some(span) = span {
-            errors.error(span, format!("`{name}` is for enums; a newtype travels as its inner type"));
+            errors.error(
+                span,
+                format!("`{name}` is for enums; a newtype travels as its inner type"),
+            );
         }
     }
     for field in fields {
-        attr::refuse(errors, &field.attrs, "pg", "`#[pg(...)]` attributes go on the type, not on its field");
+        attr::refuse(
+            errors,
+            &field.attrs,
+            "pg",
+            "`#[pg(...)]` attributes go on the type, not on its field",
+        );
     }
     if fields.len() != 1 {
         errors.error(
@@ -68,11 +76,17 @@ fn newtype(
     let inner_elided = ast::elide_lifetimes(generics, inner);
     let generic = ast::mentions_type_param(generics, inner);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
-    let mut encode_where = where_clause.cloned().unwrap_or_else(|| syn::parse_quote!(where));
+    let mut encode_where = where_clause
+        .cloned()
+        .unwrap_or_else(|| syn::parse_quote!(where));
     let mut decode_where = encode_where.clone();
     if generic {
-        encode_where.predicates.push(syn::parse_quote!(#inner: ::pgtusk::Encode));
-        decode_where.predicates.push(syn::parse_quote!(#inner: ::pgtusk::Decode<'__r>));
+        encode_where
+            .predicates
+            .push(syn::parse_quote!(#inner: ::pgtusk::Encode));
+        decode_where
+            .predicates
+            .push(syn::parse_quote!(#inner: ::pgtusk::Decode<'__r>));
     }
     let row_generics = ast::with_row_lifetime(generics);
     let (row_impl_generics, _, _) = row_generics.split_for_impl();
@@ -136,7 +150,10 @@ fn pg_enum(
         );
     }
     if data.variants.is_empty() {
-        errors.error(input.ident.span(), "a PostgreSQL enum needs at least one variant");
+        errors.error(
+            input.ident.span(),
+            "a PostgreSQL enum needs at least one variant",
+        );
     }
     let rule = attrs.rename_all.as_ref().map(|a| a.value);
     let mut variants = Vec::new();
@@ -156,7 +173,10 @@ fn pg_enum(
             (None, None) => name,
         };
         if labels.contains(&label) {
-            errors.error(variant.ident.span(), format!("two variants have the label \"{label}\""));
+            errors.error(
+                variant.ident.span(),
+                format!("two variants have the label \"{label}\""),
+            );
         }
         labels.push(label);
         variants.push(&variant.ident);
@@ -166,7 +186,9 @@ fn pg_enum(
         Some(name) => name.value.clone(),
         None => RenameRule::Snake.apply_to_variant(&ident.to_string()),
     };
-    let label_bytes = labels.iter().map(|l| syn::LitByteStr::new(l.as_bytes(), ident.span()));
+    let label_bytes = labels
+        .iter()
+        .map(|l| syn::LitByteStr::new(l.as_bytes(), ident.span()));
     Some(quote! {
         #[automatically_derived]
         impl ::pgtusk::Encode for #ident {

@@ -227,7 +227,9 @@ pub mod __private {
             }
             let list = column_list(columns);
             return Err(Error::Decode(match at {
-                At::Name(name) => format!("{ctx}: no column \"{name}\" in the result (columns: {list})"),
+                At::Name(name) => {
+                    format!("{ctx}: no column \"{name}\" in the result (columns: {list})")
+                }
                 At::Position(i) => format!(
                     "{ctx}: no column at position {i} in the result ({} column(s): {list})",
                     columns.len()
@@ -326,10 +328,7 @@ pub mod __private {
     {
         let value: D = decode(plan, record, ctx)?;
         T::try_from(value).map_err(|e| {
-            let name = record
-                .columns()
-                .get(plan.index)
-                .map_or("", |c| c.name());
+            let name = record.columns().get(plan.index).map_or("", |c| c.name());
             Error::Decode(format!(
                 "{ctx}: column \"{name}\" (index {}): the {} value does not convert into {}: {e}",
                 plan.index,

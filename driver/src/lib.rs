@@ -29,17 +29,16 @@
 mod auth;
 pub mod config;
 mod connection;
-mod from_record;
 pub mod error;
+mod from_record;
 pub mod protocol;
 mod record;
 mod statement;
 pub mod types;
 
 pub use config::{ConnectOptions, SslMode};
-pub use connection::{
-    Connection, IntoQuery, NoticeHandler, QueryRef, RowStream, TypedRowStream,
-};
+pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream, TypedRowStream};
+pub use error::{BoxError, DbError, Error, ErrorPosition, Result, SqlState};
 #[doc(hidden)]
 pub use from_record::__private;
 pub use from_record::{FromRecord, RecordPlan};
@@ -47,7 +46,6 @@ pub use from_record::{FromRecord, RecordPlan};
 /// (domains) and enums.
 #[cfg(feature = "derive")]
 pub use pgtusk_derive::{FromRecord, Type};
-pub use error::{BoxError, DbError, Error, ErrorPosition, Result, SqlState};
 pub use protocol::backend::TransactionStatus;
 pub use record::{Column, ColumnIndex, Columns, Record};
 pub use statement::Statement;

@@ -37,8 +37,16 @@ async fn named_fields_read_columns_by_name_in_any_order() {
     assert_eq!(
         users,
         vec![
-            User { id: 1, name: "ada".into(), age: 30 },
-            User { id: 2, name: "bob".into(), age: 40 },
+            User {
+                id: 1,
+                name: "ada".into(),
+                age: 30
+            },
+            User {
+                id: 2,
+                name: "bob".into(),
+                age: 40
+            },
         ]
     );
 }
@@ -65,7 +73,10 @@ async fn tuple_structs_read_columns_by_position_and_tuples_too() {
         )
         .await
         .unwrap();
-    assert_eq!(tuples, vec![(1, "1".into(), None), (2, "2".into(), Some(true))]);
+    assert_eq!(
+        tuples,
+        vec![(1, "1".into(), None), (2, "2".into(), Some(true))]
+    );
 
     let marker: Marker = conn.fetch_one_as("SELECT 1", &[]).await.unwrap();
     assert_eq!(marker, Marker);
@@ -90,7 +101,14 @@ async fn rename_reads_the_named_column_and_raw_identifiers_lose_their_prefix() {
         )
         .await
         .unwrap();
-    assert_eq!(row, Renamed { id: 5, r#type: "kind".into(), r#match: true });
+    assert_eq!(
+        row,
+        Renamed {
+            id: 5,
+            r#type: "kind".into(),
+            r#match: true
+        }
+    );
 }
 
 macro_rules! cased {
@@ -120,15 +138,48 @@ async fn rename_all_applies_each_case_and_rename_wins() {
         conn.fetch_one_as(&sql, &[]).await.unwrap()
     }
     let x = || "x".to_string();
-    assert_eq!(one::<Snake>(&mut conn, "user_id").await, Snake { user_id: 9, display_name: x() });
-    assert_eq!(one::<Camel>(&mut conn, "userId").await, Camel { user_id: 9, display_name: x() });
-    assert_eq!(one::<Pascal>(&mut conn, "UserId").await, Pascal { user_id: 9, display_name: x() });
+    assert_eq!(
+        one::<Snake>(&mut conn, "user_id").await,
+        Snake {
+            user_id: 9,
+            display_name: x()
+        }
+    );
+    assert_eq!(
+        one::<Camel>(&mut conn, "userId").await,
+        Camel {
+            user_id: 9,
+            display_name: x()
+        }
+    );
+    assert_eq!(
+        one::<Pascal>(&mut conn, "UserId").await,
+        Pascal {
+            user_id: 9,
+            display_name: x()
+        }
+    );
     assert_eq!(
         one::<Screaming>(&mut conn, "USER_ID").await,
-        Screaming { user_id: 9, display_name: x() }
+        Screaming {
+            user_id: 9,
+            display_name: x()
+        }
     );
-    assert_eq!(one::<Lower>(&mut conn, "user_id").await, Lower { user_id: 9, display_name: x() });
-    assert_eq!(one::<Upper>(&mut conn, "USER_ID").await, Upper { user_id: 9, display_name: x() });
+    assert_eq!(
+        one::<Lower>(&mut conn, "user_id").await,
+        Lower {
+            user_id: 9,
+            display_name: x()
+        }
+    );
+    assert_eq!(
+        one::<Upper>(&mut conn, "USER_ID").await,
+        Upper {
+            user_id: 9,
+            display_name: x()
+        }
+    );
 }
 
 #[derive(Debug, PartialEq, FromRecord)]
@@ -148,15 +199,28 @@ async fn default_fills_a_missing_column_and_decodes_a_present_one() {
     let missing: WithDefaults = conn.fetch_one_as("SELECT 1 AS id", &[]).await.unwrap();
     assert_eq!(
         missing,
-        WithDefaults { id: 1, nickname: None, score: 0, cache: vec![] }
+        WithDefaults {
+            id: 1,
+            nickname: None,
+            score: 0,
+            cache: vec![]
+        }
     );
     let present: WithDefaults = conn
-        .fetch_one_as("SELECT 2 AS id, 'nick' AS nickname, 99::int8 AS score, '\\x01'::bytea AS cache", &[])
+        .fetch_one_as(
+            "SELECT 2 AS id, 'nick' AS nickname, 99::int8 AS score, '\\x01'::bytea AS cache",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
         present,
-        WithDefaults { id: 2, nickname: Some("nick".into()), score: 99, cache: vec![] },
+        WithDefaults {
+            id: 2,
+            nickname: Some("nick".into()),
+            score: 99,
+            cache: vec![]
+        },
         "skip reads nothing even when a column of that name exists"
     );
     // A present column still has to decode: NULL into the i64 field is an error.
@@ -209,13 +273,22 @@ async fn flatten_nests_structs_read_from_the_same_columns() {
         customers,
         vec![Customer {
             id: 1,
-            address: Address { city: "Oslo".into(), geo: Geo { lat: 59.9, lon: 10.7 } },
+            address: Address {
+                city: "Oslo".into(),
+                geo: Geo {
+                    lat: 59.9,
+                    lon: 10.7
+                }
+            },
             tags: Tags,
         }]
     );
     let message = decode_message(
-        conn.fetch_as::<Customer>("SELECT 1::int8 AS id, 'Oslo' AS city, 1.0::float8 AS lat", &[])
-            .await,
+        conn.fetch_as::<Customer>(
+            "SELECT 1::int8 AS id, 'Oslo' AS city, 1.0::float8 AS lat",
+            &[],
+        )
+        .await,
     );
     assert_eq!(
         message,
@@ -238,22 +311,36 @@ async fn try_from_decodes_the_database_type_then_converts() {
         .fetch_one_as("SELECT 200::int8 AS small", &[])
         .await
         .unwrap();
-    assert_eq!(ok, Converted { small: 200, maybe: 0 });
+    assert_eq!(
+        ok,
+        Converted {
+            small: 200,
+            maybe: 0
+        }
+    );
     let both: Converted = conn
         .fetch_one_as("SELECT 1::int8 AS small, 65535 AS maybe", &[])
         .await
         .unwrap();
-    assert_eq!(both, Converted { small: 1, maybe: 65535 });
+    assert_eq!(
+        both,
+        Converted {
+            small: 1,
+            maybe: 65535
+        }
+    );
 
     let message = decode_message(
-        conn.fetch_one_as::<Converted>("SELECT 300::int8 AS small", &[]).await,
+        conn.fetch_one_as::<Converted>("SELECT 300::int8 AS small", &[])
+            .await,
     );
     assert_eq!(
         message,
         r#"Converted.small: column "small" (index 0): the i64 value does not convert into u8: out of range integral type conversion attempted"#
     );
     let message = decode_message(
-        conn.fetch_one_as::<Converted>("SELECT 'x'::text AS small", &[]).await,
+        conn.fetch_one_as::<Converted>("SELECT 'x'::text AS small", &[])
+            .await,
     );
     assert_eq!(
         message,
@@ -295,7 +382,10 @@ async fn json_deserializes_json_and_jsonb_columns_with_serde() {
     assert_eq!(
         profile,
         Profile {
-            settings: Settings { theme: "dark".into(), beta: true },
+            settings: Settings {
+                theme: "dark".into(),
+                beta: true
+            },
             history: vec![1, 2, 3],
             extra: None,
             missing: None,
@@ -397,21 +487,44 @@ struct Tagged<T, U: Default> {
 async fn generic_structs_take_their_bounds_from_how_each_field_is_read() {
     let mut conn = connect().await;
     let pages: Vec<Page<Geo>> = conn
-        .fetch_as("SELECT 2::int8 AS total, 1.5::float8 AS lat, 2.5::float8 AS lon", &[])
+        .fetch_as(
+            "SELECT 2::int8 AS total, 1.5::float8 AS lat, 2.5::float8 AS lon",
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!(pages, vec![Page { total: 2, item: Geo { lat: 1.5, lon: 2.5 } }]);
+    assert_eq!(
+        pages,
+        vec![Page {
+            total: 2,
+            item: Geo { lat: 1.5, lon: 2.5 }
+        }]
+    );
 
     let tagged: Tagged<String, i32> = conn
         .fetch_one_as("SELECT 'v' AS value, 4 AS tag", &[])
         .await
         .unwrap();
-    assert_eq!(tagged, Tagged { value: "v".into(), tag: Some(4), other: 0 });
+    assert_eq!(
+        tagged,
+        Tagged {
+            value: "v".into(),
+            tag: Some(4),
+            other: 0
+        }
+    );
     let nested: Page<Tagged<i32, String>> = conn
         .fetch_one_as("SELECT 1::int8 AS total, 8 AS value", &[])
         .await
         .unwrap();
-    assert_eq!(nested.item, Tagged { value: 8, tag: None, other: String::new() });
+    assert_eq!(
+        nested.item,
+        Tagged {
+            value: 8,
+            tag: None,
+            other: String::new()
+        }
+    );
 }
 
 #[tokio::test]
@@ -429,8 +542,7 @@ async fn a_missing_column_names_the_struct_field_column_and_the_columns_there_ar
             .await,
     );
     assert_eq!(
-        message,
-        r#"User.email: no column "email" in the result (columns: id, name)"#,
+        message, r#"User.email: no column "email" in the result (columns: id, name)"#,
         "the plan is checked even when there is no row"
     );
     let message = decode_message(conn.fetch_one_as::<Pair>("SELECT 1", &[]).await);
@@ -453,7 +565,10 @@ async fn a_type_mismatch_names_the_column_its_type_and_the_rust_type() {
         message,
         r#"User.age: column "age" (index 2) is int8, which Rust type i32 cannot decode"#
     );
-    let message = decode_message(conn.fetch_one_as::<(i32, i32)>("SELECT 1, 'x'::text", &[]).await);
+    let message = decode_message(
+        conn.fetch_one_as::<(i32, i32)>("SELECT 1, 'x'::text", &[])
+            .await,
+    );
     assert_eq!(
         message,
         r#"tuple.1: column "text" (index 1) is text, which Rust type i32 cannot decode"#
@@ -509,7 +624,10 @@ async fn the_plan_is_made_once_per_result_not_per_row() {
     let all: Vec<Counted> = conn.fetch_as(sql, &[]).await.unwrap();
     assert_eq!(all.len(), 500);
     assert_eq!(all[499].0, 500);
-    assert_eq!((PLANS.load(Ordering::SeqCst), ROWS.load(Ordering::SeqCst)), (1, 500));
+    assert_eq!(
+        (PLANS.load(Ordering::SeqCst), ROWS.load(Ordering::SeqCst)),
+        (1, 500)
+    );
 
     let mut stream = conn.fetch_stream_as::<Counted>(sql, &[]).await.unwrap();
     let mut sum = 0;
@@ -519,7 +637,10 @@ async fn the_plan_is_made_once_per_result_not_per_row() {
     assert_eq!(stream.rows().rows_affected(), Some(500));
     drop(stream);
     assert_eq!(sum, 500 * 501 / 2);
-    assert_eq!((PLANS.load(Ordering::SeqCst), ROWS.load(Ordering::SeqCst)), (2, 1000));
+    assert_eq!(
+        (PLANS.load(Ordering::SeqCst), ROWS.load(Ordering::SeqCst)),
+        (2, 1000)
+    );
 }
 
 #[tokio::test]
@@ -539,10 +660,20 @@ async fn typed_methods_take_prepared_statements_and_parameters() {
     assert_eq!(older.iter().map(|u| u.id).collect::<Vec<_>>(), [1, 2]);
 
     let first: Option<User> = conn.fetch_optional_as(&stmt, &[&40i32]).await.unwrap();
-    assert_eq!(first, Some(User { id: 2, name: "bob".into(), age: 41 }));
+    assert_eq!(
+        first,
+        Some(User {
+            id: 2,
+            name: "bob".into(),
+            age: 41
+        })
+    );
     let none: Option<User> = conn.fetch_optional_as(&stmt, &[&99i32]).await.unwrap();
     assert_eq!(none, None);
-    let err = conn.fetch_one_as::<User>(&stmt, &[&99i32]).await.unwrap_err();
+    let err = conn
+        .fetch_one_as::<User>(&stmt, &[&99i32])
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Interface(_)), "{err:?}");
 
     let names: Vec<String> = conn
@@ -574,7 +705,12 @@ async fn a_stream_stops_at_the_first_bad_row_and_the_connection_recovers() {
         r#"tuple.0: column "n" is NULL but i32 cannot hold NULL; use Option<i32>"#
     );
     drop(stream);
-    assert_eq!(conn.fetch_value::<i64>("SELECT count(*) FROM generate_series(1, 10)", &[]).await.unwrap(), 10);
+    assert_eq!(
+        conn.fetch_value::<i64>("SELECT count(*) FROM generate_series(1, 10)", &[])
+            .await
+            .unwrap(),
+        10
+    );
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, pgtusk::Type)]
@@ -604,27 +740,51 @@ async fn newtypes_travel_as_their_inner_type_also_over_a_domain() {
     .unwrap();
     conn.execute(
         "INSERT INTO accounts VALUES ($1, $2, $3)",
-        &[&UserId(7), &Email { address: "a@b.c".into() }, &None::<Email>],
+        &[
+            &UserId(7),
+            &Email {
+                address: "a@b.c".into(),
+            },
+            &None::<Email>,
+        ],
     )
     .await
     .unwrap();
     let account: Account = conn
-        .fetch_one_as("SELECT id, email, backup FROM accounts WHERE id = $1", &[&UserId(7)])
+        .fetch_one_as(
+            "SELECT id, email, backup FROM accounts WHERE id = $1",
+            &[&UserId(7)],
+        )
         .await
         .unwrap();
     assert_eq!(
         account,
-        Account { id: UserId(7), email: Email { address: "a@b.c".into() }, backup: None }
+        Account {
+            id: UserId(7),
+            email: Email {
+                address: "a@b.c".into()
+            },
+            backup: None
+        }
     );
     // The server describes the INSERT's parameter as the domain (a result column as its base).
-    let insert = conn.prepare("INSERT INTO accounts (id) VALUES ($1)").await.unwrap();
+    let insert = conn
+        .prepare("INSERT INTO accounts (id) VALUES ($1)")
+        .await
+        .unwrap();
     assert_eq!(insert.params()[0].name(), "user_id");
     conn.execute(&insert, &[&UserId(8)]).await.unwrap();
-    let id: UserId = conn.fetch_value("SELECT id FROM accounts ORDER BY id LIMIT 1", &[]).await.unwrap();
+    let id: UserId = conn
+        .fetch_value("SELECT id FROM accounts ORDER BY id LIMIT 1", &[])
+        .await
+        .unwrap();
     assert_eq!(id, UserId(7));
     // The domain's CHECK still applies: the server refuses, the value was sent as int8.
     let err = conn
-        .execute("INSERT INTO accounts VALUES ($1, 'x', NULL)", &[&UserId(-1)])
+        .execute(
+            "INSERT INTO accounts VALUES ($1, 'x', NULL)",
+            &[&UserId(-1)],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Db(_)), "{err:?}");
@@ -648,7 +808,10 @@ async fn fieldless_enums_travel_as_their_labels() {
     )
     .await
     .unwrap();
-    for (i, mood) in [Mood::Happy, Mood::VerySad, Mood::Indifferent].iter().enumerate() {
+    for (i, mood) in [Mood::Happy, Mood::VerySad, Mood::Indifferent]
+        .iter()
+        .enumerate()
+    {
         conn.execute("INSERT INTO moods VALUES ($1, $2)", &[&(i as i32), mood])
             .await
             .unwrap();
@@ -657,21 +820,34 @@ async fn fieldless_enums_travel_as_their_labels() {
         .fetch_as("SELECT mood::text FROM moods ORDER BY id", &[])
         .await
         .unwrap();
-    assert_eq!(labels, [("happy".into(),), ("very_sad".into(),), ("meh".into(),)]);
+    assert_eq!(
+        labels,
+        [("happy".into(),), ("very_sad".into(),), ("meh".into(),)]
+    );
     let moods: Vec<(i32, Mood)> = conn
         .fetch_as("SELECT id, mood FROM moods ORDER BY id", &[])
         .await
         .unwrap();
-    assert_eq!(moods, [(0, Mood::Happy), (1, Mood::VerySad), (2, Mood::Indifferent)]);
+    assert_eq!(
+        moods,
+        [(0, Mood::Happy), (1, Mood::VerySad), (2, Mood::Indifferent)]
+    );
 
     let err = conn
         .fetch_value::<Mood>("SELECT 'ecstatic'::pg_temp.mood", &[])
         .await
         .unwrap_err();
     assert!(
-        err.to_string().contains(r#"label "ecstatic" has no variant in Rust enum Mood"#),
+        err.to_string()
+            .contains(r#"label "ecstatic" has no variant in Rust enum Mood"#),
         "{err}"
     );
-    let err = conn.fetch_value::<Mood>("SELECT 'happy'::text", &[]).await.unwrap_err();
-    assert!(matches!(err, Error::Decode(_)), "a text column is not the enum: {err:?}");
+    let err = conn
+        .fetch_value::<Mood>("SELECT 'happy'::text", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Decode(_)),
+        "a text column is not the enum: {err:?}"
+    );
 }
