@@ -851,3 +851,63 @@ async fn fieldless_enums_travel_as_their_labels() {
         "a text column is not the enum: {err:?}"
     );
 }
+
+/// The generated code names everything by absolute path: it compiles without the prelude and
+/// next to user types called `Result`, `Option`, `Default`.
+mod hygiene {
+    #![no_implicit_prelude]
+
+    #[allow(dead_code)]
+    pub struct Result;
+    #[allow(dead_code)]
+    pub struct Default;
+
+    #[derive(::pgtusk::FromRecord)]
+    pub struct NoPrelude<'a> {
+        pub id: i64,
+        #[record(default)]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[record(skip)]
+        pub skipped: i32,
+        #[record(try_from = "i64")]
+        pub small: u8,
+        #[record(json)]
+        pub doc: ::std::vec::Vec<i32>,
+        pub borrowed: &'a str,
+        pub id2: Id,
+    }
+
+    #[derive(::pgtusk::Type)]
+    pub struct Id(pub i64);
+
+    #[allow(dead_code)]
+    #[derive(::pgtusk::Type)]
+    pub enum Letter {
+        A,
+    }
+}
+
+#[tokio::test]
+async fn generated_code_needs_no_prelude_or_imports() {
+    let mut conn = connect().await;
+    let row = conn
+        .fetch_one(
+            "SELECT 1::int8 AS id, 2::int8 AS small, '[3]'::json AS doc, 'b' AS borrowed, 4::int8 AS id2",
+            &[],
+        )
+        .await
+        .unwrap();
+    let value: hygiene::NoPrelude<'_> = row.decode().unwrap();
+    assert_eq!(
+        (
+            value.id,
+            value.name,
+            value.skipped,
+            value.small,
+            value.doc,
+            value.borrowed,
+            value.id2.0
+        ),
+        (1, None, 0, 2, vec![3], "b", 4)
+    );
+}
