@@ -2,7 +2,7 @@
 //! through `pgtusk`: `#[derive(pgtusk::FromRecord)]`, `#[derive(pgtusk::Type)]`.
 //!
 //! Each derive works in three steps, each in its own place: parse the input and its attributes
-//! into a small model ([`ast`], [`attr`]), check the model and collect every error with its
+//! into a small model (`ast`, `attr`), check the model and collect every error with its
 //! span, then generate code that names everything through `::pgtusk::...`.
 
 mod ast;
