@@ -32,14 +32,22 @@ pub mod cluster;
 pub mod config;
 mod connection;
 pub mod error;
+mod from_record;
 pub mod protocol;
 mod record;
 mod statement;
 pub mod types;
 
 pub use config::{ConnectOptions, SslMode};
-pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream};
+pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream, TypedRowStream};
 pub use error::{BoxError, DbError, Error, ErrorPosition, Result, SqlState};
+#[doc(hidden)]
+pub use from_record::__private;
+pub use from_record::{FromRecord, RecordPlan};
+/// Derive macros: `#[derive(FromRecord)]` for row structs, `#[derive(Type)]` for newtypes
+/// (domains) and enums.
+#[cfg(feature = "derive")]
+pub use pgtusk_derive::{FromRecord, Type};
 pub use protocol::backend::TransactionStatus;
 pub use record::{Column, ColumnIndex, Columns, Record};
 pub use statement::Statement;

@@ -10,8 +10,10 @@ mod connect;
 mod introspect;
 mod query;
 mod stream;
+mod typed;
 
 pub use query::{IntoQuery, QueryRef, RowStream};
+pub use typed::TypedRowStream;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,0 +1,159 @@
+//! Typed queries: rows decoded straight into a [`FromRecord`] type, with one plan (column
+//! names resolved to indices, column types checked) per result.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use futures_core::Stream;
+use futures_util::TryStreamExt;
+
+use super::Connection;
+use super::query::{IntoQuery, Params, RowStream};
+use crate::error::Result;
+use crate::from_record::{FromRecord, RecordPlan};
+
+impl Connection {
+    /// Runs a query and decodes every row into `T`.
+    ///
+    /// The result's columns are matched to `T`'s fields once, before the first row is read:
+    /// a missing column or a column type `T` cannot decode is an error even for an empty result.
+    ///
+    /// ```no_run
+    /// #[derive(pgtusk::FromRecord)]
+    /// struct Animal {
+    ///     id: i64,
+    ///     name: String,
+    /// }
+    ///
+    /// # async fn demo(conn: &mut pgtusk::Connection) -> pgtusk::Result<()> {
+    /// let animals: Vec<Animal> = conn.fetch_as("SELECT id, name FROM animals", &[]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn fetch_as<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a>,
+        params: Params<'_>,
+    ) -> Result<Vec<T>>
+    where
+        T: for<'r> FromRecord<'r>,
+    {
+        let mut rows = self.fetch_stream(query, params).await?;
+        let plan = T::plan(rows.columns())?;
+        let mut out = Vec::new();
+        while let Some(record) = rows.try_next().await? {
+            out.push(T::from_record(&record, &plan)?);
+        }
+        Ok(out)
+    }
+
+    /// Runs a query and decodes its first row into `T`; an error when there is none.
+    /// Only one row travels.
+    pub async fn fetch_one_as<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a>,
+        params: Params<'_>,
+    ) -> Result<T>
+    where
+        T: for<'r> FromRecord<'r>,
+    {
+        let record = self.fetch_one(query, params).await?;
+        T::from_record_unplanned(&record)
+    }
+
+    /// Runs a query and decodes its first row into `T`, if there is one. Only one row travels;
+    /// with no row, the columns are not checked against `T`.
+    pub async fn fetch_optional_as<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a>,
+        params: Params<'_>,
+    ) -> Result<Option<T>>
+    where
+        T: for<'r> FromRecord<'r>,
+    {
+        match self.fetch_optional(query, params).await? {
+            Some(record) => T::from_record_unplanned(&record).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a query and streams its rows decoded into `T`, without buffering the result. The
+    /// plan is made from the result's columns before the first row.
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt;
+    ///
+    /// #[derive(pgtusk::FromRecord)]
+    /// struct Point {
+    ///     x: i32,
+    ///     y: i32,
+    /// }
+    ///
+    /// # async fn demo(conn: &mut pgtusk::Connection) -> pgtusk::Result<()> {
+    /// let mut points = conn
+    ///     .fetch_stream_as::<Point>("SELECT g AS x, g * g AS y FROM generate_series(1, 1000) g", &[])
+    ///     .await?;
+    /// while let Some(p) = points.try_next().await? {
+    ///     println!("{} {}", p.x, p.y);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn fetch_stream_as<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a>,
+        params: Params<'_>,
+    ) -> Result<TypedRowStream<'_, T>>
+    where
+        T: for<'r> FromRecord<'r>,
+    {
+        let rows = self.fetch_stream(query, params).await?;
+        let plan = T::plan(rows.columns())?;
+        Ok(TypedRowStream {
+            rows,
+            plan,
+            _rows: PhantomData,
+        })
+    }
+}
+
+/// Rows of a query decoded into `T` as they arrive; see [`Connection::fetch_stream_as`].
+///
+/// Dropping it early is safe: the connection drains the rest before its next operation.
+pub struct TypedRowStream<'c, T: RecordPlan> {
+    rows: RowStream<'c>,
+    plan: T::Plan,
+    _rows: PhantomData<fn() -> T>,
+}
+
+impl<'c, T: RecordPlan> TypedRowStream<'c, T> {
+    /// The underlying rows, with the result's columns and, at the end, the rows affected.
+    pub fn rows(&self) -> &RowStream<'c> {
+        &self.rows
+    }
+}
+
+// Nothing in the stream is pinned structurally: the plan is only read.
+impl<T: RecordPlan> Unpin for TypedRowStream<'_, T> {}
+
+impl<T> Stream for TypedRowStream<'_, T>
+where
+    T: for<'r> FromRecord<'r>,
+{
+    type Item = Result<T>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        let this = self.get_mut();
+        let next = ready!(Pin::new(&mut this.rows).poll_next(cx));
+        Poll::Ready(next.map(|record| T::from_record(&record?, &this.plan)))
+    }
+}
+
+impl<T: RecordPlan> fmt::Debug for TypedRowStream<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TypedRowStream")
+            .field("rows", &self.rows)
+            .field("type", &std::any::type_name::<T>())
+            .finish()
+    }
+}

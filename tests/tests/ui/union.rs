@@ -1,0 +1,7 @@
+#[derive(pgtusk::FromRecord)]
+union Bits {
+    int: i32,
+    float: f32,
+}
+
+fn main() {}
