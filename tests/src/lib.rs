@@ -12,19 +12,28 @@ pub fn shared_dsn() -> String {
     match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => TempCluster::shared()
-            .unwrap_or_else(|e| panic!("cannot start a TempCluster for the tests (is PostgreSQL installed?): {e}"))
+            .unwrap_or_else(|e| {
+                panic!("cannot start a TempCluster for the tests (is PostgreSQL installed?): {e}")
+            })
             .dsn(),
     }
 }
 
 /// The shared server's DSN as options, to adjust before connecting.
 pub fn shared_options() -> ConnectOptions {
-    shared_dsn().parse().unwrap_or_else(|e| panic!("invalid test DSN: {e}"))
+    shared_dsn()
+        .parse()
+        .unwrap_or_else(|e| panic!("invalid test DSN: {e}"))
 }
 
 /// The shared server's TCP port.
 pub fn shared_port() -> u16 {
-    shared_options().get_ports().first().copied().flatten().unwrap_or(5432)
+    shared_options()
+        .get_ports()
+        .first()
+        .copied()
+        .flatten()
+        .unwrap_or(5432)
 }
 
 /// Options for the shared server's user and database, reached at `127.0.0.1:port` (a proxy).
@@ -50,5 +59,7 @@ pub async fn connect() -> Connection {
 
 /// A new connection to the shared server with adjusted options.
 pub async fn connect_with(options: ConnectOptions) -> Connection {
-    Connection::connect_with(&options).await.unwrap_or_else(|e| panic!("cannot connect to the test server: {e}"))
+    Connection::connect_with(&options)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test server: {e}"))
 }

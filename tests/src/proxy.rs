@@ -40,8 +40,12 @@ impl CountingProxy {
         let traffic = Arc::new(Mutex::new(Traffic::default()));
         let counted = traffic.clone();
         tokio::spawn(async move {
-            let Ok((client, _)) = listener.accept().await else { return };
-            let Ok(server) = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], server_port))).await else {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(server) =
+                TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], server_port))).await
+            else {
                 return;
             };
             relay(client, server, counted).await;

@@ -295,7 +295,7 @@ async fn a_server_error_mid_stream_ends_the_stream_and_the_connection_stays_usab
             Err(e) => break e,
         }
     };
-    assert!(seen >= 1 && seen < 1000, "{seen} rows before the error");
+    assert!((1..1000).contains(&seen), "{seen} rows before the error");
     assert!(err.to_string().contains("division by zero"), "{err}");
     assert!(rows.try_next().await.unwrap().is_none());
     drop(rows);
@@ -357,7 +357,7 @@ async fn copy_from_stdin_through_a_query_method_is_refused_cleanly() {
 
 #[tokio::test]
 async fn close_terminates_the_session() {
-    let mut conn = connect().await;
+    let conn = connect().await;
     let pid = conn.backend_pid();
     conn.close().await.unwrap();
     let mut other = connect().await;

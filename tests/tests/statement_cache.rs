@@ -2,7 +2,9 @@
 //! size 0 uses no named statement, and stale statements are re-prepared transparently.
 
 use pgtusk::{Connection, Error};
-use pgtusk_tests::{connect, connect_with, options_via, proxy::CountingProxy, shared_options, shared_port};
+use pgtusk_tests::{
+    connect, connect_with, options_via, proxy::CountingProxy, shared_options, shared_port,
+};
 
 async fn server_statements(conn: &mut Connection) -> Vec<String> {
     conn.fetch(
@@ -19,7 +21,9 @@ async fn server_statements(conn: &mut Connection) -> Vec<String> {
 #[tokio::test]
 async fn a_cache_hit_is_one_write_of_bind_execute_sync() {
     let proxy = CountingProxy::start(shared_port()).await;
-    let mut conn = Connection::connect_with(&options_via(proxy.port())).await.unwrap();
+    let mut conn = Connection::connect_with(&options_via(proxy.port()))
+        .await
+        .unwrap();
     let sql = "SELECT $1::int4 + 1";
     assert_eq!(conn.fetch_value::<i32>(sql, &[&1i32]).await.unwrap(), 2);
     proxy.reset();
@@ -42,7 +46,9 @@ async fn a_cache_hit_is_one_write_of_bind_execute_sync() {
 #[tokio::test]
 async fn a_miss_prepares_in_one_round_trip_then_runs() {
     let proxy = CountingProxy::start(shared_port()).await;
-    let mut conn = Connection::connect_with(&options_via(proxy.port())).await.unwrap();
+    let mut conn = Connection::connect_with(&options_via(proxy.port()))
+        .await
+        .unwrap();
     proxy.reset();
     conn.fetch_value::<i32>("SELECT 40 + $1::int4", &[&2i32])
         .await

@@ -234,7 +234,11 @@ impl Connection {
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         // A reply handler may have queued a message (CopyFail); it goes out before we wait.
         while !self.write_buf.is_empty() {
-            let written = ready!(tokio_util::io::poll_write_buf(Pin::new(&mut self.socket), cx, &mut self.write_buf));
+            let written = ready!(tokio_util::io::poll_write_buf(
+                Pin::new(&mut self.socket),
+                cx,
+                &mut self.write_buf
+            ));
             match written {
                 Ok(0) => return Poll::Ready(Err(self.fail_io(io::ErrorKind::WriteZero.into()))),
                 Ok(_) => {}

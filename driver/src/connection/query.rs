@@ -284,7 +284,10 @@ impl Connection {
     /// Sync we sent while it was in copy mode, so an extended query sends another one (the
     /// ReadyForQuery it brings is the one already counted). `poll_recv` writes them out.
     fn refuse_copy_in(&mut self, extended: bool) -> Result<()> {
-        frontend::copy_fail("COPY FROM STDIN needs the COPY API, not a query method", &mut self.write_buf)?;
+        frontend::copy_fail(
+            "COPY FROM STDIN needs the COPY API, not a query method",
+            &mut self.write_buf,
+        )?;
         if extended {
             frontend::sync(&mut self.write_buf);
         }
