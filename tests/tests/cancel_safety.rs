@@ -92,7 +92,7 @@ async fn dropped_by_timeout_at_random_moments() {
         seed ^= seed << 17;
         let micros = seed % 3000;
         let sql = if round % 3 == 0 {
-            "SELECT pg_sleep(0.001), g FROM generate_series(1, 5000) g"
+            "SELECT g FROM pg_sleep(0.002), generate_series(1, 5000) g"
         } else {
             "SELECT g FROM generate_series(1, 100000) g"
         };
