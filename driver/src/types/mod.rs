@@ -27,10 +27,13 @@
 //! | money | [`Money`] | |
 //! | point, line, lseg, box, path, polygon, circle | [`Point`], [`Line`], [`LineSegment`], [`PgBox`], [`Path`], [`Polygon`], [`Circle`] | |
 //! | pg_lsn | [`PgLsn`] | |
+//! | arrays of any type above | `Vec<T>`, `Vec<Option<T>>`, `&[T]`, `[T; N]` (encode), [`Array<T>`] (any dimensions and lower bounds) | |
+//! | enums | `&str`, `String` (the label), `#[derive(pgtusk::Type)]` enums | |
 //! | everything else (tsvector, tsquery, xml, jsonpath, reg*, tid, xid, cid, ...) | `&str`, `String` (text format) | |
 //!
 //! A type whose feature is off travels as text and reads as `String`.
 
+mod array;
 mod bits;
 mod builtin;
 #[cfg(feature = "chrono")]
@@ -51,6 +54,7 @@ mod text;
 #[cfg(feature = "uuid")]
 mod uuid;
 
+pub use array::{Array, Dimension, MAX_DIMENSIONS};
 pub use bits::Bits;
 pub use builtin::Kind;
 #[cfg(feature = "chrono")]
@@ -156,12 +160,19 @@ impl Type {
     /// Whether values of this type travel in binary format (otherwise in text format).
     pub fn is_binary(&self) -> bool {
         match &self.0 {
-            Inner::Builtin(b) => b.binary,
+            Inner::Builtin(b) => match &b.kind {
+                // int2vector and oidvector keep their own text form ("1 2 3").
+                Kind::Array(_) if matches!(b.oid, 22 | 30) => false,
+                // Arrays, ranges and multiranges travel in binary when what they hold does.
+                Kind::Array(elem) | Kind::Range(elem) | Kind::Multirange(elem) => elem.is_binary(),
+                _ => b.binary,
+            },
             Inner::Custom(c) => match &c.kind {
                 Kind::Domain(base) => base.is_binary(),
                 Kind::Array(elem) | Kind::Range(elem) | Kind::Multirange(elem) => elem.is_binary(),
-                // Enum labels read the same in text; composites wait for their codec.
-                Kind::Enum(_) | Kind::Composite(_) | Kind::Simple | Kind::Pseudo => false,
+                // An enum's binary form is its label.
+                Kind::Enum(_) => true,
+                Kind::Composite(_) | Kind::Simple | Kind::Pseudo => false,
             },
         }
     }

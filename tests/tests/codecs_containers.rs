@@ -1,0 +1,408 @@
+//! Container codecs against a real server — arrays, enums, ranges, multiranges, composites,
+//! domains, hstore — in the manner of `codecs.rs`: each value is sent as `$1::T` and decoded
+//! back, compared with the server's own text `$1::T::text`, and decoded from the server's
+//! literal `'text'::T`.
+
+use std::fmt::Debug;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use pgtusk::types::{Array, Dimension, Interval};
+use pgtusk::{Connection, Decode, Encode};
+use pgtusk_tests::connect;
+use rust_decimal::Decimal;
+use serde_json::json;
+use uuid::Uuid;
+
+/// One value of a table: what is sent, what comes back, and PostgreSQL's text for it.
+struct Case<T> {
+    send: T,
+    back: T,
+    text: &'static str,
+}
+
+fn same<T: Clone>(value: T, text: &'static str) -> Case<T> {
+    Case {
+        back: value.clone(),
+        send: value,
+        text,
+    }
+}
+
+fn norm<T>(send: T, back: T, text: &'static str) -> Case<T> {
+    Case { send, back, text }
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Runs a table for PostgreSQL type `ty`: round trip, server text, server literal, and NULL.
+async fn check<T>(conn: &mut Connection, ty: &str, cases: Vec<Case<T>>)
+where
+    T: Encode + Sync + for<'r> Decode<'r> + PartialEq + Debug,
+{
+    for Case { send, back, text } in &cases {
+        let row = conn
+            .fetch_one(&*format!("SELECT $1::{ty}, $1::{ty}::text"), &[send])
+            .await
+            .unwrap_or_else(|e| panic!("{ty} {send:?}: {e}"));
+        let decoded: T = row
+            .try_get(0)
+            .unwrap_or_else(|e| panic!("{ty} {send:?}: {e}"));
+        assert_eq!(&decoded, back, "{ty}: round trip of {send:?}");
+        assert_eq!(row.get::<&str>(1), *text, "{ty}: server text of {send:?}");
+        let from_server: T = conn
+            .fetch_value(&*format!("SELECT {}::{ty}", literal(text)), &[])
+            .await
+            .unwrap_or_else(|e| panic!("{ty} literal {text:?}: {e}"));
+        assert_eq!(&from_server, back, "{ty}: decoding the server's {text:?}");
+    }
+    let none: Option<T> = None;
+    let null: Option<T> = conn
+        .fetch_value(&*format!("SELECT $1::{ty}"), &[&none])
+        .await
+        .unwrap();
+    assert!(null.is_none(), "{ty}: NULL round trip");
+}
+
+/// The error text of decoding the result of `sql` into T.
+async fn decode_error<T: for<'r> Decode<'r> + Debug>(conn: &mut Connection, sql: &str) -> String {
+    let row = conn.fetch_one(sql, &[]).await.unwrap();
+    let err = row.try_get::<T>(0).expect_err(sql).to_string();
+    assert!(err.contains("column 0"), "{sql}: {err}");
+    err
+}
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+fn dim(len: i32, lower_bound: i32) -> Dimension {
+    Dimension { len, lower_bound }
+}
+
+// ------------------------------------------------------------------------------------ arrays
+
+#[tokio::test]
+async fn arrays_of_integers_floats_and_bools_with_nulls_and_empty() {
+    let mut conn = connect().await;
+    check(
+        &mut conn,
+        "int4[]",
+        vec![
+            same(
+                vec![Some(1), None, Some(i32::MIN), Some(i32::MAX)],
+                "{1,NULL,-2147483648,2147483647}",
+            ),
+            same(vec![], "{}"),
+            same(vec![None], "{NULL}"),
+        ],
+    )
+    .await;
+    check(
+        &mut conn,
+        "int2[]",
+        vec![same(vec![1i16, -2, 3], "{1,-2,3}")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "int8[]",
+        vec![same(vec![i64::MAX, 0], "{9223372036854775807,0}")],
+    )
+    .await;
+    check(&mut conn, "bool[]", vec![same(vec![true, false], "{t,f}")]).await;
+    check(
+        &mut conn,
+        "float8[]",
+        vec![same(vec![1.5f64, f64::INFINITY, -0.0], "{1.5,Infinity,-0}")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "float4[]",
+        vec![same(vec![Some(0.25f32), None], "{0.25,NULL}")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "oid[]",
+        vec![same(vec![0u32, u32::MAX], "{0,4294967295}")],
+    )
+    .await;
+    check(&mut conn, "\"char\"[]", vec![same(vec![b'a' as i8], "{a}")]).await;
+}
+
+#[tokio::test]
+async fn arrays_of_strings_escape_like_the_server() {
+    let mut conn = connect().await;
+    check(
+        &mut conn,
+        "text[]",
+        vec![
+            same(
+                vec![
+                    Some(s("a")),
+                    None,
+                    Some(s("")),
+                    Some(s("NULL")),
+                    Some(s("with \"quotes\", {braces}")),
+                    Some(s("ünïcødé ☃")),
+                ],
+                r#"{a,NULL,"","NULL","with \"quotes\", {braces}","ünïcødé ☃"}"#,
+            ),
+            same(vec![], "{}"),
+        ],
+    )
+    .await;
+    check(
+        &mut conn,
+        "varchar[]",
+        vec![same(vec![s("x"), s("y")], "{x,y}")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "name[]",
+        vec![same(vec![s("pg_class")], "{pg_class}")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "bpchar(3)[]",
+        vec![norm(vec![s("a")], vec![s("a  ")], "{\"a  \"}")],
+    )
+    .await;
+    let borrowed: Vec<&str> = vec!["one", "two"];
+    let row = conn
+        .fetch_one("SELECT $1::text[]", &[&borrowed.as_slice()])
+        .await
+        .unwrap();
+    let back: Vec<&str> = row.get(0);
+    assert_eq!(back, borrowed, "&[&str] encode, Vec<&str> borrowed decode");
+    let fixed: [i64; 3] = [1, 2, 3];
+    let back: Vec<i64> = conn
+        .fetch_value("SELECT $1::int8[]", &[&fixed])
+        .await
+        .unwrap();
+    assert_eq!(back, fixed);
+}
+
+#[tokio::test]
+async fn arrays_of_the_other_scalar_families() {
+    let mut conn = connect().await;
+    check(
+        &mut conn,
+        "bytea[]",
+        vec![same(vec![vec![0u8, 255], vec![]], r#"{"\\x00ff","\\x"}"#)],
+    )
+    .await;
+    check(
+        &mut conn,
+        "numeric[]",
+        vec![same(
+            vec![s("1.50"), s("NaN"), s("-Infinity")],
+            "{1.50,NaN,-Infinity}",
+        )],
+    )
+    .await;
+    check(
+        &mut conn,
+        "numeric[]",
+        vec![same(
+            vec![Some(Decimal::from_str("-12.345").unwrap()), None],
+            "{-12.345,NULL}",
+        )],
+    )
+    .await;
+    let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+    check(
+        &mut conn,
+        "uuid[]",
+        vec![same(vec![id], "{01234567-89ab-cdef-0123-456789abcdef}")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "jsonb[]",
+        vec![same(
+            vec![json!({"a": [1, null]}), json!("x")],
+            r#"{"{\"a\": [1, null]}","\"x\""}"#,
+        )],
+    )
+    .await;
+    check(
+        &mut conn,
+        "date[]",
+        vec![same(
+            vec![
+                NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(),
+                NaiveDate::from_ymd_opt(-44, 3, 15).unwrap(),
+            ],
+            "{2024-02-29,\"0045-03-15 BC\"}",
+        )],
+    )
+    .await;
+    conn.execute("SET TIME ZONE 'UTC'", &[]).await.unwrap();
+    check(
+        &mut conn,
+        "timestamptz[]",
+        vec![same(
+            vec![Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap()],
+            "{\"2000-01-01 00:00:00+00\"}",
+        )],
+    )
+    .await;
+    check(
+        &mut conn,
+        "interval[]",
+        vec![same(
+            vec![Interval {
+                months: 14,
+                days: 3,
+                microseconds: 4_000_000,
+            }],
+            "{\"1 year 2 mons 3 days 00:00:04\"}",
+        )],
+    )
+    .await;
+    check(
+        &mut conn,
+        "inet[]",
+        vec![same(
+            vec![IpAddr::from([10, 0, 0, 1]), "::1".parse().unwrap()],
+            "{10.0.0.1,::1}",
+        )],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn multi_dimensional_arrays_keep_their_shape_and_lower_bounds() {
+    let mut conn = connect().await;
+    let matrix = Array::new(vec![dim(2, 1), dim(3, 1)], vec![1, 2, 3, 4, 5, 6]).unwrap();
+    let shifted = Array::new(vec![dim(2, 0)], vec![Some(1), None]).unwrap();
+    let cube = Array::new(vec![dim(1, -3), dim(2, 5), dim(1, 1)], vec![s("a"), s("b")]).unwrap();
+    check(&mut conn, "int4[]", vec![same(matrix, "{{1,2,3},{4,5,6}}")]).await;
+    check(&mut conn, "int4[]", vec![same(shifted, "[0:1]={1,NULL}")]).await;
+    check(
+        &mut conn,
+        "text[]",
+        vec![same(cube, "[-3:-3][5:6][1:1]={{{a},{b}}}")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "int8[]",
+        vec![same(Array::<i64>::from_vec(vec![]).unwrap(), "{}")],
+    )
+    .await;
+
+    // A Vec drops the lower bound of one dimension and refuses several.
+    let v: Vec<i32> = conn
+        .fetch_value("SELECT '[0:1]={1,2}'::int4[]", &[])
+        .await
+        .unwrap();
+    assert_eq!(v, [1, 2]);
+    let err = decode_error::<Vec<i32>>(&mut conn, "SELECT '{{1,2},{3,4}}'::int4[]").await;
+    assert!(
+        err.contains("2-dimensional") && err.contains("Array<T>"),
+        "{err}"
+    );
+
+    // Six dimensions is PostgreSQL's limit and ours.
+    let six = Array::new(vec![dim(1, 1); 6], vec![7]).unwrap();
+    check(&mut conn, "int4[]", vec![same(six, "{{{{{{7}}}}}}")]).await;
+    assert!(Array::new(vec![dim(1, 1); 7], vec![7]).is_err());
+}
+
+#[tokio::test]
+async fn a_null_element_into_a_non_option_names_its_index() {
+    let mut conn = connect().await;
+    let err = decode_error::<Vec<i32>>(&mut conn, "SELECT '{1,2,NULL}'::int4[]").await;
+    assert!(err.contains("element 2 is NULL"), "{err}");
+    let err = decode_error::<Vec<i32>>(&mut conn, "SELECT '{x}'::text[]").await;
+    assert!(err.contains("text[]") || err.contains("_text"), "{err}");
+}
+
+#[tokio::test]
+async fn arrays_of_text_path_types_read_as_text() {
+    let mut conn = connect().await;
+    let row = conn
+        .fetch_one(
+            "SELECT '{<a/>,<b/>}'::xml[], '1 2'::int2vector, '{''a'' ''b''}'::tsvector[]",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String>(0), "{<a/>,<b/>}");
+    assert_eq!(
+        row.get::<String>(1),
+        "1 2",
+        "int2vector keeps its own text form"
+    );
+    assert_eq!(row.get::<String>(2), r#"{"'a' 'b'"}"#);
+}
+
+#[tokio::test]
+async fn arrays_are_sent_and_read_in_binary() {
+    let mut conn = connect().await;
+    let stmt = conn.prepare("SELECT $1::int4[], $1::int4[]").await.unwrap();
+    assert!(stmt.params()[0].is_binary());
+    assert!(stmt.columns().iter().all(|c| c.type_().is_binary()));
+}
+
+// ------------------------------------------------------------------------------------- enums
+
+#[derive(Debug, Clone, Copy, PartialEq, pgtusk::Type)]
+#[pg(name = "mood", rename_all = "snake_case")]
+enum Mood {
+    Happy,
+    VerySad,
+}
+
+#[tokio::test]
+async fn enums_travel_in_binary_as_strings_and_user_enums() {
+    let mut conn = connect().await;
+    conn.execute_script("CREATE TYPE pg_temp.mood AS ENUM ('happy', 'very_sad', 'ünï ☃')")
+        .await
+        .unwrap();
+    check(
+        &mut conn,
+        "pg_temp.mood",
+        vec![same(s("happy"), "happy"), same(s("ünï ☃"), "ünï ☃")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "pg_temp.mood[]",
+        vec![same(
+            vec![Some(s("very_sad")), None, Some(s("ünï ☃"))],
+            "{very_sad,NULL,\"ünï ☃\"}",
+        )],
+    )
+    .await;
+    check(
+        &mut conn,
+        "pg_temp.mood[]",
+        vec![same(vec![Mood::Happy, Mood::VerySad], "{happy,very_sad}")],
+    )
+    .await;
+    let borrowed: &str = "happy";
+    let row = conn
+        .fetch_one("SELECT $1::pg_temp.mood", &[&borrowed])
+        .await
+        .unwrap();
+    assert!(row.columns().iter().all(|c| c.type_().is_binary()));
+    assert_eq!(row.get::<&str>(0), "happy");
+    let err = conn
+        .fetch_one("SELECT $1::pg_temp.mood", &[&"nope"])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("invalid input value for enum"),
+        "{err}"
+    );
+}
