@@ -5,10 +5,11 @@
 
 use std::fmt::Debug;
 use std::net::IpAddr;
+use std::ops::Bound::{self, Excluded, Included, Unbounded};
 use std::str::FromStr;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use pgtusk::types::{Array, Dimension, Interval};
+use pgtusk::types::{Array, Dimension, Interval, Multirange, Range};
 use pgtusk::{Connection, Decode, Encode};
 use pgtusk_tests::connect;
 use rust_decimal::Decimal;
@@ -405,4 +406,177 @@ async fn enums_travel_in_binary_as_strings_and_user_enums() {
         err.to_string().contains("invalid input value for enum"),
         "{err}"
     );
+}
+
+// ------------------------------------------------------------------------------------ ranges
+
+fn r<T>(lower: Bound<T>, upper: Bound<T>) -> Range<T> {
+    Range::new(lower, upper)
+}
+
+#[tokio::test]
+async fn integer_ranges_empty_unbounded_inclusive_exclusive() {
+    let mut conn = connect().await;
+    check(
+        &mut conn,
+        "int4range",
+        vec![
+            same(r(Included(1), Excluded(10)), "[1,10)"),
+            norm(
+                r(Included(1), Included(10)),
+                r(Included(1), Excluded(11)),
+                "[1,11)",
+            ),
+            norm(
+                r(Excluded(1), Excluded(10)),
+                r(Included(2), Excluded(10)),
+                "[2,10)",
+            ),
+            same(r(Unbounded, Excluded(0)), "(,0)"),
+            same(r(Included(-5), Unbounded), "[-5,)"),
+            same(r(Unbounded, Unbounded), "(,)"),
+            same(Range::Empty, "empty"),
+            norm(r(Included(3), Excluded(3)), Range::Empty, "empty"),
+        ],
+    )
+    .await;
+    check(
+        &mut conn,
+        "int8range",
+        vec![same(
+            r(Included(i64::MIN), Excluded(i64::MAX)),
+            "[-9223372036854775808,9223372036854775807)",
+        )],
+    )
+    .await;
+    let err = conn
+        .fetch_one("SELECT $1::int4range", &[&r(Included(5), Excluded(1))])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("lower bound"), "{err}");
+}
+
+#[tokio::test]
+async fn numeric_date_and_timestamp_ranges() {
+    let mut conn = connect().await;
+    check(
+        &mut conn,
+        "numrange",
+        vec![
+            same(r(Included(s("1.5")), Included(s("2.25"))), "[1.5,2.25]"),
+            same(r(Excluded(s("-Infinity")), Unbounded), "(-Infinity,)"),
+        ],
+    )
+    .await;
+    check(
+        &mut conn,
+        "numrange",
+        vec![same(
+            r(
+                Excluded(Decimal::from_str("0.1").unwrap()),
+                Excluded(Decimal::from(1)),
+            ),
+            "(0.1,1)",
+        )],
+    )
+    .await;
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    check(
+        &mut conn,
+        "daterange",
+        vec![
+            norm(
+                r(Included(day(2024, 1, 1)), Included(day(2024, 12, 31))),
+                r(Included(day(2024, 1, 1)), Excluded(day(2025, 1, 1))),
+                "[2024-01-01,2025-01-01)",
+            ),
+            same(r(Unbounded, Excluded(day(2000, 1, 1))), "(,2000-01-01)"),
+        ],
+    )
+    .await;
+    check(
+        &mut conn,
+        "tsrange",
+        vec![same(
+            r(
+                Included(day(2020, 5, 1).and_hms_opt(12, 0, 0).unwrap()),
+                Unbounded,
+            ),
+            "[\"2020-05-01 12:00:00\",)",
+        )],
+    )
+    .await;
+    conn.execute("SET TIME ZONE 'UTC'", &[]).await.unwrap();
+    check(
+        &mut conn,
+        "tstzrange",
+        vec![same(
+            r(
+                Included(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
+                Included(Utc.with_ymd_and_hms(2021, 1, 1, 0, 0, 0).unwrap()),
+            ),
+            "[\"2020-01-01 00:00:00+00\",\"2021-01-01 00:00:00+00\"]",
+        )],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn custom_ranges_multiranges_and_arrays_of_ranges() {
+    let mut conn = connect().await;
+    conn.execute_script("CREATE TYPE pg_temp.floatrange AS RANGE (subtype = float8)")
+        .await
+        .unwrap();
+    check(
+        &mut conn,
+        "pg_temp.floatrange",
+        vec![
+            same(r(Included(1.5), Excluded(2.5)), "[1.5,2.5)"),
+            same(r(Included(f64::NEG_INFINITY), Unbounded), "[-Infinity,)"),
+        ],
+    )
+    .await;
+    check(
+        &mut conn,
+        "int4multirange",
+        vec![
+            same(
+                Multirange(vec![r(Included(1), Excluded(3)), r(Included(5), Unbounded)]),
+                "{[1,3),[5,)}",
+            ),
+            same(Multirange(vec![]), "{}"),
+            norm(
+                Multirange(vec![
+                    r(Included(5), Excluded(7)),
+                    Range::Empty,
+                    r(Included(1), Excluded(6)),
+                ]),
+                Multirange(vec![r(Included(1), Excluded(7))]),
+                "{[1,7)}",
+            ),
+        ],
+    )
+    .await;
+    check(
+        &mut conn,
+        "pg_temp.floatmultirange",
+        vec![same(
+            Multirange(vec![r(Unbounded, Included(0.5))]),
+            "{(,0.5]}",
+        )],
+    )
+    .await;
+    check(
+        &mut conn,
+        "int8range[]",
+        vec![same(
+            vec![
+                Some(r(Included(1i64), Excluded(2))),
+                None,
+                Some(Range::Empty),
+            ],
+            "{\"[1,2)\",NULL,empty}",
+        )],
+    )
+    .await;
 }

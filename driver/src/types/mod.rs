@@ -28,6 +28,8 @@
 //! | point, line, lseg, box, path, polygon, circle | [`Point`], [`Line`], [`LineSegment`], [`PgBox`], [`Path`], [`Polygon`], [`Circle`] | |
 //! | pg_lsn | [`PgLsn`] | |
 //! | arrays of any type above | `Vec<T>`, `Vec<Option<T>>`, `&[T]`, `[T; N]` (encode), [`Array<T>`] (any dimensions and lower bounds) | |
+//! | int4range, int8range, numrange, daterange, tsrange, tstzrange, custom ranges | [`Range<T>`] | |
+//! | their multiranges (PostgreSQL 14+) | [`Multirange<T>`] | |
 //! | enums | `&str`, `String` (the label), `#[derive(pgtusk::Type)]` enums | |
 //! | everything else (tsvector, tsquery, xml, jsonpath, reg*, tid, xid, cid, ...) | `&str`, `String` (text format) | |
 //!
@@ -50,6 +52,7 @@ mod money;
 mod network;
 mod numbers;
 mod numeric;
+mod range;
 mod text;
 #[cfg(feature = "uuid")]
 mod uuid;
@@ -67,6 +70,7 @@ pub use json::Json;
 pub use lsn::PgLsn;
 pub use money::Money;
 pub use network::{IpNetwork, MacAddr, MacAddr8};
+pub use range::{Multirange, Range};
 
 use std::fmt;
 use std::sync::Arc;
