@@ -580,3 +580,161 @@ async fn custom_ranges_multiranges_and_arrays_of_ranges() {
     )
     .await;
 }
+
+// -------------------------------------------------------------------------------- composites
+
+#[tokio::test]
+async fn named_composites_round_trip_as_tuples_also_nested_and_in_arrays() {
+    let mut conn = connect().await;
+    conn.execute_script(
+        "CREATE TYPE pg_temp.item AS (id int4, name text, tags text[]);
+         CREATE TYPE pg_temp.box_of AS (label varchar, item pg_temp.item, at_ timestamptz);",
+    )
+    .await
+    .unwrap();
+    type Item = (i32, Option<String>, Vec<String>);
+    check::<Item>(
+        &mut conn,
+        "pg_temp.item",
+        vec![
+            same(
+                (1, Some(s("widget")), vec![s("a"), s("b c")]),
+                r#"(1,widget,"{a,""b c""}")"#,
+            ),
+            same((-2, None, vec![]), "(-2,,{})"),
+        ],
+    )
+    .await;
+    check::<Vec<Option<Item>>>(
+        &mut conn,
+        "pg_temp.item[]",
+        vec![same(
+            vec![Some((1, Some(s("x")), vec![])), None],
+            r#"{"(1,x,{})",NULL}"#,
+        )],
+    )
+    .await;
+    conn.execute("SET TIME ZONE 'UTC'", &[]).await.unwrap();
+    check(
+        &mut conn,
+        "pg_temp.box_of",
+        vec![same(
+            (
+                s("crate"),
+                (7, Some(s("y")), vec![s("t")]),
+                Utc.with_ymd_and_hms(2001, 2, 3, 4, 5, 6).unwrap(),
+            ),
+            r#"(crate,"(7,y,{t})","2001-02-03 04:05:06+00")"#,
+        )],
+    )
+    .await;
+
+    // Field types and counts are checked, before sending and after reading.
+    let err = conn
+        .fetch_one("SELECT $1::pg_temp.item", &[&(1i32, s("x"))])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("$1"), "{err}");
+    let err =
+        decode_error::<(i32, String)>(&mut conn, "SELECT ROW(1, 'x', '{}')::pg_temp.item").await;
+    assert!(
+        err.contains("pg_temp.item") || err.contains("item"),
+        "{err}"
+    );
+    let err = decode_error::<(i32, String, Vec<String>)>(
+        &mut conn,
+        "SELECT ROW(1, NULL, NULL)::pg_temp.item",
+    )
+    .await;
+    assert!(err.contains("field 1") && err.contains("NULL"), "{err}");
+}
+
+#[tokio::test]
+async fn anonymous_records_decode_by_their_wire_types() {
+    let mut conn = connect().await;
+    let row = conn
+        .fetch_one(
+            "SELECT ROW(1, 'a'::text, NULL::int8), ARRAY[ROW(1, 2.5::float8), ROW(2, NULL)], ROW(ROW(true))",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<(i32, String, Option<i64>)>(0), (1, s("a"), None));
+    assert_eq!(
+        row.get::<Vec<(i32, Option<f64>)>>(1),
+        [(1, Some(2.5)), (2, None)]
+    );
+    assert_eq!(row.get::<((bool,),)>(2), ((true,),));
+    let err = decode_error::<(i32, i32)>(&mut conn, "SELECT ROW(1, 'a'::text)").await;
+    assert!(err.contains("field 1") && err.contains("text"), "{err}");
+    let err = decode_error::<(i32,)>(&mut conn, "SELECT ROW(1, 2)").await;
+    assert!(err.contains("2 fields"), "{err}");
+    // The text form is one cast away.
+    let text: String = conn
+        .fetch_value("SELECT ROW(1, 'a b')::text", &[])
+        .await
+        .unwrap();
+    assert_eq!(text, r#"(1,"a b")"#);
+}
+
+#[tokio::test]
+async fn composites_with_a_text_path_field_read_as_text() {
+    let mut conn = connect().await;
+    conn.execute_script("CREATE TYPE pg_temp.doc AS (id int4, body xml)")
+        .await
+        .unwrap();
+    let row = conn
+        .fetch_one("SELECT ROW(1, '<a/>')::pg_temp.doc", &[])
+        .await
+        .unwrap();
+    assert!(!row.columns().get(0).unwrap().type_().is_binary());
+    assert_eq!(row.get::<String>(0), "(1,<a/>)");
+}
+
+// ----------------------------------------------------------------------------------- domains
+
+#[tokio::test]
+async fn domains_travel_as_their_base_type() {
+    let mut conn = connect().await;
+    conn.execute_script(
+        "CREATE DOMAIN pg_temp.posint AS int4 CHECK (VALUE > 0);
+         CREATE DOMAIN pg_temp.intlist AS int4[] CHECK (cardinality(VALUE) < 4);
+         CREATE TYPE pg_temp.pair AS (a pg_temp.posint, b pg_temp.intlist);",
+    )
+    .await
+    .unwrap();
+    check(&mut conn, "pg_temp.posint", vec![same(5, "5")]).await;
+    check(
+        &mut conn,
+        "pg_temp.intlist",
+        vec![same(vec![1, 2, 3], "{1,2,3}"), same(vec![], "{}")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "pg_temp.posint[]",
+        vec![same(vec![Some(1), None, Some(3)], "{1,NULL,3}")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "pg_temp.pair",
+        vec![same((1, vec![2]), "(1,{2})")],
+    )
+    .await;
+    let err = conn
+        .fetch_one("SELECT $1::pg_temp.posint", &[&0])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("posint"), "{err}");
+    let err = conn
+        .fetch_one("SELECT $1::pg_temp.posint[]", &[&vec![1, -1]])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("posint"), "{err}");
+    let err = conn
+        .fetch_one("SELECT $1::pg_temp.intlist", &[&vec![1, 2, 3, 4]])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("intlist"), "{err}");
+}

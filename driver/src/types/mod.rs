@@ -30,6 +30,7 @@
 //! | arrays of any type above | `Vec<T>`, `Vec<Option<T>>`, `&[T]`, `[T; N]` (encode), [`Array<T>`] (any dimensions and lower bounds) | |
 //! | int4range, int8range, numrange, daterange, tsrange, tstzrange, custom ranges | [`Range<T>`] | |
 //! | their multiranges (PostgreSQL 14+) | [`Multirange<T>`] | |
+//! | composites, anonymous records | tuples up to 12 fields, [`CompositeReader`] / [`CompositeWriter`] for own types (records: decode only) | |
 //! | enums | `&str`, `String` (the label), `#[derive(pgtusk::Type)]` enums | |
 //! | everything else (tsvector, tsquery, xml, jsonpath, reg*, tid, xid, cid, ...) | `&str`, `String` (text format) | |
 //!
@@ -38,6 +39,7 @@
 mod array;
 mod bits;
 mod builtin;
+mod composite;
 #[cfg(feature = "chrono")]
 mod datetime;
 mod geometry;
@@ -60,6 +62,7 @@ mod uuid;
 pub use array::{Array, Dimension, MAX_DIMENSIONS};
 pub use bits::Bits;
 pub use builtin::Kind;
+pub use composite::{CompositeReader, CompositeWriter};
 #[cfg(feature = "chrono")]
 pub use datetime::TimeTz;
 pub use geometry::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
@@ -167,6 +170,8 @@ impl Type {
             Inner::Builtin(b) => match &b.kind {
                 // int2vector and oidvector keep their own text form ("1 2 3").
                 Kind::Array(_) if matches!(b.oid, 22 | 30) => false,
+                // record and record[]: the composite codec reads fields by their wire OIDs.
+                Kind::Pseudo if matches!(b.oid, 2249 | 2287) => true,
                 // Arrays, ranges and multiranges travel in binary when what they hold does.
                 Kind::Array(elem) | Kind::Range(elem) | Kind::Multirange(elem) => elem.is_binary(),
                 _ => b.binary,
@@ -176,7 +181,9 @@ impl Type {
                 Kind::Array(elem) | Kind::Range(elem) | Kind::Multirange(elem) => elem.is_binary(),
                 // An enum's binary form is its label.
                 Kind::Enum(_) => true,
-                Kind::Composite(_) | Kind::Simple | Kind::Pseudo => false,
+                // A composite travels in binary when every field does.
+                Kind::Composite(fields) => fields.iter().all(|f| f.ty.is_binary()),
+                Kind::Simple | Kind::Pseudo => false,
             },
         }
     }
