@@ -3,6 +3,7 @@
 //! back, compared with the server's own text `$1::T::text`, and decoded from the server's
 //! literal `'text'::T`.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::net::IpAddr;
 use std::ops::Bound::{self, Excluded, Included, Unbounded};
@@ -737,4 +738,48 @@ async fn domains_travel_as_their_base_type() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("intlist"), "{err}");
+}
+
+// ----------------------------------------------------------------------------------- hstore
+
+#[tokio::test]
+async fn hstore_maps_to_a_hash_map_when_the_extension_exists() {
+    let mut conn = connect().await;
+    if let Err(e) = conn
+        .execute("CREATE EXTENSION IF NOT EXISTS hstore", &[])
+        .await
+    {
+        eprintln!("skipped: the hstore extension is not available: {e}");
+        return;
+    }
+    // A fresh connection looks the extension's types up.
+    let mut conn = connect().await;
+    let map: HashMap<String, Option<String>> = [
+        (s("a"), Some(s("1"))),
+        (s("k e\"y"), None),
+        (s("ünï"), Some(s(""))),
+    ]
+    .into();
+    let row = conn
+        .fetch_one(
+            "SELECT $1::hstore, $1::hstore -> 'a', $1::hstore ? 'k e\"y', '\"x\"=>NULL'::hstore",
+            &[&map],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<HashMap<String, Option<String>>>(0), map);
+    assert_eq!(row.get::<String>(1), "1");
+    assert!(row.get::<bool>(2));
+    assert_eq!(
+        row.get::<HashMap<String, Option<String>>>(3),
+        HashMap::from([(s("x"), None)])
+    );
+    let empty: HashMap<String, Option<String>> =
+        conn.fetch_value("SELECT ''::hstore", &[]).await.unwrap();
+    assert!(empty.is_empty());
+    let arr: Vec<HashMap<String, Option<String>>> = conn
+        .fetch_value("SELECT ARRAY['a=>b'::hstore]", &[])
+        .await
+        .unwrap();
+    assert_eq!(arr, [HashMap::from([(s("a"), Some(s("b")))])]);
 }

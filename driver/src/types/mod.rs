@@ -31,6 +31,7 @@
 //! | int4range, int8range, numrange, daterange, tsrange, tstzrange, custom ranges | [`Range<T>`] | |
 //! | their multiranges (PostgreSQL 14+) | [`Multirange<T>`] | |
 //! | composites, anonymous records | tuples up to 12 fields, [`CompositeReader`] / [`CompositeWriter`] for own types (records: decode only) | |
+//! | hstore (extension) | `HashMap<String, Option<String>>` | |
 //! | enums | `&str`, `String` (the label), `#[derive(pgtusk::Type)]` enums | |
 //! | everything else (tsvector, tsquery, xml, jsonpath, reg*, tid, xid, cid, ...) | `&str`, `String` (text format) | |
 //!
@@ -43,6 +44,7 @@ mod composite;
 #[cfg(feature = "chrono")]
 mod datetime;
 mod geometry;
+mod hstore;
 mod infinite;
 mod interval;
 #[cfg(feature = "json")]
@@ -183,7 +185,9 @@ impl Type {
                 Kind::Enum(_) => true,
                 // A composite travels in binary when every field does.
                 Kind::Composite(fields) => fields.iter().all(|f| f.ty.is_binary()),
-                Kind::Simple | Kind::Pseudo => false,
+                // Extension types travel in text, except hstore, which has a codec.
+                Kind::Simple => hstore::is_hstore(self),
+                Kind::Pseudo => false,
             },
         }
     }
