@@ -13,6 +13,8 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use pgtusk::types::{Array, Dimension, Interval, Multirange, Range};
 use pgtusk::{Connection, Decode, Encode};
 use pgtusk_tests::connect;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
 use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
@@ -782,4 +784,93 @@ async fn hstore_maps_to_a_hash_map_when_the_extension_exists() {
         .await
         .unwrap();
     assert_eq!(arr, [HashMap::from([(s("a"), Some(s("b")))])]);
+}
+
+// ------------------------------------------------------------------------- property tests
+
+fn proptest_runner() -> (
+    tokio::runtime::Runtime,
+    std::cell::RefCell<Connection>,
+    TestRunner,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let conn = rt.block_on(connect());
+    let runner = TestRunner::new(Config {
+        cases: 64,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    (rt, std::cell::RefCell::new(conn), runner)
+}
+
+/// Arrays of any shape (up to 4 dimensions, any lower bounds, NULLs): the server reports the
+/// dimensions we sent, its text form parses back to the same array, and the value round-trips.
+#[test]
+// One connection serves every case; block_on is its only user.
+#[allow(clippy::await_holding_refcell_ref)]
+fn array_property_server_agrees_on_shape_and_content() {
+    let (rt, conn, mut runner) = proptest_runner();
+    let shape = proptest::collection::vec((1i32..=3, -5i32..=5), 0..=4);
+    let strategy = shape.prop_flat_map(|dims| {
+        let count: usize = if dims.is_empty() {
+            0
+        } else {
+            dims.iter().map(|&(len, _)| len as usize).product()
+        };
+        (
+            Just(dims),
+            proptest::collection::vec(proptest::option::of(any::<i64>()), count),
+        )
+    });
+    runner
+        .run(&strategy, |(dims, elements)| {
+            let dimensions: Vec<Dimension> = dims.iter().map(|&(len, lb)| dim(len, lb)).collect();
+            let array = Array::new(dimensions, elements).unwrap();
+            let expected_dims: String = dims
+                .iter()
+                .map(|&(len, lb)| format!("[{lb}:{}]", lb + len - 1))
+                .collect();
+            let (back, server_dims, reparsed): (Array<Option<i64>>, Option<String>, bool) =
+                rt.block_on(async {
+                    let row = conn
+                        .borrow_mut()
+                        .fetch_one(
+                            "SELECT $1::int8[], array_dims($1::int8[]), $1::int8[]::text::int8[] = $1::int8[]",
+                            &[&array],
+                        )
+                        .await
+                        .unwrap();
+                    (row.get(0), row.get(1), row.get(2))
+                });
+            prop_assert_eq!(&back, &array);
+            prop_assert_eq!(server_dims.unwrap_or_default(), expected_dims);
+            prop_assert!(reparsed);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+#[allow(clippy::await_holding_refcell_ref)]
+fn text_array_property_round_trips_any_string() {
+    let (rt, conn, mut runner) = proptest_runner();
+    let strategy = proptest::collection::vec(proptest::option::of("[^\0]{0,12}"), 0..8);
+    runner
+        .run(&strategy, |values| {
+            let (back, count): (Vec<Option<String>>, i32) = rt.block_on(async {
+                let row = conn
+                    .borrow_mut()
+                    .fetch_one("SELECT $1::text[], cardinality($1::text[])", &[&values])
+                    .await
+                    .unwrap();
+                (row.get(0), row.get(1))
+            });
+            prop_assert_eq!(&back, &values);
+            prop_assert_eq!(count as usize, values.len());
+            Ok(())
+        })
+        .unwrap();
 }
