@@ -10,7 +10,9 @@ use std::ops::Bound::{self, Excluded, Included, Unbounded};
 use std::str::FromStr;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use pgtusk::types::{Array, Dimension, Interval, Multirange, Range};
+use pgtusk::types::{
+    Array, CompositeReader, CompositeWriter, Dimension, Interval, Multirange, Range,
+};
 use pgtusk::{Connection, Decode, Encode};
 use pgtusk_tests::connect;
 use proptest::prelude::*;
@@ -873,4 +875,80 @@ fn text_array_property_round_trips_any_string() {
             Ok(())
         })
         .unwrap();
+}
+
+// ------------------------------------------------- own composite types on the reader/writer
+
+#[derive(Debug, Clone, PartialEq)]
+struct Item {
+    id: i32,
+    name: Option<String>,
+    tags: Vec<String>,
+}
+
+impl<'r> Decode<'r> for Item {
+    fn accepts(ty: &pgtusk::Type) -> bool {
+        CompositeReader::is_composite(ty)
+    }
+
+    fn decode(ty: &pgtusk::Type, raw: &'r [u8]) -> Result<Self, pgtusk::BoxError> {
+        let mut fields = CompositeReader::new(ty, raw)?;
+        let item = Item {
+            id: fields.read()?,
+            name: fields.read()?,
+            tags: fields.read()?,
+        };
+        fields.finish()?;
+        Ok(item)
+    }
+}
+
+impl Encode for Item {
+    fn accepts(ty: &pgtusk::Type) -> bool {
+        CompositeWriter::field_count(ty) == Some(3)
+    }
+
+    fn encode(
+        &self,
+        ty: &pgtusk::Type,
+        buf: &mut bytes::BytesMut,
+    ) -> Result<pgtusk::types::IsNull, pgtusk::BoxError> {
+        let mut fields = CompositeWriter::new(ty, buf)?;
+        fields.write(&self.id)?;
+        fields.write(&self.name)?;
+        fields.write(&self.tags)?;
+        fields.finish()
+    }
+}
+
+#[tokio::test]
+async fn own_types_read_and_write_composites_field_by_field() {
+    let mut conn = connect().await;
+    conn.execute_script("CREATE TYPE pg_temp.item AS (id int4, name text, tags text[])")
+        .await
+        .unwrap();
+    let item = Item {
+        id: 3,
+        name: None,
+        tags: vec![s("x")],
+    };
+    check(
+        &mut conn,
+        "pg_temp.item",
+        vec![same(item.clone(), "(3,,{x})")],
+    )
+    .await;
+    check(
+        &mut conn,
+        "pg_temp.item[]",
+        vec![same(
+            vec![item.clone(), item],
+            "{\"(3,,{x})\",\"(3,,{x})\"}",
+        )],
+    )
+    .await;
+    // The reader checks each field's type: text is not an int4.
+    let err =
+        decode_error::<Item>(&mut conn, "SELECT ROW('a'::text, 'b'::text, '{}'::text[])").await;
+    assert!(err.contains("field 0") && err.contains("i32"), "{err}");
 }
