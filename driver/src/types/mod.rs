@@ -30,12 +30,13 @@
 //! | arrays of any type above | `Vec<T>`, `Vec<Option<T>>`, `&[T]`, `[T; N]` (encode), [`Array<T>`] (any dimensions and lower bounds) | |
 //! | int4range, int8range, numrange, daterange, tsrange, tstzrange, custom ranges | [`Range<T>`] | |
 //! | their multiranges (PostgreSQL 14+) | [`Multirange<T>`] | |
-//! | composites, anonymous records | tuples up to 12 fields, [`CompositeReader`] / [`CompositeWriter`] for own types (records: decode only) | |
+//! | composites whose fields all travel in binary, anonymous records | tuples up to 12 fields, [`CompositeReader`] / [`CompositeWriter`] for own types (records: decode only); not `String` — cast to text in SQL | |
 //! | hstore (extension) | `HashMap<String, Option<String>>` | |
 //! | enums | `&str`, `String` (the label), `#[derive(pgtusk::Type)]` enums | |
 //! | everything else (tsvector, tsquery, xml, jsonpath, reg*, tid, xid, cid, ...) | `&str`, `String` (text format) | |
 //!
-//! A type whose feature is off travels as text and reads as `String`.
+//! A type whose feature is off travels as text and reads as `String`; so does an array, range or
+//! composite of a type that travels as text. int2vector and oidvector keep their text form.
 
 mod array;
 mod bits;
