@@ -25,13 +25,15 @@ struct Args {
     rounds: usize,
     scale: f64,
     python: bool,
+    /// Run only these drivers (by name), e.g. to profile one under callgrind.
+    only: Vec<String>,
     out: PathBuf,
 }
 
 fn usage() -> String {
     let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
     format!(
-        "usage: pgtusk-bench [WORKLOAD…] [--rounds N] [--scale F] [--no-python] [--out DIR]\n\
+        "usage: pgtusk-bench [WORKLOAD…] [--rounds N] [--scale F] [--no-python] [--only DRIVER,…] [--out DIR]\n\
          WORKLOAD: a number 1-8 or one of {}",
         names.join(", ")
     )
@@ -43,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
         rounds: 5,
         scale: 1.0,
         python: true,
+        only: Vec::new(),
         out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"),
     };
     let mut it = std::env::args().skip(1);
@@ -63,6 +66,12 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--scale wants a positive number")?;
             }
             "--no-python" => args.python = false,
+            "--only" => {
+                let list = it
+                    .next()
+                    .ok_or("--only wants driver names, comma-separated")?;
+                args.only = list.split(',').map(str::to_owned).collect();
+            }
             "--out" => args.out = it.next().ok_or("--out wants a directory")?.into(),
             "-h" | "--help" => return Err(usage()),
             name => {
@@ -136,7 +145,9 @@ fn run(args: &Args) -> R<()> {
     })?;
 
     let mut conns = rt.block_on(Conns::connect(&dsn))?;
-    let mut py = if args.python {
+    let python_wanted =
+        args.python && (args.only.is_empty() || args.only.iter().any(|o| o == "asyncpg"));
+    let mut py = if python_wanted {
         match python::Runner::start(&dsn) {
             Ok(r) => Some(r),
             Err(why) => {
@@ -145,7 +156,7 @@ fn run(args: &Args) -> R<()> {
             }
         }
     } else {
-        println!("asyncpg skipped: --no-python");
+        println!("asyncpg skipped: --no-python or --only");
         None
     };
 
@@ -156,7 +167,10 @@ fn run(args: &Args) -> R<()> {
             results.push(WorkloadResult::skipped(w, why));
             continue;
         }
-        let contestants = w.contestants(py.is_some());
+        let mut contestants = w.contestants(py.is_some());
+        if !args.only.is_empty() {
+            contestants.retain(|c| args.only.iter().any(|o| o == c.name()));
+        }
         let ops = ((w.ops() as f64 * args.scale).round() as usize).max(1);
         eprintln!("workload {} {}: {} ops per phase", w.number(), w.key(), ops);
         let mut result = WorkloadResult::new(w, ops, &contestants);

@@ -126,18 +126,18 @@ impl Workload {
         }
     }
 
-    /// Operations per driver phase at scale 1 (sized for about 0.1-0.5 s per phase here).
+    /// Operations per driver phase at scale 1 (sized for about 0.3 s per Rust phase here).
     pub fn ops(self) -> usize {
         match self {
-            Workload::Point => 3000,
-            Workload::Tiny => 4000,
-            Workload::Series => 200,
-            Workload::Wide => 2,
-            Workload::Arrays => 300,
-            Workload::Bytea => 400,
-            Workload::Insert => 3,
-            Workload::Typed => 15,
-            Workload::TypedVsIndex => 3,
+            Workload::Point => 5000,
+            Workload::Tiny => 8000,
+            Workload::Series => 1000,
+            Workload::Wide => 4,
+            Workload::Arrays => 600,
+            Workload::Bytea => 2000,
+            Workload::Insert => 8,
+            Workload::Typed => 30,
+            Workload::TypedVsIndex => 10,
             Workload::InList => 0,
         }
     }
