@@ -17,9 +17,6 @@ pub const TINY: &str = "SELECT 1 + 1";
 pub const SERIES: &str = "SELECT g FROM generate_series(1, 1000) g";
 pub const WIDE: &str = "SELECT i, t, ts, n FROM bench_wide";
 pub const ARRAYS: &str = "SELECT a FROM bench_arr";
-// TODO(arrays): switch pgtusk to `ARRAYS` and `Vec<i32>` once `Vec<i32>: Decode` lands (arrays
-// branch). Until then pgtusk fetches the text form and parses it by hand; the table says so.
-pub const ARRAYS_AS_TEXT: &str = "SELECT a::text FROM bench_arr";
 pub const BYTEA: &str = "SELECT b FROM bench_bytea";
 pub const INSERT: &str = "INSERT INTO bench_ins (id, v) VALUES ($1, $2)";
 pub const TYPED: &str = "SELECT i, t, ts, n FROM bench_wide WHERE i <= 10000";
@@ -186,9 +183,6 @@ impl Workload {
     /// What a reader must know to read the row right.
     pub fn note(self) -> Option<&'static str> {
         match self {
-            Workload::Arrays => Some(
-                "pgtusk has no int4[] decoder yet: it fetches a::text and parses it by hand (TODO: Vec<i32> when arrays land); peers decode int4[] natively",
-            ),
             Workload::Insert => Some(
                 "pgtusk has no pipelined batch API yet: 1000 cached executes, one round trip each, in a transaction; tokio-postgres pipelines (joined futures); sqlx loops in a transaction; asyncpg executemany (pipelined)",
             ),
@@ -256,21 +250,6 @@ fn wide_sum(i: i32, t: &str, ts: &DateTime<Utc>, n: Decimal) -> i64 {
     let mut n = n;
     n.rescale(2);
     i64::from(i) + t.len() as i64 + ts.timestamp() + n.mantissa() as i64
-}
-
-/// Sum of the elements and their count, from PostgreSQL's text form `{1,2,3}`.
-fn int_array_text_sum(text: &str) -> R<i64> {
-    let inner = text
-        .strip_prefix('{')
-        .and_then(|t| t.strip_suffix('}'))
-        .ok_or_else(|| format!("not an array literal: {text:.40}"))?;
-    let mut sum = 0i64;
-    let mut count = 0i64;
-    for item in inner.split(',').filter(|s| !s.is_empty()) {
-        sum += i64::from(item.parse::<i32>()?);
-        count += 1;
-    }
-    Ok(sum + count)
 }
 
 /// Values for the insert batch, built once outside the timed phases.
@@ -371,8 +350,9 @@ impl Conns {
             }
             Workload::Arrays => {
                 for _ in 0..ops {
-                    for row in conn.fetch(ARRAYS_AS_TEXT, &[]).await? {
-                        s += int_array_text_sum(row.try_get::<&str>(0)?)?;
+                    for row in conn.fetch(ARRAYS, &[]).await? {
+                        let a: Vec<i32> = row.try_get(0)?;
+                        s += a.iter().map(|&x| i64::from(x)).sum::<i64>() + a.len() as i64;
                     }
                 }
             }
