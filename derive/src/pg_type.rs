@@ -1,5 +1,6 @@
 //! `#[derive(Type)]`: `Encode` + `Decode` for a newtype (it travels as its inner type, which
-//! covers domains) and for a fieldless enum (a PostgreSQL enum, travelling as its labels).
+//! covers domains), for a struct with named fields (a PostgreSQL composite type) and for a
+//! fieldless enum (a PostgreSQL enum, travelling as its labels).
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -18,6 +19,9 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     );
     let attrs = PgContainer::parse(&mut errors, &input.attrs);
     let out = match &input.data {
+        Data::Struct(data) if is_composite(&attrs, &data.fields) => {
+            composite(&mut errors, input, &attrs, &data.fields)
+        }
         Data::Struct(data) => newtype(&mut errors, input, &attrs, &data.fields),
         Data::Enum(data) => pg_enum(&mut errors, input, &attrs, data),
         Data::Union(data) => {
@@ -60,8 +64,8 @@ fn newtype(
     if fields.len() != 1 {
         errors.error(
             input.ident.span(),
-            "#[derive(pgtusk::Type)] on a struct needs exactly one field (a newtype, e.g. over a \
-             domain); composite types are not supported by the derive yet",
+            "#[derive(pgtusk::Type)] on a tuple struct needs exactly one field (a newtype, e.g. \
+             over a domain); a composite type needs a struct with named fields",
         );
         return None;
     }
@@ -129,6 +133,89 @@ fn newtype(
                     ::pgtusk::Decode::decode_null(ty.base_type()),
                     |inner| Self { #member: inner },
                 )
+            }
+        }
+    })
+}
+
+/// A struct with named fields is a composite type when it names its type or has more than one
+/// field; a single field without a name is a newtype.
+fn is_composite(attrs: &PgContainer, fields: &Fields) -> bool {
+    matches!(fields, Fields::Named(_))
+        && attrs.transparent.is_none()
+        && (attrs.name.is_some() || fields.len() > 1)
+}
+
+/// A PostgreSQL composite type: the struct's fields are its attributes, by name and in order
+/// (checked against the server's `pg_attribute` when the type is looked up), in binary.
+fn composite(
+    errors: &mut Errors,
+    input: &DeriveInput,
+    attrs: &PgContainer,
+    fields: &Fields,
+) -> Option<TokenStream> {
+    if let Some(rename_all) = &attrs.rename_all {
+        errors.error(
+            rename_all.span,
+            "`rename_all` is for enums; a composite's fields are its attribute names",
+        );
+    }
+    if let Some(param) = input.generics.params.first() {
+        errors.error(
+            syn::spanned::Spanned::span(param),
+            "#[derive(pgtusk::Type)] on a composite struct takes no generic parameters",
+        );
+    }
+    for field in fields {
+        attr::refuse(
+            errors,
+            &field.attrs,
+            "pg",
+            "`#[pg(...)]` attributes go on the type, not on its fields",
+        );
+    }
+    let ident = &input.ident;
+    let type_name = match &attrs.name {
+        Some(name) => name.value.clone(),
+        None => RenameRule::Snake.apply_to_variant(&ident.to_string()),
+    };
+    let members: Vec<&syn::Ident> = fields.iter().filter_map(|f| f.ident.as_ref()).collect();
+    let names: Vec<String> = members
+        .iter()
+        .map(|m| m.to_string().trim_start_matches("r#").to_owned())
+        .collect();
+    Some(quote! {
+        #[automatically_derived]
+        impl ::pgtusk::Encode for #ident {
+            fn accepts(ty: &::pgtusk::Type) -> bool {
+                ::pgtusk::__private::composite_accepts(ty, #type_name, &[#(#names),*])
+            }
+
+            fn encode(
+                &self,
+                ty: &::pgtusk::Type,
+                buf: &mut ::pgtusk::__private::BytesMut,
+            ) -> ::core::result::Result<::pgtusk::types::IsNull, ::pgtusk::BoxError> {
+                let mut fields = ::pgtusk::types::CompositeWriter::new(ty, buf)?;
+                #(fields.write(&self.#members)?;)*
+                fields.finish()
+            }
+        }
+
+        #[automatically_derived]
+        impl<'__r> ::pgtusk::Decode<'__r> for #ident {
+            fn accepts(ty: &::pgtusk::Type) -> bool {
+                ::pgtusk::__private::composite_accepts(ty, #type_name, &[#(#names),*])
+            }
+
+            fn decode(
+                ty: &::pgtusk::Type,
+                raw: &'__r [u8],
+            ) -> ::core::result::Result<Self, ::pgtusk::BoxError> {
+                let mut fields = ::pgtusk::types::CompositeReader::new(ty, raw)?;
+                let value = Self { #(#members: fields.read()?,)* };
+                fields.finish()?;
+                ::core::result::Result::Ok(value)
             }
         }
     })

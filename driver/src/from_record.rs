@@ -375,6 +375,25 @@ pub mod __private {
         }
     }
 
+    /// Whether `ty` is the composite type `name` (schema-qualified or not) with exactly these
+    /// attributes in this order, travelling in binary.
+    pub fn composite_accepts(ty: &Type, name: &str, fields: &[&str]) -> bool {
+        let crate::types::Kind::Composite(attrs) = ty.kind() else {
+            return false;
+        };
+        let named = match name.split_once('.') {
+            Some((schema, name)) => ty.schema() == schema && ty.name() == name,
+            None => ty.name() == name,
+        };
+        named
+            && ty.is_binary()
+            && attrs.len() == fields.len()
+            && attrs
+                .iter()
+                .zip(fields)
+                .all(|(attr, field)| attr.name == *field)
+    }
+
     /// The error for a label the Rust enum does not have.
     pub fn unknown_label(ty: &Type, raw: &[u8], rust_type: &str) -> crate::error::BoxError {
         format!(

@@ -6,8 +6,13 @@ enum Mood {
 }
 
 #[derive(pgtusk::Type)]
+struct Pair(f64, f64);
+
+#[derive(pgtusk::Type)]
+#[pg(rename_all = "camelCase")]
 struct Point {
     x: f64,
+    #[pg(rename = "why")]
     y: f64,
 }
 
