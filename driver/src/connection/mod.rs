@@ -6,6 +6,7 @@
 //! A future dropped mid-operation leaves both behind; the next operation first finishes the
 //! write and drains what is owed (see [`Connection::ready`]), so the connection stays usable.
 
+mod batch;
 mod connect;
 mod introspect;
 mod query;
@@ -62,6 +63,9 @@ pub struct Connection {
     /// A named statement whose Parse went out in an operation that was dropped before the
     /// server confirmed it: it may exist on the server, so it is closed once drained.
     unconfirmed_statement: Option<String>,
+    /// An `execute_many` has sent Bind/Execute pairs without their final Sync: if its future
+    /// is dropped now, the next operation must abort the batch, not commit half of it.
+    batch_unsynced: bool,
     /// Set when the connection's state is unknown (I/O or protocol failure): no further use.
     broken: bool,
     id: u64,
@@ -86,6 +90,7 @@ impl Connection {
             max_message_size,
             owed_ready: 0,
             unconfirmed_statement: None,
+            batch_unsynced: false,
             broken: false,
             id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
             process_id: 0,
@@ -169,6 +174,7 @@ impl Connection {
         if self.broken {
             return Err(Error::Closed);
         }
+        self.abandon_batch();
         self.flush().await?;
         while self.owed_ready > 0 {
             let msg = self.recv().await?;

@@ -311,18 +311,7 @@ impl Connection {
         limit: Limit,
     ) -> Result<Arc<Columns>> {
         self.ready().await?;
-        let stmt = match query {
-            QueryRef::Sql(sql) => self.cached_or_prepare(sql).await?,
-            QueryRef::Statement(stmt) => {
-                if stmt.0.connection_id != self.id {
-                    return Err(Error::Interface(
-                        "this statement was prepared on another connection; prepare it on this one"
-                            .to_owned(),
-                    ));
-                }
-                stmt.clone()
-            }
-        };
+        let stmt = self.statement_for(query).await?;
         match self.bind_execute(&stmt, params, limit).await {
             Err(Error::Db(e)) if is_stale_statement(&e) => {
                 self.cache.remove(stmt.sql());
@@ -351,6 +340,45 @@ impl Connection {
         params: Params<'_>,
         limit: Limit,
     ) -> Result<()> {
+        self.write_bind_execute(stmt, params, if limit == Limit::One { 1 } else { 0 })?;
+        self.write_pending_closes()?;
+        self.write_sync();
+        self.flush().await?;
+        loop {
+            match self.recv().await? {
+                Message::BindComplete => return Ok(()),
+                Message::CloseComplete => {}
+                Message::ErrorResponse(fields) => {
+                    let error = db_error(&fields);
+                    self.finish().await?;
+                    return Err(error);
+                }
+                other => return Err(self.unexpected(&other, "bind")),
+            }
+        }
+    }
+
+    /// The statement a query method runs: from the cache (prepared on a miss), or the
+    /// caller's own, which must come from this connection.
+    pub(super) async fn statement_for(&mut self, query: QueryRef<'_>) -> Result<Statement> {
+        match query {
+            QueryRef::Sql(sql) => self.cached_or_prepare(sql).await,
+            QueryRef::Statement(stmt) if stmt.0.connection_id != self.id => Err(Error::Interface(
+                "this statement was prepared on another connection; prepare it on this one"
+                    .to_owned(),
+            )),
+            QueryRef::Statement(stmt) => Ok(stmt.clone()),
+        }
+    }
+
+    /// Appends Bind + Execute for `stmt` with `params`, after checking the parameter count and
+    /// each parameter's type; on any error nothing is left in the write buffer.
+    pub(super) fn write_bind_execute(
+        &mut self,
+        stmt: &Statement,
+        params: Params<'_>,
+        max_rows: i32,
+    ) -> Result<()> {
         let inner = &stmt.0;
         if params.len() != inner.params.len() {
             return Err(Error::Interface(format!(
@@ -377,30 +405,12 @@ impl Connection {
                 BindError::Protocol(e) => e.into(),
             });
         }
-        frontend::execute(
-            "",
-            if limit == Limit::One { 1 } else { 0 },
-            &mut self.write_buf,
-        )?;
-        self.write_pending_closes()?;
-        self.write_sync();
-        self.flush().await?;
-        loop {
-            match self.recv().await? {
-                Message::BindComplete => return Ok(()),
-                Message::CloseComplete => {}
-                Message::ErrorResponse(fields) => {
-                    let error = db_error(&fields);
-                    self.finish().await?;
-                    return Err(error);
-                }
-                other => return Err(self.unexpected(&other, "bind")),
-            }
-        }
+        frontend::execute("", max_rows, &mut self.write_buf)?;
+        Ok(())
     }
 
     /// Reads up to the ReadyForQuery that ends the current operation.
-    async fn finish(&mut self) -> Result<()> {
+    pub(super) async fn finish(&mut self) -> Result<()> {
         loop {
             if let Message::ReadyForQuery(status) = self.recv().await? {
                 self.owed_ready -= 1;
@@ -410,7 +420,7 @@ impl Connection {
         }
     }
 
-    async fn cached_or_prepare(&mut self, sql: &str) -> Result<Statement> {
+    pub(super) async fn cached_or_prepare(&mut self, sql: &str) -> Result<Statement> {
         if let Some(stmt) = self.cache.get(sql) {
             return Ok(stmt.clone());
         }
