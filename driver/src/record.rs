@@ -238,7 +238,12 @@ impl Record {
     /// resolved names to indices once per statement.
     #[doc(hidden)]
     pub fn decode_at<'r, T: Decode<'r>>(&'r self, index: usize) -> Result<T> {
-        let column = &self.columns.columns[index];
+        let Some(column) = self.columns.columns.get(index) else {
+            return Err(Error::Decode(format!(
+                "no column {index} in this row ({} columns)",
+                self.len()
+            )));
+        };
         let ty = column.ty.base_type();
         if !T::accepts(ty) {
             return Err(Error::Decode(format!(

@@ -146,12 +146,9 @@ async fn bad_data_row_is_a_protocol_error_and_breaks_the_connection() {
     ));
 }
 
-#[tokio::test]
-async fn data_row_with_lengths_past_the_end_is_a_protocol_error() {
-    let reply = prepare_reply();
-    // Bind answer: BindComplete, then a DataRow claiming a 1000-byte field in 4 bytes.
-    let mut second = msg(b'2', b"");
-    second.extend(msg(b'D', &[0, 1, 0, 0, 0x03, 0xe8, 1, 2, 3, 4]));
+/// Runs `SELECT 1` against a fake server that prepares it (one int4 column) and then answers
+/// the Bind with `bind_reply`; returns the query's error and whether the connection is closed.
+async fn query_answered_with(bind_reply: Vec<u8>) -> (Error, bool) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -160,9 +157,9 @@ async fn data_row_with_lengths_past_the_end_is_a_protocol_error() {
         let _ = socket.read(&mut buf).await;
         socket.write_all(&handshake()).await.unwrap();
         let _ = socket.read(&mut buf).await;
-        socket.write_all(&reply).await.unwrap();
+        socket.write_all(&prepare_reply()).await.unwrap();
         let _ = socket.read(&mut buf).await;
-        socket.write_all(&second).await.unwrap();
+        socket.write_all(&bind_reply).await.unwrap();
         tokio::time::sleep(Duration::from_secs(2)).await;
     });
     let mut conn = connect_to(port).await.unwrap();
@@ -170,6 +167,31 @@ async fn data_row_with_lengths_past_the_end_is_a_protocol_error() {
         .await
         .unwrap()
         .unwrap_err();
+    (err, conn.is_closed())
+}
+
+#[tokio::test]
+async fn data_row_with_lengths_past_the_end_is_a_protocol_error() {
+    // BindComplete, then a DataRow claiming a 1000-byte field in 4 bytes.
+    let mut reply = msg(b'2', b"");
+    reply.extend(msg(b'D', &[0, 1, 0, 0, 0x03, 0xe8, 1, 2, 3, 4]));
+    let (err, closed) = query_answered_with(reply).await;
     assert!(matches!(err, Error::Protocol(_)), "{err:?}");
-    assert!(conn.is_closed());
+    assert!(closed);
+}
+
+#[tokio::test]
+async fn data_row_with_more_values_than_columns_is_a_protocol_error() {
+    // BindComplete, then two int4 values for a one-column statement.
+    let mut reply = msg(b'2', b"");
+    reply.extend(msg(
+        b'D',
+        &[0, 2, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 2],
+    ));
+    let (err, closed) = query_answered_with(reply).await;
+    assert!(
+        matches!(err, Error::Protocol(_)) && err.to_string().contains("2 values"),
+        "{err:?}"
+    );
+    assert!(closed);
 }

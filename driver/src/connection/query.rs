@@ -239,8 +239,17 @@ impl Connection {
         }
     }
 
-    /// A Record for a DataRow; a row that does not match its own lengths breaks the connection.
+    /// A Record for a DataRow; a row that does not match its own lengths or the statement's
+    /// columns breaks the connection.
     fn record(&mut self, row: &DataRow, columns: &Arc<Columns>) -> Result<Record> {
+        if row.len() != columns.len() {
+            self.broken = true;
+            return Err(Error::Protocol(format!(
+                "a DataRow has {} values but the statement describes {} columns",
+                row.len(),
+                columns.len()
+            )));
+        }
         match Record::spans_from(row.ranges(), row.len()) {
             Ok(spans) => Ok(Record::new(row.buffer().clone(), spans, columns.clone())),
             Err(e) => {
