@@ -1,1 +1,19 @@
-//! sea-query on pgtusk. Filled in by its own issue.
+//! sea-query on pgtusk.
+//!
+//! [`TuskQueryBuilder`] renders sea-query statements as PostgreSQL, with `IN` lists of values
+//! as one array parameter (`id = ANY($1::int4[])`); [`params`] turns sea-query [`Values`] into
+//! binary pgtusk parameters; [`exec`] runs statements in one line; [`value`] reads records back
+//! as sea-query values.
+//!
+//! [`Values`]: sea_query::Values
+
+pub mod array_type;
+mod builder;
+pub mod exec;
+pub mod params;
+pub mod value;
+
+pub use builder::TuskQueryBuilder;
+pub use exec::{Executor, StatementExt};
+pub use params::{Params, bind};
+pub use sea_query;

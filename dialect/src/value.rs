@@ -1,0 +1,1 @@
+//! Records as sea-query values, for ORM backends that work with dynamic values.
