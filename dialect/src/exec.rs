@@ -2,7 +2,7 @@
 //!
 //! ```no_run
 //! use pgtusk_dialect::StatementExt;
-//! use pgtusk_dialect::sea_query::{Expr, Query};
+//! use pgtusk_dialect::sea_query::{Expr, ExprTrait, Query};
 //!
 //! #[derive(pgtusk::FromRecord)]
 //! struct Animal {
