@@ -2,8 +2,10 @@
 //! and `Rgb` as a 3-byte bytea, checked on the way in and out.
 //!
 //! ```sh
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo run --example custom_type
+//! cargo run --example custom_type   (against DATABASE_URL when set, else a throwaway TempCluster)
 //! ```
+
+mod support;
 
 use bytes::{BufMut, BytesMut};
 use pgtusk::types::{IsNull, Type};
@@ -74,9 +76,8 @@ impl Decode<'_> for Rgb {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("DATABASE_URL")
-        .map_err(|_| "set DATABASE_URL, e.g. postgres://postgres@127.0.0.1:5432/postgres")?;
-    let mut conn = Connection::connect(&url).await?;
+    let server = support::server()?;
+    let mut conn = Connection::connect(&server.dsn).await?;
 
     conn.execute_script(
         "CREATE TEMP TABLE readings (place text, temperature float8, colour bytea)",

@@ -1,62 +1,131 @@
-//! A tour of pgtusk. Grows with the driver.
+//! A tour of pgtusk: connect, query, stream, prepare, typed rows, errors.
 //!
-//! Runs against `DATABASE_URL` when it is set, otherwise against a throwaway
-//! server that `TempCluster` starts (and removes again at the end). Until the
-//! driver connects, it talks to the server through `psql`.
+//! Runs against `DATABASE_URL` when it is set, otherwise against a throwaway server that
+//! `TempCluster` starts (and removes again at the end).
 //!
 //! ```text
 //! cargo run --example tour
 //! DATABASE_URL=postgres://user:password@localhost/db cargo run --example tour
 //! ```
 
-use std::error::Error;
-use std::process::{Command, Stdio};
+mod support;
+
 use std::time::Instant;
 
-use pgtusk::cluster::TempCluster;
+use futures_util::TryStreamExt;
+use pgtusk::{Connection, FromRecord, SqlState};
 
-fn main() -> Result<(), Box<dyn Error>> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => {
-            println!("server: DATABASE_URL");
-            println!("{}", psql_url(&url, "SELECT version()")?);
-        }
-        _ => {
-            let started = Instant::now();
-            let cluster = TempCluster::start()?;
-            println!(
-                "server: throwaway cluster at {} (started in {:.2?})",
-                cluster.dsn(),
-                started.elapsed()
-            );
-            println!("{}", cluster.psql("SELECT version()")?);
-            cluster.stop()?;
-        }
-    }
-    Ok(())
+#[derive(FromRecord)]
+struct Animal {
+    id: i64,
+    name: String,
+    legs: i16,
 }
 
-/// `psql -c sql` against a connection URL; its output without the newline.
-fn psql_url(url: &str, sql: &str) -> Result<String, Box<dyn Error>> {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-w",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-            "-d",
-            url,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("could not run psql: {e}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("psql failed ({}): {}", out.status, stderr.trim_end()).into());
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let server = support::server()?;
+    match &server.cluster {
+        Some(_) => println!(
+            "server: a throwaway cluster (started in {:.2?})",
+            started.elapsed()
+        ),
+        None => println!("server: DATABASE_URL"),
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+
+    // Connect: a URL or a libpq key=value string; PG* variables and ~/.pgpass fill the gaps.
+    let mut conn = Connection::connect(&server.dsn).await?;
+    println!(
+        "connected to PostgreSQL {} as backend {}",
+        conn.server_version(),
+        conn.backend_pid()
+    );
+
+    // Scripts run through the simple protocol; everything else is prepared, cached and binary.
+    conn.execute_script(
+        "CREATE TEMP TABLE animals (id int8 PRIMARY KEY, name text NOT NULL, legs int2 NOT NULL);
+         INSERT INTO animals VALUES (1, 'walrus', 4), (2, 'narwhal', 0), (3, 'elephant', 4);",
+    )
+    .await?;
+    let inserted = conn
+        .execute(
+            "INSERT INTO animals VALUES ($1, $2, $3)",
+            &[&4i64, &"mammoth", &4i16],
+        )
+        .await?;
+    println!("inserted {inserted} row");
+
+    // Records: values decode on demand, by name or position, borrowed where the type allows.
+    for row in conn
+        .fetch(
+            "SELECT id, name FROM animals WHERE legs > $1 ORDER BY id",
+            &[&0i16],
+        )
+        .await?
+    {
+        let id: i64 = row.get("id");
+        let name: &str = row.get(1);
+        println!("  {id}: {name}");
+    }
+    let count: i64 = conn
+        .fetch_value("SELECT count(*) FROM animals", &[])
+        .await?;
+    println!(
+        "{count} animals; the statement cache holds {} statements",
+        conn.cached_statements()
+    );
+
+    // Typed rows: column names resolved once per result, each row decoded straight into the struct.
+    let animals: Vec<Animal> = conn
+        .fetch_as("SELECT id, name, legs FROM animals ORDER BY id", &[])
+        .await?;
+    for a in &animals {
+        println!("  typed: #{} {} with {} legs", a.id, a.name, a.legs);
+    }
+
+    // Streaming: rows arrive as the server sends them, nothing buffered.
+    let mut rows = conn
+        .fetch_stream("SELECT g FROM generate_series(1, 100000) g", &[])
+        .await?;
+    let mut sum = 0i64;
+    while let Some(row) = rows.try_next().await? {
+        sum += i64::from(row.get::<i32>(0));
+    }
+    println!("streamed 100000 rows, sum {sum}");
+
+    // A prepared statement tells its parameter types and result columns.
+    let stmt = conn
+        .prepare("SELECT name FROM animals WHERE id = $1")
+        .await?;
+    println!(
+        "prepared: params {:?}, columns {:?}",
+        stmt.params(),
+        stmt.columns().iter().map(|c| c.name()).collect::<Vec<_>>()
+    );
+
+    // Errors: a server error keeps every field and its SQLSTATE is matchable.
+    match conn
+        .execute("INSERT INTO animals VALUES (1, 'walrus again', 4)", &[])
+        .await
+    {
+        Err(err) if err.sqlstate() == Some(SqlState::UNIQUE_VIOLATION) => {
+            println!("duplicate refused: {err}")
+        }
+        other => println!("unexpected: {other:?}"),
+    }
+    // ... and a Rust value of the wrong type is refused before anything is sent.
+    if let Err(err) = conn
+        .fetch("SELECT * FROM animals WHERE id = $1", &[&"one"])
+        .await
+    {
+        println!("{err}");
+    }
+
+    conn.close().await?;
+    if let Some(cluster) = server.cluster {
+        cluster.stop()?;
+    }
+    println!("done in {:.2?}", started.elapsed());
+    Ok(())
 }

@@ -1,6 +1,8 @@
 //! Typed rows: a query's result decoded straight into structs.
 //!
-//! `DATABASE_URL=postgres://postgres@localhost/postgres cargo run --example typed_rows`
+//! `cargo run --example typed_rows` (against `DATABASE_URL` when set, else a throwaway TempCluster)
+
+mod support;
 
 use pgtusk::{Connection, FromRecord};
 
@@ -15,10 +17,9 @@ struct Animal {
 }
 
 #[tokio::main]
-async fn main() -> pgtusk::Result<()> {
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@localhost/postgres".to_owned());
-    let mut conn = Connection::connect(&url).await?;
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let server = support::server()?;
+    let mut conn = Connection::connect(&server.dsn).await?;
     conn.execute_script(
         "CREATE TEMP TABLE animals (id int8 PRIMARY KEY, name text NOT NULL, legs int2 NOT NULL);
          INSERT INTO animals VALUES (1, 'walrus', 4), (2, 'tusk shell', 0), (3, 'narwhal', 0);",

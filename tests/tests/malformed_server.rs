@@ -59,6 +59,21 @@ async fn connect_to(port: u16) -> pgtusk::Result<Connection> {
         .expect("connect hung")
 }
 
+/// The answer to Parse + Describe + Sync: ParseComplete, no parameters, one int4 column "n",
+/// ReadyForQuery.
+fn prepare_reply() -> Vec<u8> {
+    let mut reply = msg(b'1', b"");
+    reply.extend(msg(b't', &[0, 0]));
+    let mut row_description = vec![0, 1];
+    row_description.extend(b"n\0");
+    row_description.extend([
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 1,
+    ]);
+    reply.extend(msg(b'T', &row_description));
+    reply.extend(ready());
+    reply
+}
+
 async fn expect_startup_error(bytes: Vec<u8>) -> Error {
     let port = fake_server(bytes, None).await;
     connect_to(port)
@@ -117,17 +132,7 @@ async fn unsupported_authentication_is_an_auth_error() {
 
 #[tokio::test]
 async fn bad_data_row_is_a_protocol_error_and_breaks_the_connection() {
-    // Parse + Describe answer: ParseComplete, no parameters, one int4 column, ReadyForQuery.
-    let mut reply = msg(b'1', b"");
-    reply.extend(msg(b't', &[0, 0]));
-    let mut field = b"n\0".to_vec();
-    field.extend([
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 1,
-    ]);
-    let mut row_description = vec![0, 1];
-    row_description.extend(field);
-    reply.extend(msg(b'T', &row_description));
-    reply.extend(ready());
+    let reply = prepare_reply();
     let port = fake_server(handshake(), Some(reply)).await;
     let mut conn = connect_to(port).await.unwrap();
     // The prepare succeeds; the fake server then closes, so the query cannot succeed either way:
@@ -143,15 +148,7 @@ async fn bad_data_row_is_a_protocol_error_and_breaks_the_connection() {
 
 #[tokio::test]
 async fn data_row_with_lengths_past_the_end_is_a_protocol_error() {
-    let mut reply = msg(b'1', b"");
-    reply.extend(msg(b't', &[0, 0]));
-    let mut row_description = vec![0, 1];
-    row_description.extend(b"n\0");
-    row_description.extend([
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 1,
-    ]);
-    reply.extend(msg(b'T', &row_description));
-    reply.extend(ready());
+    let reply = prepare_reply();
     // Bind answer: BindComplete, then a DataRow claiming a 1000-byte field in 4 bytes.
     let mut second = msg(b'2', b"");
     second.extend(msg(b'D', &[0, 1, 0, 0, 0x03, 0xe8, 1, 2, 3, 4]));

@@ -78,10 +78,10 @@ pub type Oid = u32;
 ///
 /// Built-in types are constants (`Type::INT4`, `Type::TEXT_ARRAY`, ...) and cost nothing to
 /// clone; a type the driver does not know is described by the server and cached per connection.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Type(Inner);
 
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 enum Inner {
     Builtin(&'static builtin::Builtin),
     Custom(Arc<CustomType>),
@@ -164,6 +164,22 @@ impl Type {
                 Kind::Enum(_) | Kind::Composite(_) | Kind::Simple | Kind::Pseudo => false,
             },
         }
+    }
+}
+
+/// Types are equal when their OIDs are: an OID names one type on a server. Comparing OIDs
+/// keeps `*ty == Type::INT4` in every codec's `accepts` a single integer compare.
+impl PartialEq for Type {
+    fn eq(&self, other: &Type) -> bool {
+        self.oid() == other.oid()
+    }
+}
+
+impl Eq for Type {}
+
+impl std::hash::Hash for Type {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.oid().hash(state);
     }
 }
 
