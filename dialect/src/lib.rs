@@ -12,6 +12,7 @@ mod builder;
 pub mod exec;
 pub mod params;
 pub mod value;
+mod value_array;
 
 pub use builder::TuskQueryBuilder;
 pub use exec::{Executor, StatementExt};
