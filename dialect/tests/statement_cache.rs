@@ -14,9 +14,17 @@ fn ids_in(n: i32) -> SelectStatement {
         .to_owned()
 }
 
+/// A connection whose cache holds more than 500 statements, so nothing is evicted.
+async fn big_cache() -> pgtusk::Connection {
+    let options: pgtusk::ConnectOptions = common::dsn().parse().unwrap();
+    pgtusk::Connection::connect_with(&options.statement_cache_size(1000))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn lengths_1_to_500_share_one_cached_statement() {
-    let mut conn = common::connect().await;
+    let mut conn = big_cache().await;
     conn.execute_script(
         "CREATE TEMP TABLE ids AS SELECT g::int4 AS id FROM generate_series(1, 600) g",
     )
@@ -32,20 +40,20 @@ async fn lengths_1_to_500_share_one_cached_statement() {
 
 #[tokio::test]
 async fn plain_rendering_prepares_one_statement_per_length() {
-    let mut conn = common::connect().await;
+    let mut conn = big_cache().await;
     conn.execute_script(
         "CREATE TEMP TABLE ids AS SELECT g::int4 AS id FROM generate_series(1, 600) g",
     )
     .await
     .unwrap();
     let before = conn.cached_statements();
-    for n in 1..=50 {
+    for n in 1..=500 {
         let (sql, values) = ids_in(n).build(PostgresQueryBuilder);
         let params = bind(values).unwrap();
         let rows = conn.fetch(&sql, &params.as_refs()).await.unwrap();
         assert_eq!(rows.len(), n as usize);
     }
-    assert_eq!(conn.cached_statements() - before, 50);
+    assert_eq!(conn.cached_statements() - before, 500);
 }
 
 #[tokio::test]
