@@ -231,6 +231,36 @@ fn cases() -> Vec<Case> {
             r#"SELECT "id" FROM "users" WHERE ("id", "name") IN (SELECT * FROM unnest($1::int4[], $2::text[])) ORDER BY "id" ASC"#,
         ),
         case(
+            "from subquery and an expression on the left",
+            Query::select()
+                .column("id")
+                .from_subquery(
+                    Query::select()
+                        .columns(["id", "age"])
+                        .from("users")
+                        .and_where(Expr::col("id").is_in([1, 2, 3, 5]))
+                        .to_owned(),
+                    "u",
+                )
+                .and_where(Expr::col("age").add(1).is_in([32, 46]))
+                .and_where(Expr::col("id").is_in([3, 4]).not())
+                .to_owned(),
+            r#"SELECT "id" FROM (SELECT "id", "age" FROM "users" WHERE "id" IN ($1, $2, $3, $4)) AS "u" WHERE "age" + $5 IN ($6, $7) AND (NOT "id" IN ($8, $9))"#,
+            r#"SELECT "id" FROM (SELECT "id", "age" FROM "users" WHERE "id" = ANY($1::int4[])) AS "u" WHERE "age" + $2 = ANY($3::int4[]) AND (NOT "id" = ANY($4::int4[]))"#,
+        ),
+        case(
+            "nulls in the list and on the left",
+            Query::select()
+                .column("id")
+                .expr_as(Expr::col("age").is_in([Some(31), None]), "r")
+                .expr_as(Expr::col("age").is_not_in([Some(31), None]), "s")
+                .from("users")
+                .order_by("id", Order::Asc)
+                .to_owned(),
+            r#"SELECT "id", "age" IN ($1, $2) AS "r", "age" NOT IN ($3, $4) AS "s" FROM "users" ORDER BY "id" ASC"#,
+            r#"SELECT "id", "age" = ANY($1::int4[]) AS "r", "age" <> ALL($2::int4[]) AS "s" FROM "users" ORDER BY "id" ASC"#,
+        ),
+        case(
             "insert on conflict where returning",
             Query::insert()
                 .into_table("teams")
@@ -338,4 +368,19 @@ async fn both_renderings_return_the_same_rows() {
             c.name
         );
     }
+}
+
+#[test]
+fn a_rewritten_list_inside_a_comparison_keeps_its_parentheses() {
+    let sql = Query::select()
+        .expr(Expr::col("id").is_in([1, 2]).eq(true))
+        .expr(Expr::col("id").is_in([1, 2]).is_null())
+        .from("users")
+        .to_owned()
+        .build(TuskQueryBuilder::new())
+        .0;
+    assert_eq!(
+        sql,
+        r#"SELECT ("id" = ANY($1::int4[])) = $2, ("id" = ANY($3::int4[])) IS NULL FROM "users""#
+    );
 }
