@@ -7,9 +7,7 @@
 //! | `Value` | Rust type sent |
 //! |---|---|
 //! | `Bool` | `bool` |
-//! | `TinyInt`, `SmallInt`, `Int`, `BigInt` | `i16`, `i16`, `i32`, `i64` |
-//! | `TinyUnsigned`, `SmallUnsigned`, `Unsigned` | `i16`, `i32`, `i64` (widened) |
-//! | `BigUnsigned` | `rust_decimal::Decimal` (numeric) |
+//! | every integer variant, signed or not | [`WideInt`]: whichever of `int2`, `int4`, `int8`, `numeric` the server asks for, if the value fits |
 //! | `Float`, `Double` | `f32`, `f64` |
 //! | `String`, `Char`, `Enum` | `String` (enums as their label) |
 //! | `Bytes` | `Vec<u8>` |
@@ -99,22 +97,57 @@ impl From<&Values> for BindValues {
     }
 }
 
-fn widen_u64(v: Option<u64>) -> Option<Decimal> {
-    v.map(Decimal::from)
+/// An integer of any sea-query integer variant, sent as whichever integer type the server
+/// asks for (`int2`, `int4`, `int8`, `numeric`): `Expr::col("id").eq(5)` works on a `bigint`
+/// column as it does on an `int4` one. A value that does not fit the asked-for type is an
+/// encode error naming both, never a wrapped number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WideInt(pub i128);
+
+impl Encode for WideInt {
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INT2 || *ty == Type::INT4 || *ty == Type::INT8 || *ty == Type::NUMERIC
+    }
+
+    fn encode(&self, ty: &Type, buf: &mut BytesMut) -> Result<IsNull, BoxError> {
+        let range = || format!("{} is out of range for {ty}", self.0);
+        if *ty == Type::INT2 {
+            buf.put_i16(i16::try_from(self.0).map_err(|_| range())?);
+        } else if *ty == Type::INT4 {
+            buf.put_i32(i32::try_from(self.0).map_err(|_| range())?);
+        } else if *ty == Type::INT8 {
+            buf.put_i64(i64::try_from(self.0).map_err(|_| range())?);
+        } else {
+            let d = Decimal::try_from_i128_with_scale(self.0, 0).map_err(|_| range())?;
+            return d.encode(ty, buf);
+        }
+        Ok(IsNull::No)
+    }
+}
+
+impl Element for WideInt {
+    fn write_text(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "{}", self.0);
+    }
+}
+
+fn wide<T: Into<i128>>(v: Option<T>) -> Option<WideInt> {
+    v.map(|x| WideInt(x.into()))
 }
 
 /// One value as a parameter.
 pub fn param(value: Value) -> Result<Param, String> {
     Ok(match value {
         Value::Bool(v) => Box::new(v),
-        Value::TinyInt(v) => Box::new(v.map(i16::from)),
-        Value::SmallInt(v) => Box::new(v),
-        Value::Int(v) => Box::new(v),
-        Value::BigInt(v) => Box::new(v),
-        Value::TinyUnsigned(v) => Box::new(v.map(i16::from)),
-        Value::SmallUnsigned(v) => Box::new(v.map(i32::from)),
-        Value::Unsigned(v) => Box::new(v.map(i64::from)),
-        Value::BigUnsigned(v) => Box::new(widen_u64(v)),
+        Value::TinyInt(v) => Box::new(wide(v)),
+        Value::SmallInt(v) => Box::new(wide(v)),
+        Value::Int(v) => Box::new(wide(v)),
+        Value::BigInt(v) => Box::new(wide(v)),
+        Value::TinyUnsigned(v) => Box::new(wide(v)),
+        Value::SmallUnsigned(v) => Box::new(wide(v)),
+        Value::Unsigned(v) => Box::new(wide(v)),
+        Value::BigUnsigned(v) => Box::new(wide(v)),
         Value::Float(v) => Box::new(v),
         Value::Double(v) => Box::new(v),
         Value::String(v) => Box::new(v),
@@ -170,14 +203,14 @@ fn array(ty: ArrayType, values: Option<Vec<Value>>) -> Result<Param, String> {
     }
     Ok(match ty {
         ArrayType::Bool => arm!(Bool, |x: bool| x),
-        ArrayType::TinyInt => arm!(TinyInt, |x: i8| i16::from(x)),
-        ArrayType::SmallInt => arm!(SmallInt, |x: i16| x),
-        ArrayType::Int => arm!(Int, |x: i32| x),
-        ArrayType::BigInt => arm!(BigInt, |x: i64| x),
-        ArrayType::TinyUnsigned => arm!(TinyUnsigned, |x: u8| i16::from(x)),
-        ArrayType::SmallUnsigned => arm!(SmallUnsigned, |x: u16| i32::from(x)),
-        ArrayType::Unsigned => arm!(Unsigned, |x: u32| i64::from(x)),
-        ArrayType::BigUnsigned => arm!(BigUnsigned, |x: u64| Decimal::from(x)),
+        ArrayType::TinyInt => arm!(TinyInt, |x: i8| WideInt(x.into())),
+        ArrayType::SmallInt => arm!(SmallInt, |x: i16| WideInt(x.into())),
+        ArrayType::Int => arm!(Int, |x: i32| WideInt(x.into())),
+        ArrayType::BigInt => arm!(BigInt, |x: i64| WideInt(x.into())),
+        ArrayType::TinyUnsigned => arm!(TinyUnsigned, |x: u8| WideInt(x.into())),
+        ArrayType::SmallUnsigned => arm!(SmallUnsigned, |x: u16| WideInt(x.into())),
+        ArrayType::Unsigned => arm!(Unsigned, |x: u32| WideInt(x.into())),
+        ArrayType::BigUnsigned => arm!(BigUnsigned, |x: u64| WideInt(x.into())),
         ArrayType::Float => arm!(Float, |x: f32| x),
         ArrayType::Double => arm!(Double, |x: f64| x),
         ArrayType::String => arm!(String, |x: String| x),

@@ -64,12 +64,13 @@ async fn binary_form_matches_array_send() {
 #[test]
 fn nulls_are_typed() {
     let name = |v: Value| param(v).unwrap().rust_type_name();
-    assert!(name(Value::Int(None)).contains("Option<i32>"));
-    assert!(name(Value::TinyUnsigned(None)).contains("Option<i16>"));
-    assert!(name(Value::BigUnsigned(None)).contains("Decimal"));
-    assert!(name(Value::String(None)).contains("String"));
+    assert!(name(Value::Int(None)).contains("Option<pgtusk_dialect::params::WideInt>"));
+    assert!(name(Value::String(None)).contains("Option<alloc::string::String>"));
+    assert!(name(Value::Uuid(None)).contains("Uuid"));
     // And the driver's type check sees the real type.
     assert!(param(Value::Int(None)).unwrap().accepts_dyn(&Type::INT4));
+    assert!(param(Value::Int(None)).unwrap().accepts_dyn(&Type::INT8));
+    assert!(!param(Value::String(None)).unwrap().accepts_dyn(&Type::INT4));
     assert!(!param(Value::Int(None)).unwrap().accepts_dyn(&Type::TEXT));
     assert!(
         param(Value::Array(
@@ -79,4 +80,30 @@ fn nulls_are_typed() {
         .unwrap()
         .accepts_dyn(&Type::INT4_ARRAY)
     );
+}
+
+#[tokio::test]
+async fn integers_widen_to_the_asked_type_and_refuse_what_does_not_fit() {
+    let mut conn = common::connect().await;
+    let p = param(Value::Int(Some(5))).unwrap();
+    for ty in ["int2", "int4", "int8", "numeric"] {
+        let row = conn
+            .fetch_one(&format!("SELECT ($1::{ty})::text"), &[p.as_ref()])
+            .await
+            .unwrap_or_else(|e| panic!("{ty}: {e}"));
+        assert_eq!(row.get::<String>(0), "5", "{ty}");
+    }
+    let big = param(Value::BigUnsigned(Some(u64::MAX))).unwrap();
+    let err = conn
+        .fetch_one("SELECT $1::int8", &[big.as_ref()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, pgtusk::Error::Encode(_)), "{err}");
+    assert!(err.to_string().contains("out of range for int8"), "{err}");
+    // The connection is still usable.
+    let row = conn
+        .fetch_one("SELECT $1::numeric::text", &[big.as_ref()])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String>(0), u64::MAX.to_string());
 }
