@@ -384,3 +384,17 @@ fn a_rewritten_list_inside_a_comparison_keeps_its_parentheses() {
         r#"SELECT ("id" = ANY($1::int4[])) = $2, ("id" = ANY($3::int4[])) IS NULL FROM "users""#
     );
 }
+
+#[test]
+fn lists_of_array_values_keep_in() {
+    use pgtusk_dialect::sea_query::{ArrayType, Value};
+    let arr = |v: i32| Value::Array(ArrayType::Int, Some(Box::new(vec![Value::Int(Some(v))])));
+    let sql = Query::select()
+        .column("id")
+        .from("t")
+        .and_where(Expr::col("tags").is_in([arr(1), arr(2)]))
+        .to_owned()
+        .build(TuskQueryBuilder::new())
+        .0;
+    assert_eq!(sql, r#"SELECT "id" FROM "t" WHERE "tags" IN ($1, $2)"#);
+}

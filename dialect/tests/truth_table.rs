@@ -6,8 +6,8 @@ mod common;
 
 use chrono::{FixedOffset, Local, NaiveDate, TimeZone, Utc};
 use pgtusk_dialect::sea_query::{
-    Enum, Expr, ExprTrait, OptionEnum, Order, PostgresQueryBuilder, Query, QueryStatementWriter,
-    Value,
+    BinOper, Enum, Expr, ExprTrait, OptionEnum, Order, PostgresQueryBuilder, Query,
+    QueryStatementWriter, Value,
 };
 use pgtusk_dialect::{TuskQueryBuilder, bind};
 use rust_decimal::Decimal;
@@ -358,4 +358,46 @@ async fn enums() {
         Value::Enum(OptionEnum::None("mood".into())),
     )
     .await;
+}
+
+#[tokio::test]
+async fn row_values_with_nulls() {
+    let mut conn = common::connect().await;
+    conn.execute_script(
+        "CREATE TEMP TABLE pairs (k int4 PRIMARY KEY, a int4, b text);
+         INSERT INTO pairs VALUES (1, 1, 'x'), (2, 2, NULL), (3, NULL, 'y'), (4, 4, 'w'), (5, NULL, NULL)",
+    )
+    .await
+    .unwrap();
+    let lists: Vec<Vec<(Option<i32>, Option<String>)>> = vec![
+        vec![(Some(1), Some("x".into()))],
+        vec![(Some(1), Some("x".into())), (Some(1), Some("x".into()))],
+        vec![(Some(2), None), (None, Some("y".into()))],
+        vec![(Some(4), Some("z".into())), (None, None)],
+        vec![(Some(9), Some("q".into()))],
+    ];
+    for list in &lists {
+        for not in [false, true] {
+            let left = Expr::tuple([Expr::col("a"), Expr::col("b")]);
+            let test = match left.in_tuples(list.iter().cloned()) {
+                // sea-query has no not_in_tuples: the same tree with NOT IN.
+                Expr::Binary(l, _, r) if not => Expr::Binary(l, BinOper::NotIn, r),
+                other => other,
+            };
+            let select = Query::select()
+                .column("k")
+                .expr_as(test, "r")
+                .from("pairs")
+                .order_by("k", Order::Asc)
+                .to_owned();
+            assert!(
+                select.build(TuskQueryBuilder::new()).0.contains("unnest("),
+                "not rewritten"
+            );
+            let want = rows(&mut conn, &select, Builder::Postgres).await;
+            assert_eq!(want.len(), 5);
+            let got = rows(&mut conn, &select, Builder::Tusk).await;
+            assert_eq!(got, want, "not: {not}, list {list:?}");
+        }
+    }
 }
