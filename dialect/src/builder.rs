@@ -29,6 +29,23 @@ use crate::array_type::{ElementType, element_type};
 ///
 /// `T` follows from the items' [`Value`] variant; see [`crate::array_type`] for the table.
 ///
+/// ```
+/// use pgtusk_dialect::TuskQueryBuilder;
+/// use pgtusk_dialect::sea_query::{Expr, ExprTrait, Query};
+///
+/// let (sql, values) = Query::select()
+///     .column("name")
+///     .from("users")
+///     .and_where(Expr::col("id").is_in([3, 1, 4, 1, 5]))
+///     .and_where(Expr::col("team").is_not_in(["red", "blue"]))
+///     .build(TuskQueryBuilder::new());
+/// assert_eq!(
+///     sql,
+///     r#"SELECT "name" FROM "users" WHERE "id" = ANY($1::int4[]) AND "team" <> ALL($2::text[])"#
+/// );
+/// assert_eq!(values.0.len(), 2);
+/// ```
+///
 /// # Casts change comparisons
 ///
 /// The cast decides which `=` operator runs. A `citext` column compared against `$1::text[]`
