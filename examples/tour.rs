@@ -26,13 +26,6 @@ struct Animal {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let server = support::server()?;
-    match &server.cluster {
-        Some(_) => println!(
-            "server: a throwaway cluster (started in {:.2?})",
-            started.elapsed()
-        ),
-        None => println!("server: DATABASE_URL"),
-    }
 
     // Connect: a URL or a libpq key=value string; PG* variables and ~/.pgpass fill the gaps.
     let mut conn = Connection::connect(&server.dsn).await?;
@@ -123,9 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     conn.close().await?;
-    if let Some(cluster) = server.cluster {
-        cluster.stop()?;
-    }
+    drop(server); // stops the throwaway cluster, if one was started
     println!("done in {:.2?}", started.elapsed());
     Ok(())
 }

@@ -3,24 +3,33 @@
 
 use pgtusk::cluster::TempCluster;
 
-/// A DSN to connect to, and the cluster behind it when the example started one.
+/// A DSN to connect to; the cluster behind it, when the example started one, stops when
+/// this is dropped.
 pub struct Server {
     pub dsn: String,
-    pub cluster: Option<TempCluster>,
+    _cluster: Option<TempCluster>,
 }
 
 /// `DATABASE_URL`, or a new TempCluster (needs the PostgreSQL server binaries installed).
 pub fn server() -> std::io::Result<Server> {
     match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Ok(Server {
-            dsn: url,
-            cluster: None,
-        }),
+        Ok(url) if !url.is_empty() => {
+            println!("server: DATABASE_URL");
+            Ok(Server {
+                dsn: url,
+                _cluster: None,
+            })
+        }
         _ => {
+            let started = std::time::Instant::now();
             let cluster = TempCluster::start()?;
+            println!(
+                "server: a throwaway cluster (started in {:.2?})",
+                started.elapsed()
+            );
             Ok(Server {
                 dsn: cluster.dsn(),
-                cluster: Some(cluster),
+                _cluster: Some(cluster),
             })
         }
     }
