@@ -55,9 +55,9 @@ use crate::array_type::{ElementType, element_type};
 /// array type from the left-hand side (the parameter is then encoded for the type the server
 /// asked for).
 ///
-/// Three places render exactly as [`PostgresQueryBuilder`] renders them, lists included,
+/// Two places render exactly as [`PostgresQueryBuilder`] renders them, lists included,
 /// because sea-query keeps their fields private: `EXPLAIN` statements (explain the statement
-/// built by this builder instead), `ORDER BY` expressions and `CAST(… AS enum)`.
+/// built by this builder instead) and `ORDER BY` expressions.
 #[derive(Debug, Clone, Copy)]
 pub struct TuskQueryBuilder {
     casts: bool,
@@ -244,8 +244,23 @@ impl QueryBuilder for TuskQueryBuilder {
                 }
                 self.prepare_expr_common(simple_expr, sql)
             }
-            // A cast to an enum type: PostgresQueryBuilder's own rendering.
-            Expr::AsEnum(..) => PostgresQueryBuilder.prepare_expr(simple_expr, sql),
+            // PostgresQueryBuilder's rendering of a cast to an enum type, with our builder inside.
+            Expr::AsEnum(type_name, expr) => {
+                sql.write_str("CAST(").unwrap();
+                self.prepare_expr_common(expr, sql);
+                let type_name = type_name.inner();
+                let (ty, sfx) = match type_name.strip_suffix("[]") {
+                    Some(base) => (base, "[]"),
+                    None => (type_name.as_ref(), ""),
+                };
+                let q = self.quote();
+                sql.write_str(" AS ").unwrap();
+                sql.write_char(q.left()).unwrap();
+                sql.write_str(ty).unwrap();
+                sql.write_char(q.right()).unwrap();
+                sql.write_str(sfx).unwrap();
+                sql.write_char(')').unwrap();
+            }
             _ => self.prepare_expr_common(simple_expr, sql),
         }
     }

@@ -398,3 +398,16 @@ fn lists_of_array_values_keep_in() {
         .0;
     assert_eq!(sql, r#"SELECT "id" FROM "t" WHERE "tags" IN ($1, $2)"#);
 }
+
+#[test]
+fn enum_casts_render_like_postgres() {
+    let stmt = Query::select()
+        .expr(Expr::col("mood").as_enum("mood"))
+        .expr(Expr::val("ok").as_enum("mood[]"))
+        .from("t")
+        .to_owned();
+    assert_eq!(
+        stmt.build(TuskQueryBuilder::new()).0,
+        stmt.build(PostgresQueryBuilder).0
+    );
+}
