@@ -411,3 +411,15 @@ fn enum_casts_render_like_postgres() {
         stmt.build(PostgresQueryBuilder).0
     );
 }
+
+#[test]
+fn explain_renders_like_postgres() {
+    use pgtusk_dialect::sea_query::ExplainStatement;
+    let explain = ExplainStatement::new()
+        .analyze()
+        .statement(users_in_teams());
+    assert_eq!(
+        explain.build(TuskQueryBuilder::new()).0,
+        explain.build(PostgresQueryBuilder).0
+    );
+}
