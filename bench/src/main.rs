@@ -1,5 +1,354 @@
-//! The side-by-side benchmark. Its workloads arrive with the bench issue.
+//! pgtusk against tokio-postgres, sqlx and asyncpg, side by side in one run (issue 7).
+//!
+//! `cargo run --release -p pgtusk-bench -- [WORKLOAD…] [--rounds N] [--scale F] [--no-python]`
+//!
+//! Starts a TempCluster (or uses `DATABASE_URL`), prepares the data, then runs each workload on
+//! every driver in turn (A B C A B C …) for several rounds, on one connection per driver and a
+//! current-thread tokio runtime. Each phase is timed (wall clock) and charged the process's CPU
+//! (user + sys from /proc/self/stat; asyncpg reports its own process time). Every phase's
+//! checksum is compared with the expected one. Output: a table on stdout,
+//! bench/results/latest.json and bench/results/latest.svg.
+
+mod cpu;
+mod python;
+mod report;
+mod workloads;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use report::{Phase, Run, WorkloadResult};
+use workloads::{Conns, Contestant, R, WIDE_SUM_SQL, Workload};
+
+struct Args {
+    workloads: Vec<Workload>,
+    rounds: usize,
+    scale: f64,
+    python: bool,
+    /// Run only these drivers (by name), e.g. to profile one under callgrind.
+    only: Vec<String>,
+    out: PathBuf,
+}
+
+fn usage() -> String {
+    let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
+    format!(
+        "usage: pgtusk-bench [WORKLOAD…] [--rounds N] [--scale F] [--no-python] [--only DRIVER,…] [--out DIR]\n\
+         WORKLOAD: a number 1-8 or one of {}",
+        names.join(", ")
+    )
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        workloads: Vec::new(),
+        rounds: 5,
+        scale: 1.0,
+        python: true,
+        only: Vec::new(),
+        out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--rounds" => {
+                args.rounds = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or("--rounds wants a positive number")?;
+            }
+            "--scale" => {
+                args.scale = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&f: &f64| f > 0.0)
+                    .ok_or("--scale wants a positive number")?;
+            }
+            "--no-python" => args.python = false,
+            "--only" => {
+                let list = it
+                    .next()
+                    .ok_or("--only wants driver names, comma-separated")?;
+                args.only = list.split(',').map(str::to_owned).collect();
+            }
+            "--out" => args.out = it.next().ok_or("--out wants a directory")?.into(),
+            "-h" | "--help" => return Err(usage()),
+            name => {
+                let found: Vec<Workload> = Workload::ALL
+                    .into_iter()
+                    .filter(|w| w.key() == name || w.number().to_string() == name)
+                    .collect();
+                if found.is_empty() {
+                    return Err(format!("unknown workload {name:?}\n{}", usage()));
+                }
+                args.workloads.extend(found);
+            }
+        }
+    }
+    if args.workloads.is_empty() {
+        args.workloads = Workload::ALL.to_vec();
+    }
+    Ok(args)
+}
 
 fn main() {
-    println!("pgtusk-bench: no workloads yet");
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("{msg}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&args) {
+        eprintln!("pgtusk-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> R<()> {
+    // Keep the cluster alive for the whole run; it stops when dropped.
+    let (_cluster, dsn) = match std::env::var("DATABASE_URL") {
+        Ok(url) => (None, url),
+        Err(_) => {
+            let cluster = pgtusk::cluster::TempCluster::start()?;
+            let dsn = cluster.dsn();
+            (Some(cluster), dsn)
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+
+    let started = Instant::now();
+    let (mut admin, expected) = rt.block_on(async {
+        let mut admin = pgtusk::Connection::connect(&dsn).await?;
+        eprintln!("preparing data (1M-row table, 100k wide rows, arrays, bytea)…");
+        admin.execute_script(workloads::SETUP).await?;
+        // Its own statement: VACUUM cannot run inside the script's implicit transaction.
+        admin.execute_script("VACUUM ANALYZE").await?;
+        // Point selects hit random pages: load the table and its index into shared buffers so
+        // the driver that runs first in a round does not pay for everyone's cold reads.
+        let prewarm = "CREATE EXTENSION IF NOT EXISTS pg_prewarm; \
+                       SELECT pg_prewarm('bench_point'), pg_prewarm('bench_point_pkey'), pg_prewarm('bench_wide')";
+        if let Err(e) = admin.execute_script(prewarm).await {
+            eprintln!("pg_prewarm unavailable ({e}); the point-select rounds warm the cache themselves");
+        }
+        let expected = Expected::query(&mut admin).await?;
+        R::Ok((admin, expected))
+    })?;
+    eprintln!("data ready in {:.1} s", started.elapsed().as_secs_f64());
+    let server_version = rt.block_on(async {
+        admin
+            .fetch_value::<String>("SELECT current_setting('server_version')", &[])
+            .await
+    })?;
+
+    let mut conns = rt.block_on(Conns::connect(&dsn))?;
+    let python_wanted =
+        args.python && (args.only.is_empty() || args.only.iter().any(|o| o == "asyncpg"));
+    let mut py = if python_wanted {
+        match python::Runner::start(&dsn) {
+            Ok(r) => Some(r),
+            Err(why) => {
+                println!("asyncpg skipped: {why}");
+                None
+            }
+        }
+    } else {
+        println!("asyncpg skipped: --no-python or --only");
+        None
+    };
+
+    let mut results = Vec::new();
+    for &w in &args.workloads {
+        if let Some(why) = w.skipped() {
+            println!("workload {} ({}): {why}", w.number(), w.key());
+            results.push(WorkloadResult::skipped(w, why));
+            continue;
+        }
+        let mut contestants = w.contestants(py.is_some());
+        if !args.only.is_empty() {
+            contestants.retain(|c| args.only.iter().any(|o| o == c.name()));
+        }
+        let ops = ((w.ops() as f64 * args.scale).round() as usize).max(1);
+        eprintln!("workload {} {}: {} ops per phase", w.number(), w.key(), ops);
+        let mut result = WorkloadResult::new(w, ops, &contestants);
+
+        // Warm-up, not recorded: prepares statements, fills caches, and checks correctness once.
+        for (ci, &c) in contestants.iter().enumerate() {
+            let warm = (ops / 5).max(1);
+            phase(
+                &rt,
+                &mut conns,
+                py.as_mut(),
+                &mut admin,
+                c,
+                w,
+                warm,
+                1000 + ci as u64,
+                &expected,
+            )?;
+        }
+        for round in 0..args.rounds {
+            for (ci, &c) in contestants.iter().enumerate() {
+                let p = phase(
+                    &rt,
+                    &mut conns,
+                    py.as_mut(),
+                    &mut admin,
+                    c,
+                    w,
+                    ops,
+                    round as u64,
+                    &expected,
+                )?;
+                result.contestants[ci].phases.push(p);
+            }
+        }
+        report::print_workload(&mut result);
+        results.push(result);
+    }
+
+    let run = Run {
+        date_utc: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        machine: report::machine(),
+        server_version,
+        rounds: args.rounds,
+        scale: args.scale,
+        asyncpg: py.as_ref().map(|p| p.version.clone()),
+        cpu_source: cpu::source(),
+        workloads: results,
+    };
+    if let Some(py) = py {
+        py.stop();
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let json = args.out.join("latest.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&run)?)?;
+    let svg = args.out.join("latest.svg");
+    report::chart(&run, &svg)?;
+    report::print_summary(&run);
+    println!("\nwrote {} and {}", json.display(), svg.display());
+    println!("total {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Checksums the server computes once, per operation.
+struct Expected {
+    series: i64,
+    wide: i64,
+    arrays: i64,
+    bytea: i64,
+    typed: i64,
+    insert: i64,
+}
+
+impl Expected {
+    async fn query(c: &mut pgtusk::Connection) -> R<Expected> {
+        Ok(Expected {
+            series: 500_500,
+            wide: c
+                .fetch_value(&format!("SELECT ({WIDE_SUM_SQL})::int8 FROM bench_wide"), &[])
+                .await?,
+            arrays: c
+                .fetch_value("SELECT (sum(x) + count(*))::int8 FROM bench_arr, unnest(a) x", &[])
+                .await?,
+            bytea: c
+                .fetch_value(
+                    "SELECT sum(length(b) + get_byte(b, 0) + get_byte(b, length(b) - 1))::int8 FROM bench_bytea",
+                    &[],
+                )
+                .await?,
+            typed: c
+                .fetch_value(
+                    &format!("SELECT ({WIDE_SUM_SQL})::int8 FROM bench_wide WHERE i <= 10000"),
+                    &[],
+                )
+                .await?,
+            insert: workloads::BATCH as i64,
+        })
+    }
+
+    fn per_phase(&self, w: Workload, ops: usize, seed: u64) -> i64 {
+        let n = ops as i64;
+        match w {
+            Workload::Point => workloads::point_expected(seed, ops),
+            Workload::Tiny => 2 * n,
+            Workload::Series => self.series * n,
+            Workload::Wide | Workload::TypedVsIndex => self.wide * n,
+            Workload::Arrays => self.arrays * n,
+            Workload::Bytea => self.bytea * n,
+            Workload::Insert => self.insert * n,
+            Workload::Typed => self.typed * n,
+            Workload::InList => 0,
+        }
+    }
+}
+
+/// Runs one timed phase and verifies it.
+#[allow(clippy::too_many_arguments)]
+fn phase(
+    rt: &tokio::runtime::Runtime,
+    conns: &mut Conns,
+    py: Option<&mut python::Runner>,
+    admin: &mut pgtusk::Connection,
+    c: Contestant,
+    w: Workload,
+    ops: usize,
+    seed: u64,
+    expected: &Expected,
+) -> R<Phase> {
+    if w == Workload::Insert {
+        rt.block_on(admin.execute_script("TRUNCATE bench_ins"))?;
+    }
+    let (secs, cpu, checksum) = if c == Contestant::Asyncpg {
+        let py = py.ok_or("asyncpg runner missing")?;
+        py.run(w, ops, seed)?
+    } else {
+        let cpu0 = cpu::process_cpu_secs()?;
+        let t0 = Instant::now();
+        let sum = rt.block_on(conns.run(c, w, ops, seed))?;
+        let secs = t0.elapsed().as_secs_f64();
+        let cpu = cpu::process_cpu_secs()? - cpu0;
+        (secs, cpu, sum)
+    };
+    let want = expected.per_phase(w, ops, seed);
+    if checksum != want {
+        return Err(format!(
+            "{} on {}: checksum {checksum}, expected {want}",
+            c.name(),
+            w.key()
+        )
+        .into());
+    }
+    if w == Workload::Insert {
+        // The rows must really be there.
+        let (count, sum): (i64, i64) = rt.block_on(async {
+            let row = admin
+                .fetch_one(
+                    "SELECT count(*), coalesce(sum(id + length(v)), 0)::int8 FROM bench_ins",
+                    &[],
+                )
+                .await?;
+            R::Ok((row.try_get(0)?, row.try_get(1)?))
+        })?;
+        let per_batch: i64 = (1..=workloads::BATCH as i64)
+            .map(|i| i + format!("v{i}").len() as i64)
+            .sum();
+        if count != (ops * workloads::BATCH) as i64 || sum != per_batch * ops as i64 {
+            return Err(format!(
+                "{} on insert: table holds {count} rows (checksum {sum}), expected {} ({})",
+                c.name(),
+                ops * workloads::BATCH,
+                per_batch * ops as i64
+            )
+            .into());
+        }
+    }
+    Ok(Phase {
+        ops_per_sec: ops as f64 / secs,
+        cpu_us_per_op: cpu * 1e6 / ops as f64,
+        secs,
+    })
 }

@@ -44,8 +44,9 @@ pub(super) fn lookup(oid: Oid) -> Option<&'static Builtin> {
         .map(|i| table::BY_OID[i])
 }
 
-/// Whether the driver has a binary codec for the built-in type `oid` (arrays: for their
-/// element). Every other built-in type is requested in text format and decodes to `String`.
+/// Whether the driver has a binary codec for the built-in scalar type `oid`. Arrays, ranges and
+/// multiranges follow what they hold (decided in [`Type::is_binary`]). Every other built-in
+/// type is requested in text format and decodes to `String`.
 ///
 /// Types whose only Rust side comes from an optional crate stay on the text path when its
 /// feature is off.

@@ -153,3 +153,72 @@ fn impossible_lengths_are_refused_before_allocating() {
     let err = String::decode(&Type::JSONB, b"\x02{}").unwrap_err();
     assert!(err.to_string().contains("version 2"), "{err}");
 }
+
+/// The container codecs (arrays, ranges, multiranges, records) survive the same inputs.
+#[test]
+fn container_decoders_survive_malformed_input() {
+    fn encoded<T: Encode>(value: T, ty: &Type) -> Vec<u8> {
+        let mut buf = bytes::BytesMut::new();
+        value.encode(ty, &mut buf).unwrap();
+        buf.to_vec()
+    }
+    let array = encoded(
+        Array::new(
+            vec![
+                Dimension {
+                    len: 2,
+                    lower_bound: 0,
+                },
+                Dimension {
+                    len: 1,
+                    lower_bound: 1,
+                },
+            ],
+            vec![Some(1i32), None],
+        )
+        .unwrap(),
+        &Type::INT4_ARRAY,
+    );
+    survives!(Array<Option<i32>>, Type::INT4_ARRAY, &array);
+    let texts = encoded(vec![Some("a"), None, Some("bc")], &Type::TEXT_ARRAY);
+    survives!(Vec<Option<&str>>, Type::TEXT_ARRAY, &texts);
+    survives!(Vec<Option<String>>, Type::TEXT_ARRAY, &texts);
+    let range = encoded(
+        Range::new(std::ops::Bound::Included(1i64), std::ops::Bound::Unbounded),
+        &Type::INT8RANGE,
+    );
+    survives!(Range<i64>, Type::INT8RANGE, &range);
+    let multirange = encoded(
+        Multirange(vec![
+            Range::new(
+                std::ops::Bound::Excluded(1i32),
+                std::ops::Bound::Included(4),
+            ),
+            Range::new(std::ops::Bound::Included(9), std::ops::Bound::Unbounded),
+        ]),
+        &Type::INT4MULTIRANGE,
+    );
+    survives!(Multirange<i32>, Type::INT4MULTIRANGE, &multirange);
+    // ROW(7, 'hi', ARRAY[1]) as an anonymous record.
+    let mut record = vec![0, 0, 0, 3, 0, 0, 0, 23, 0, 0, 0, 4, 0, 0, 0, 7];
+    record.extend_from_slice(&[0, 0, 0, 25, 0, 0, 0, 2, b'h', b'i', 0, 0, 0x03, 0xEF]);
+    let one = encoded(vec![1i32], &Type::INT4_ARRAY);
+    record.extend_from_slice(&(one.len() as i32).to_be_bytes());
+    record.extend_from_slice(&one);
+    survives!((i32, String, Vec<i32>), Type::RECORD, &record);
+    survives!(
+        Vec<(i32, String, Vec<i32>)>,
+        Type::RECORD_ARRAY,
+        &encoded_records(&record)
+    );
+}
+
+/// A one-element record[] around one encoded record.
+fn encoded_records(record: &[u8]) -> Vec<u8> {
+    let mut out = vec![
+        0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x08, 0xC9, 0, 0, 0, 1, 0, 0, 0, 1,
+    ];
+    out.extend_from_slice(&(record.len() as i32).to_be_bytes());
+    out.extend_from_slice(record);
+    out
+}

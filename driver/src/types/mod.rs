@@ -27,15 +27,25 @@
 //! | money | [`Money`] | |
 //! | point, line, lseg, box, path, polygon, circle | [`Point`], [`Line`], [`LineSegment`], [`PgBox`], [`Path`], [`Polygon`], [`Circle`] | |
 //! | pg_lsn | [`PgLsn`] | |
+//! | arrays of any type above | `Vec<T>`, `Vec<Option<T>>`, `&[T]`, `[T; N]` (encode), [`Array<T>`] (any dimensions and lower bounds) | |
+//! | int4range, int8range, numrange, daterange, tsrange, tstzrange, custom ranges | [`Range<T>`] | |
+//! | their multiranges (PostgreSQL 14+) | [`Multirange<T>`] | |
+//! | composites whose fields all travel in binary, anonymous records | tuples up to 12 fields, [`CompositeReader`] / [`CompositeWriter`] for own types (records: decode only); not `String` — cast to text in SQL | |
+//! | hstore (extension) | `HashMap<String, Option<String>>` | |
+//! | enums | `&str`, `String` (the label), `#[derive(pgtusk::Type)]` enums | |
 //! | everything else (tsvector, tsquery, xml, jsonpath, reg*, tid, xid, cid, ...) | `&str`, `String` (text format) | |
 //!
-//! A type whose feature is off travels as text and reads as `String`.
+//! A type whose feature is off travels as text and reads as `String`; so does an array, range or
+//! composite of a type that travels as text. int2vector and oidvector keep their text form.
 
+mod array;
 mod bits;
 mod builtin;
+mod composite;
 #[cfg(feature = "chrono")]
 mod datetime;
 mod geometry;
+mod hstore;
 mod infinite;
 mod interval;
 #[cfg(feature = "json")]
@@ -47,12 +57,15 @@ mod money;
 mod network;
 mod numbers;
 mod numeric;
+mod range;
 mod text;
 #[cfg(feature = "uuid")]
 mod uuid;
 
+pub use array::{Array, Dimension, MAX_DIMENSIONS};
 pub use bits::Bits;
 pub use builtin::Kind;
+pub use composite::{CompositeReader, CompositeWriter};
 #[cfg(feature = "chrono")]
 pub use datetime::TimeTz;
 pub use geometry::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
@@ -63,6 +76,7 @@ pub use json::Json;
 pub use lsn::PgLsn;
 pub use money::Money;
 pub use network::{IpNetwork, MacAddr, MacAddr8};
+pub use range::{Multirange, Range};
 
 use std::fmt;
 use std::sync::Arc;
@@ -156,12 +170,25 @@ impl Type {
     /// Whether values of this type travel in binary format (otherwise in text format).
     pub fn is_binary(&self) -> bool {
         match &self.0 {
-            Inner::Builtin(b) => b.binary,
+            Inner::Builtin(b) => match &b.kind {
+                // int2vector and oidvector keep their own text form ("1 2 3").
+                Kind::Array(_) if matches!(b.oid, 22 | 30) => false,
+                // record and record[]: the composite codec reads fields by their wire OIDs.
+                Kind::Pseudo if matches!(b.oid, 2249 | 2287) => true,
+                // Arrays, ranges and multiranges travel in binary when what they hold does.
+                Kind::Array(elem) | Kind::Range(elem) | Kind::Multirange(elem) => elem.is_binary(),
+                _ => b.binary,
+            },
             Inner::Custom(c) => match &c.kind {
                 Kind::Domain(base) => base.is_binary(),
                 Kind::Array(elem) | Kind::Range(elem) | Kind::Multirange(elem) => elem.is_binary(),
-                // Enum labels read the same in text; composites wait for their codec.
-                Kind::Enum(_) | Kind::Composite(_) | Kind::Simple | Kind::Pseudo => false,
+                // An enum's binary form is its label.
+                Kind::Enum(_) => true,
+                // A composite travels in binary when every field does.
+                Kind::Composite(fields) => fields.iter().all(|f| f.ty.is_binary()),
+                // Extension types travel in text, except hstore, which has a codec.
+                Kind::Simple => hstore::is_hstore(self),
+                Kind::Pseudo => false,
             },
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! | PostgreSQL                         | `&str` | `String`, `Box<str>`, `Cow<str>` |
 //! |------------------------------------|--------|----------------------------------|
-//! | text, varchar, bpchar, name, citext, unknown, text-path types | both | both |
+//! | text, varchar, bpchar, name, citext, unknown, enums, text-path types | both | both |
 //! | json                               | both   | both                             |
 //! | jsonb (version byte 1 + text)      | both   | both                             |
 //! | numeric (exact, any size)          | encode | both                             |
@@ -12,15 +12,17 @@ use std::borrow::Cow;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{Decode, Encode, IsNull, Type, numeric};
+use super::{Decode, Encode, IsNull, Kind, Type, numeric};
 use crate::error::BoxError;
 
 /// The jsonb binary format version PostgreSQL writes and reads (`jsonb_send`).
 pub(crate) const JSONB_VERSION: u8 = 1;
 
-/// Types whose binary form is their UTF-8 text.
+/// Types whose binary form is their UTF-8 text (enums: the label).
 fn is_text_like(ty: &Type) -> bool {
-    matches!(ty.oid(), 25 | 1043 | 1042 | 19 | 705) || ty.name() == "citext"
+    matches!(ty.oid(), 25 | 1043 | 1042 | 19 | 705)
+        || ty.name() == "citext"
+        || matches!(ty.kind(), Kind::Enum(_))
 }
 
 /// A string can be read without a copy from a text-like type, json, jsonb, or any type that

@@ -1,0 +1,593 @@
+//! The workloads: the same SQL and the same checksum for every driver, each driver using its
+//! best available way. Every phase returns a checksum that the harness compares with the one
+//! the server computed (or the harness computed from the inputs), so a fast wrong answer fails.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use rust_decimal::Decimal;
+use sqlx::{Connection as _, Row as _};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type R<T> = Result<T, BoxError>;
+
+pub const POINT: &str = "SELECT v, t FROM bench_point WHERE id = $1";
+pub const TINY: &str = "SELECT 1 + 1";
+pub const SERIES: &str = "SELECT g FROM generate_series(1, 1000) g";
+pub const WIDE: &str = "SELECT i, t, ts, n FROM bench_wide";
+pub const ARRAYS: &str = "SELECT a FROM bench_arr";
+pub const BYTEA: &str = "SELECT b FROM bench_bytea";
+pub const INSERT: &str = "INSERT INTO bench_ins (id, v) VALUES ($1, $2)";
+pub const TYPED: &str = "SELECT i, t, ts, n FROM bench_wide WHERE i <= 10000";
+
+/// Rows in the point-select table.
+pub const POINT_ROWS: u64 = 1_000_000;
+/// Rows in the wide table (workload 4 and the fetch_as comparison).
+pub const WIDE_ROWS: u64 = 100_000;
+/// Rows one insert batch writes.
+pub const BATCH: usize = 1000;
+
+pub const SETUP: &str = "
+DROP TABLE IF EXISTS bench_point, bench_wide, bench_arr, bench_bytea, bench_ins;
+CREATE TABLE bench_point (id int4 NOT NULL, v int8 NOT NULL, t text NOT NULL);
+INSERT INTO bench_point SELECT g, g::int8 * 3, 'name-' || g FROM generate_series(1, 1000000) g;
+ALTER TABLE bench_point ADD PRIMARY KEY (id);
+CREATE TABLE bench_wide (i int4 NOT NULL, t text NOT NULL, ts timestamptz NOT NULL, n numeric(12, 2) NOT NULL);
+INSERT INTO bench_wide
+  SELECT g, 'row number ' || g, timestamptz '2020-01-01 00:00:00+00' + g * interval '1 second', g / 100.0
+  FROM generate_series(1, 100000) g;
+CREATE TABLE bench_arr (id int4 NOT NULL, a int4[] NOT NULL);
+INSERT INTO bench_arr SELECT r, ARRAY(SELECT r * 1000 + i FROM generate_series(1, 100) i) FROM generate_series(1, 100) r;
+CREATE TABLE bench_bytea (id int4 NOT NULL, b bytea NOT NULL);
+INSERT INTO bench_bytea
+  SELECT r, (SELECT decode(string_agg(lpad(to_hex((r * 31 + i) % 256), 2, '0'), '' ORDER BY i), 'hex')
+             FROM generate_series(0, 1023) i)
+  FROM generate_series(1, 100) r;
+CREATE TABLE bench_ins (id int4 NOT NULL, v text NOT NULL);
+";
+
+/// Checksum of one wide row: the same formula in every driver and in `WIDE_SUM_SQL`.
+pub const WIDE_SUM_SQL: &str =
+    "sum(i) + sum(length(t)) + sum(extract(epoch FROM ts)::int8) + sum((n * 100)::int8)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Workload {
+    Point,
+    Tiny,
+    Series,
+    Wide,
+    Arrays,
+    Bytea,
+    Insert,
+    Typed,
+    TypedVsIndex,
+    InList,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 10] = [
+        Workload::Point,
+        Workload::Tiny,
+        Workload::Series,
+        Workload::Wide,
+        Workload::Arrays,
+        Workload::Bytea,
+        Workload::Insert,
+        Workload::Typed,
+        Workload::TypedVsIndex,
+        Workload::InList,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Workload::Point => "point",
+            Workload::Tiny => "tiny",
+            Workload::Series => "series",
+            Workload::Wide => "wide",
+            Workload::Arrays => "arrays",
+            Workload::Bytea => "bytea",
+            Workload::Insert => "insert",
+            Workload::Typed => "typed",
+            Workload::TypedVsIndex => "typed-vs-index",
+            Workload::InList => "inlist",
+        }
+    }
+
+    /// The issue's workload number.
+    pub fn number(self) -> u8 {
+        match self {
+            Workload::Point => 1,
+            Workload::Tiny => 2,
+            Workload::Series => 3,
+            Workload::Wide => 4,
+            Workload::Arrays | Workload::Bytea => 5,
+            Workload::Insert => 6,
+            Workload::Typed | Workload::TypedVsIndex => 7,
+            Workload::InList => 8,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Workload::Point => "point select by primary key, 1M-row table",
+            Workload::Tiny => "SELECT 1 + 1",
+            Workload::Series => "generate_series(1, 1000), int4 rows",
+            Workload::Wide => "100k rows x (int4, text, timestamptz, numeric)",
+            Workload::Arrays => "100 rows of int4[100]",
+            Workload::Bytea => "100 rows of 1 KB bytea",
+            Workload::Insert => "insert 1000 rows in one batch (transaction)",
+            Workload::Typed => "typed fetch of 10k rows into a struct",
+            Workload::TypedVsIndex => "pgtusk only: fetch_as vs row.get by index, 100k rows",
+            Workload::InList => "IN-list select, random length 1..1000",
+        }
+    }
+
+    /// Operations per driver phase at scale 1 (sized for about 0.3 s per Rust phase here).
+    pub fn ops(self) -> usize {
+        match self {
+            Workload::Point => 5000,
+            Workload::Tiny => 8000,
+            Workload::Series => 1000,
+            Workload::Wide => 4,
+            Workload::Arrays => 600,
+            Workload::Bytea => 2000,
+            Workload::Insert => 8,
+            Workload::Typed => 30,
+            Workload::TypedVsIndex => 10,
+            Workload::InList => 0,
+        }
+    }
+
+    /// Rows one operation returns or writes (for the CPU-per-row column).
+    pub fn rows_per_op(self) -> u64 {
+        match self {
+            Workload::Point | Workload::Tiny => 1,
+            Workload::Series => 1000,
+            Workload::Wide | Workload::TypedVsIndex => WIDE_ROWS,
+            Workload::Arrays | Workload::Bytea => 100,
+            Workload::Insert => BATCH as u64,
+            Workload::Typed => 10_000,
+            Workload::InList => 0,
+        }
+    }
+
+    pub fn contestants(self, python: bool) -> Vec<Contestant> {
+        match self {
+            Workload::TypedVsIndex => vec![Contestant::Pgtusk, Contestant::PgtuskByIndex],
+            Workload::InList => vec![],
+            _ => {
+                let mut c = vec![
+                    Contestant::Pgtusk,
+                    Contestant::TokioPostgres,
+                    Contestant::Sqlx,
+                ];
+                if python {
+                    c.push(Contestant::Asyncpg);
+                }
+                c
+            }
+        }
+    }
+
+    /// Why a workload is not run, if it is not.
+    pub fn skipped(self) -> Option<&'static str> {
+        match self {
+            Workload::InList => {
+                Some("skipped: the IN-list goes through pgtusk-dialect, which is not built yet")
+            }
+            _ => None,
+        }
+    }
+
+    /// What a reader must know to read the row right.
+    pub fn note(self) -> Option<&'static str> {
+        match self {
+            Workload::Insert => Some(
+                "pgtusk has no pipelined batch API yet: 1000 cached executes, one round trip each, in a transaction; tokio-postgres pipelines (joined futures); sqlx loops in a transaction; asyncpg executemany (pipelined)",
+            ),
+            Workload::TypedVsIndex => Some(
+                "both stream the same rows through fetch_stream; ratio = fetch_as / by-index (>= 1.0 means fetch_as is no slower)",
+            ),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Contestant {
+    Pgtusk,
+    PgtuskByIndex,
+    TokioPostgres,
+    Sqlx,
+    Asyncpg,
+}
+
+impl Contestant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Contestant::Pgtusk => "pgtusk",
+            Contestant::PgtuskByIndex => "pgtusk by index",
+            Contestant::TokioPostgres => "tokio-postgres",
+            Contestant::Sqlx => "sqlx",
+            Contestant::Asyncpg => "asyncpg",
+        }
+    }
+}
+
+/// The id the k-th point select of a phase asks for (same formula in asyncpg_runner.py).
+pub fn point_id(seed: u64, k: u64) -> i32 {
+    ((seed * 7919 + k * 104_729) % POINT_ROWS + 1) as i32
+}
+
+/// The checksum a point-select phase must return.
+pub fn point_expected(seed: u64, ops: usize) -> i64 {
+    (0..ops as u64)
+        .map(|k| {
+            let id = point_id(seed, k);
+            3 * i64::from(id) + format!("name-{id}").len() as i64
+        })
+        .sum()
+}
+
+/// A row of the wide table as a struct: derived for pgtusk and sqlx, built by hand for
+/// tokio-postgres.
+#[derive(Debug, pgtusk::FromRecord, sqlx::FromRow)]
+pub struct Wide {
+    pub i: i32,
+    pub t: String,
+    pub ts: DateTime<Utc>,
+    pub n: Decimal,
+}
+
+impl Wide {
+    fn sum(&self) -> i64 {
+        wide_sum(self.i, &self.t, &self.ts, self.n)
+    }
+}
+
+fn wide_sum(i: i32, t: &str, ts: &DateTime<Utc>, n: Decimal) -> i64 {
+    let mut n = n;
+    n.rescale(2);
+    i64::from(i) + t.len() as i64 + ts.timestamp() + n.mantissa() as i64
+}
+
+/// Values for the insert batch, built once outside the timed phases.
+pub struct InsertRows {
+    pub ids: Vec<i32>,
+    pub vals: Vec<String>,
+}
+
+impl InsertRows {
+    pub fn new() -> Self {
+        let ids: Vec<i32> = (1..=BATCH as i32).collect();
+        let vals = ids.iter().map(|i| format!("v{i}")).collect();
+        InsertRows { ids, vals }
+    }
+}
+
+/// One connection per Rust driver, kept for the whole run.
+pub struct Conns {
+    pub pg: pgtusk::Connection,
+    pub tp: tokio_postgres::Client,
+    tp_stmts: HashMap<&'static str, tokio_postgres::Statement>,
+    pub sx: sqlx::PgConnection,
+    pub rows: InsertRows,
+}
+
+impl Conns {
+    pub async fn connect(dsn: &str) -> R<Conns> {
+        let pg = pgtusk::Connection::connect(dsn).await?;
+        let (tp, conn) = tokio_postgres::connect(dsn, tokio_postgres::NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                eprintln!("tokio-postgres connection: {e}");
+            }
+        });
+        let sx = sqlx::PgConnection::connect(dsn).await?;
+        Ok(Conns {
+            pg,
+            tp,
+            tp_stmts: HashMap::new(),
+            sx,
+            rows: InsertRows::new(),
+        })
+    }
+
+    /// tokio-postgres's best way: a statement prepared once and reused.
+    async fn tp_stmt(&mut self, sql: &'static str) -> R<tokio_postgres::Statement> {
+        if let Some(s) = self.tp_stmts.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tp.prepare(sql).await?;
+        self.tp_stmts.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    /// Runs one phase (`ops` operations) of `w` on `c` and returns its checksum.
+    pub async fn run(&mut self, c: Contestant, w: Workload, ops: usize, seed: u64) -> R<i64> {
+        match c {
+            Contestant::Pgtusk | Contestant::PgtuskByIndex => self.pgtusk(c, w, ops, seed).await,
+            Contestant::TokioPostgres => self.tokio_postgres(w, ops, seed).await,
+            Contestant::Sqlx => self.sqlx(w, ops, seed).await,
+            Contestant::Asyncpg => Err("asyncpg runs in its own process".into()),
+        }
+    }
+
+    async fn pgtusk(&mut self, c: Contestant, w: Workload, ops: usize, seed: u64) -> R<i64> {
+        let conn = &mut self.pg;
+        let mut s = 0i64;
+        match w {
+            Workload::Point => {
+                for k in 0..ops as u64 {
+                    let row = conn.fetch_one(POINT, &[&point_id(seed, k)]).await?;
+                    s += row.try_get::<i64>(0)? + row.try_get::<&str>(1)?.len() as i64;
+                }
+            }
+            Workload::Tiny => {
+                for _ in 0..ops {
+                    s += i64::from(conn.fetch_value::<i32>(TINY, &[]).await?);
+                }
+            }
+            Workload::Series => {
+                for _ in 0..ops {
+                    for row in conn.fetch(SERIES, &[]).await? {
+                        s += i64::from(row.try_get::<i32>(0)?);
+                    }
+                }
+            }
+            Workload::Wide => {
+                for _ in 0..ops {
+                    for row in conn.fetch(WIDE, &[]).await? {
+                        s += wide_sum(
+                            row.try_get(0)?,
+                            row.try_get(1)?,
+                            &row.try_get(2)?,
+                            row.try_get(3)?,
+                        );
+                    }
+                }
+            }
+            Workload::Arrays => {
+                for _ in 0..ops {
+                    for row in conn.fetch(ARRAYS, &[]).await? {
+                        let a: Vec<i32> = row.try_get(0)?;
+                        s += a.iter().map(|&x| i64::from(x)).sum::<i64>() + a.len() as i64;
+                    }
+                }
+            }
+            Workload::Bytea => {
+                for _ in 0..ops {
+                    for row in conn.fetch(BYTEA, &[]).await? {
+                        s += bytes_sum(row.try_get::<&[u8]>(0)?);
+                    }
+                }
+            }
+            Workload::Insert => {
+                let rows = &self.rows;
+                for _ in 0..ops {
+                    conn.execute_script("BEGIN").await?;
+                    for (id, v) in rows.ids.iter().zip(&rows.vals) {
+                        s += conn.execute(INSERT, &[id, v]).await? as i64;
+                    }
+                    conn.execute_script("COMMIT").await?;
+                }
+            }
+            Workload::Typed => {
+                for _ in 0..ops {
+                    for x in conn.fetch_as::<Wide>(TYPED, &[]).await? {
+                        s += x.sum();
+                    }
+                }
+            }
+            Workload::TypedVsIndex if c == Contestant::Pgtusk => {
+                for _ in 0..ops {
+                    for x in conn.fetch_as::<Wide>(WIDE, &[]).await? {
+                        s += x.sum();
+                    }
+                }
+            }
+            Workload::TypedVsIndex => {
+                // The same streaming path fetch_as takes, with the struct built by index by hand.
+                for _ in 0..ops {
+                    let mut out = Vec::new();
+                    let mut rows = conn.fetch_stream(WIDE, &[]).await?;
+                    while let Some(row) = rows.try_next().await? {
+                        out.push(Wide {
+                            i: row.try_get(0)?,
+                            t: row.try_get(1)?,
+                            ts: row.try_get(2)?,
+                            n: row.try_get(3)?,
+                        });
+                    }
+                    for x in out {
+                        s += x.sum();
+                    }
+                }
+            }
+            Workload::InList => return Err("not runnable".into()),
+        }
+        Ok(s)
+    }
+
+    async fn tokio_postgres(&mut self, w: Workload, ops: usize, seed: u64) -> R<i64> {
+        let mut s = 0i64;
+        match w {
+            Workload::Point => {
+                let st = self.tp_stmt(POINT).await?;
+                for k in 0..ops as u64 {
+                    let row = self.tp.query_one(&st, &[&point_id(seed, k)]).await?;
+                    s += row.try_get::<_, i64>(0)? + row.try_get::<_, &str>(1)?.len() as i64;
+                }
+            }
+            Workload::Tiny => {
+                let st = self.tp_stmt(TINY).await?;
+                for _ in 0..ops {
+                    s += i64::from(self.tp.query_one(&st, &[]).await?.try_get::<_, i32>(0)?);
+                }
+            }
+            Workload::Series => {
+                let st = self.tp_stmt(SERIES).await?;
+                for _ in 0..ops {
+                    for row in self.tp.query(&st, &[]).await? {
+                        s += i64::from(row.try_get::<_, i32>(0)?);
+                    }
+                }
+            }
+            Workload::Wide => {
+                let st = self.tp_stmt(WIDE).await?;
+                for _ in 0..ops {
+                    for row in self.tp.query(&st, &[]).await? {
+                        s += wide_sum(
+                            row.try_get(0)?,
+                            row.try_get(1)?,
+                            &row.try_get(2)?,
+                            row.try_get(3)?,
+                        );
+                    }
+                }
+            }
+            Workload::Arrays => {
+                let st = self.tp_stmt(ARRAYS).await?;
+                for _ in 0..ops {
+                    for row in self.tp.query(&st, &[]).await? {
+                        let a: Vec<i32> = row.try_get(0)?;
+                        s += a.iter().map(|&x| i64::from(x)).sum::<i64>() + a.len() as i64;
+                    }
+                }
+            }
+            Workload::Bytea => {
+                let st = self.tp_stmt(BYTEA).await?;
+                for _ in 0..ops {
+                    for row in self.tp.query(&st, &[]).await? {
+                        s += bytes_sum(row.try_get::<_, &[u8]>(0)?);
+                    }
+                }
+            }
+            Workload::Insert => {
+                let st = self.tp_stmt(INSERT).await?;
+                for _ in 0..ops {
+                    self.tp.batch_execute("BEGIN").await?;
+                    let rows = &self.rows;
+                    let futs = rows.ids.iter().zip(&rows.vals).map(|(id, v)| {
+                        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [id, v];
+                        self.tp.execute_raw(&st, params)
+                    });
+                    // Joined futures: tokio-postgres pipelines them on its connection task.
+                    for n in futures_util::future::try_join_all(futs).await? {
+                        s += n as i64;
+                    }
+                    self.tp.batch_execute("COMMIT").await?;
+                }
+            }
+            Workload::Typed => {
+                let st = self.tp_stmt(TYPED).await?;
+                for _ in 0..ops {
+                    let rows = self.tp.query(&st, &[]).await?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        out.push(Wide {
+                            i: row.try_get(0)?,
+                            t: row.try_get(1)?,
+                            ts: row.try_get(2)?,
+                            n: row.try_get(3)?,
+                        });
+                    }
+                    for x in out {
+                        s += x.sum();
+                    }
+                }
+            }
+            Workload::TypedVsIndex | Workload::InList => return Err("not runnable".into()),
+        }
+        Ok(s)
+    }
+
+    async fn sqlx(&mut self, w: Workload, ops: usize, seed: u64) -> R<i64> {
+        let conn = &mut self.sx;
+        let mut s = 0i64;
+        match w {
+            Workload::Point => {
+                for k in 0..ops as u64 {
+                    let row = sqlx::query(POINT)
+                        .bind(point_id(seed, k))
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    s += row.try_get::<i64, _>(0)? + row.try_get::<&str, _>(1)?.len() as i64;
+                }
+            }
+            Workload::Tiny => {
+                for _ in 0..ops {
+                    let v: i32 = sqlx::query_scalar(TINY).fetch_one(&mut *conn).await?;
+                    s += i64::from(v);
+                }
+            }
+            Workload::Series => {
+                for _ in 0..ops {
+                    for row in sqlx::query(SERIES).fetch_all(&mut *conn).await? {
+                        s += i64::from(row.try_get::<i32, _>(0)?);
+                    }
+                }
+            }
+            Workload::Wide => {
+                for _ in 0..ops {
+                    for row in sqlx::query(WIDE).fetch_all(&mut *conn).await? {
+                        s += wide_sum(
+                            row.try_get(0)?,
+                            row.try_get(1)?,
+                            &row.try_get(2)?,
+                            row.try_get(3)?,
+                        );
+                    }
+                }
+            }
+            Workload::Arrays => {
+                for _ in 0..ops {
+                    for row in sqlx::query(ARRAYS).fetch_all(&mut *conn).await? {
+                        let a: Vec<i32> = row.try_get(0)?;
+                        s += a.iter().map(|&x| i64::from(x)).sum::<i64>() + a.len() as i64;
+                    }
+                }
+            }
+            Workload::Bytea => {
+                for _ in 0..ops {
+                    for row in sqlx::query(BYTEA).fetch_all(&mut *conn).await? {
+                        s += bytes_sum(row.try_get::<&[u8], _>(0)?);
+                    }
+                }
+            }
+            Workload::Insert => {
+                let rows = &self.rows;
+                for _ in 0..ops {
+                    let mut tx = conn.begin().await?;
+                    for (id, v) in rows.ids.iter().zip(&rows.vals) {
+                        let done = sqlx::query(INSERT)
+                            .bind(id)
+                            .bind(v)
+                            .execute(&mut *tx)
+                            .await?;
+                        s += done.rows_affected() as i64;
+                    }
+                    tx.commit().await?;
+                }
+            }
+            Workload::Typed => {
+                for _ in 0..ops {
+                    let out: Vec<Wide> = sqlx::query_as(TYPED).fetch_all(&mut *conn).await?;
+                    for x in out {
+                        s += x.sum();
+                    }
+                }
+            }
+            Workload::TypedVsIndex | Workload::InList => return Err("not runnable".into()),
+        }
+        Ok(s)
+    }
+}
+
+fn bytes_sum(b: &[u8]) -> i64 {
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) => b.len() as i64 + i64::from(f) + i64::from(l),
+        _ => 0,
+    }
+}
