@@ -1,0 +1,366 @@
+//! [`TuskQueryBuilder`]: PostgreSQL's sea-query backend, with value lists bound as one array.
+
+use std::fmt::Write;
+
+use sea_query::{
+    ArrayType, BinOper, EscapeBuilder, ExplainStatement, Expr, Func, OperLeftAssocDecider,
+    OrderExpr, PostgresQueryBuilder, PrecedenceDecider, QueryBuilder, Quote, QuotedBuilder,
+    SelectDistinct, SelectInto, SelectStatement, SqlWriter, SubQueryStatement, TableRefBuilder,
+    Value,
+};
+
+use crate::array_type::{ElementType, element_type};
+
+/// A sea-query [`QueryBuilder`] that renders what [`PostgresQueryBuilder`] renders, except for
+/// `IN` lists of plain values:
+///
+/// | sea-query | rendered |
+/// |---|---|
+/// | `expr IN (v1, …, vn)`, every `vi` a plain value of one variant | `expr = ANY($k::T[])` |
+/// | `expr NOT IN (v1, …, vn)` | `expr <> ALL($k::T[])` |
+/// | `(a, b) IN ((1, 'x'), (2, 'y'))`, one variant per position | `(a, b) IN (SELECT * FROM unnest($1::int4[], $2::text[]))` |
+/// | `expr IN ()`, `expr NOT IN ()` | `1 = 2`, `1 = 1` (sea-query's truth values, written inline: its `$1 = $2` would reach the server as two text parameters) |
+/// | columns, expressions, mixed variants, array values | unchanged (`IN (…)`) |
+///
+/// The list travels as one array parameter (`Value::Array` of the items' variant), so every
+/// length is the same statement: one entry in the statement cache, one plan, and no limit at
+/// 65,535 parameters. `x IN (1, NULL)` and `x = ANY('{1,NULL}')` have the same truth value in
+/// every case (true, or NULL, never false), and so do `NOT IN` and `<> ALL`.
+///
+/// `T` follows from the items' [`Value`] variant; see [`crate::array_type`] for the table.
+///
+/// ```
+/// use pgtusk_dialect::TuskQueryBuilder;
+/// use pgtusk_dialect::sea_query::{Expr, ExprTrait, Query};
+///
+/// let (sql, values) = Query::select()
+///     .column("name")
+///     .from("users")
+///     .and_where(Expr::col("id").is_in([3, 1, 4, 1, 5]))
+///     .and_where(Expr::col("team").is_not_in(["red", "blue"]))
+///     .build(TuskQueryBuilder::new());
+/// assert_eq!(
+///     sql,
+///     r#"SELECT "name" FROM "users" WHERE "id" = ANY($1::int4[]) AND "team" <> ALL($2::text[])"#
+/// );
+/// assert_eq!(values.0.len(), 2);
+/// ```
+///
+/// # Casts change comparisons
+///
+/// The cast decides which `=` operator runs. A `citext` column compared against `$1::text[]`
+/// compares as text, case-sensitively, where `citext IN ('a', 'B')` would not; a domain with its
+/// own operators loses them the same way. For such columns build with
+/// [`TuskQueryBuilder::without_casts`]: it renders `expr = ANY($k)` and the server infers the
+/// array type from the left-hand side (the parameter is then encoded for the type the server
+/// asked for).
+///
+/// Two places render exactly as [`PostgresQueryBuilder`] renders them, lists included,
+/// because sea-query keeps their fields private: `EXPLAIN` statements (explain the statement
+/// built by this builder instead) and `ORDER BY` expressions.
+#[derive(Debug, Clone, Copy)]
+pub struct TuskQueryBuilder {
+    casts: bool,
+}
+
+impl Default for TuskQueryBuilder {
+    fn default() -> Self {
+        TuskQueryBuilder { casts: true }
+    }
+}
+
+impl TuskQueryBuilder {
+    /// The builder with array casts (`= ANY($1::int4[])`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Render `expr = ANY($k)` without a cast: the server infers the array type from `expr`.
+    /// Row-value lists keep their casts (`unnest` needs them).
+    pub fn without_casts(self) -> Self {
+        TuskQueryBuilder { casts: false }
+    }
+
+    /// Whether array parameters carry a `::T[]` cast.
+    pub fn casts(&self) -> bool {
+        self.casts
+    }
+
+    /// `left IN (items)` as `left = ANY($k::T[])`, if the items qualify.
+    fn try_any(&self, left: &Expr, op: BinOper, items: &[Expr], sql: &mut impl SqlWriter) -> bool {
+        let Some((ty, values)) = uniform_values(items) else {
+            return false;
+        };
+        let paren = !(self.inner_expr_well_known_greater_precedence(left, &op.into())
+            && self.inner_expr_well_known_greater_precedence(left, &BinOper::Equal.into()));
+        if paren {
+            sql.write_str("(").unwrap();
+        }
+        self.prepare_expr(left, sql);
+        if paren {
+            sql.write_str(")").unwrap();
+        }
+        sql.write_str(if op == BinOper::In {
+            " = ANY("
+        } else {
+            " <> ALL("
+        })
+        .unwrap();
+        self.push_array(ty, values, self.casts, sql);
+        sql.write_str(")").unwrap();
+        true
+    }
+
+    /// `(a, b) IN ((1, 'x'), …)` as `(a, b) IN (SELECT * FROM unnest($1::T1[], $2::T2[]))`.
+    fn try_unnest(
+        &self,
+        left: &Expr,
+        op: BinOper,
+        rows: &[Expr],
+        sql: &mut impl SqlWriter,
+    ) -> bool {
+        let Expr::Tuple(cols) = left else {
+            return false;
+        };
+        let width = cols.len();
+        if width < 2 || rows.is_empty() {
+            return false;
+        }
+        let mut columns: Vec<Vec<Expr>> = vec![Vec::with_capacity(rows.len()); width];
+        for row in rows {
+            let Expr::Values(vals) = row else {
+                return false;
+            };
+            if vals.len() != width {
+                return false;
+            }
+            for (col, v) in columns.iter_mut().zip(vals) {
+                col.push(Expr::Value(v.clone()));
+            }
+        }
+        let mut typed = Vec::with_capacity(width);
+        for col in &columns {
+            match uniform_values(col) {
+                Some(t) => typed.push(t),
+                None => return false,
+            }
+        }
+        self.prepare_expr(left, sql);
+        sql.write_str(if op == BinOper::In {
+            " IN "
+        } else {
+            " NOT IN "
+        })
+        .unwrap();
+        sql.write_str("(SELECT * FROM unnest(").unwrap();
+        for (i, (ty, values)) in typed.into_iter().enumerate() {
+            if i > 0 {
+                sql.write_str(", ").unwrap();
+            }
+            self.push_array(ty, values, true, sql);
+        }
+        sql.write_str("))").unwrap();
+        true
+    }
+
+    fn push_array(
+        &self,
+        ty: ElementType,
+        values: Vec<Value>,
+        cast: bool,
+        sql: &mut impl SqlWriter,
+    ) {
+        match ty.enum_name {
+            // Enum labels travel as text[] and the server casts them to the enum's array type.
+            Some(name) => {
+                sql.push_param(
+                    Value::Array(ArrayType::String, Some(Box::new(values))),
+                    self,
+                );
+                if cast {
+                    write!(sql, "::text[]::\"{}\"[]", name.replace('"', "\"\"")).unwrap();
+                }
+            }
+            None => {
+                sql.push_param(Value::Array(ty.array_type, Some(Box::new(values))), self);
+                if cast {
+                    write!(sql, "::{}[]", ty.sql_name).unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// The items as values of one scalar variant, with their element type; `None` otherwise.
+fn uniform_values(items: &[Expr]) -> Option<(ElementType, Vec<Value>)> {
+    let first = match items.first()? {
+        Expr::Value(v) => v,
+        _ => return None,
+    };
+    let ty = element_type(first)?;
+    let disc = std::mem::discriminant(first);
+    let mut values = Vec::with_capacity(items.len());
+    for item in items {
+        let Expr::Value(v) = item else {
+            return None;
+        };
+        if std::mem::discriminant(v) != disc {
+            return None;
+        }
+        if let (Some(a), Some(b)) = (&ty.enum_name, element_type(v).and_then(|t| t.enum_name)) {
+            if *a != b {
+                return None;
+            }
+        }
+        values.push(match v {
+            Value::Enum(sea_query::OptionEnum::Some(e)) => Value::String(Some(e.value.to_string())),
+            Value::Enum(sea_query::OptionEnum::None(_)) => Value::String(None),
+            other => other.clone(),
+        });
+    }
+    Some((ty, values))
+}
+
+impl QueryBuilder for TuskQueryBuilder {
+    fn placeholder(&self) -> (&'static str, bool) {
+        PostgresQueryBuilder.placeholder()
+    }
+
+    fn prepare_expr(&self, simple_expr: &Expr, sql: &mut impl SqlWriter) {
+        match simple_expr {
+            Expr::Binary(left, op @ (BinOper::In | BinOper::NotIn), right) => {
+                if let Expr::Tuple(items) = right.as_ref() {
+                    if items.is_empty() {
+                        // sea-query writes `$1 = $2` with two int parameters, which the server
+                        // types as text; written inline the truth value needs no parameters.
+                        sql.write_str(if *op == BinOper::In { "1 = 2" } else { "1 = 1" })
+                            .unwrap();
+                        return;
+                    }
+                    if self.try_any(left, *op, items, sql) || self.try_unnest(left, *op, items, sql)
+                    {
+                        return;
+                    }
+                }
+                self.prepare_expr_common(simple_expr, sql)
+            }
+            // PostgresQueryBuilder's rendering of a cast to an enum type, with our builder inside.
+            Expr::AsEnum(type_name, expr) => {
+                sql.write_str("CAST(").unwrap();
+                self.prepare_expr_common(expr, sql);
+                let type_name = type_name.inner();
+                let (ty, sfx) = match type_name.strip_suffix("[]") {
+                    Some(base) => (base, "[]"),
+                    None => (type_name.as_ref(), ""),
+                };
+                let q = self.quote();
+                sql.write_str(" AS ").unwrap();
+                sql.write_char(q.left()).unwrap();
+                sql.write_str(ty).unwrap();
+                sql.write_char(q.right()).unwrap();
+                sql.write_str(sfx).unwrap();
+                sql.write_char(')').unwrap();
+            }
+            _ => self.prepare_expr_common(simple_expr, sql),
+        }
+    }
+
+    fn write_value(&self, buf: &mut impl Write, value: &Value) -> std::fmt::Result {
+        PostgresQueryBuilder.write_value(buf, value)
+    }
+
+    fn prepare_select_distinct(&self, select_distinct: &SelectDistinct, sql: &mut impl SqlWriter) {
+        PostgresQueryBuilder.prepare_select_distinct(select_distinct, sql)
+    }
+
+    fn prepare_select_into(&self, into_table: &SelectInto, sql: &mut impl SqlWriter) {
+        PostgresQueryBuilder.prepare_select_into(into_table, sql)
+    }
+
+    fn prepare_bin_oper(&self, bin_oper: &BinOper, sql: &mut impl SqlWriter) {
+        PostgresQueryBuilder.prepare_bin_oper(bin_oper, sql)
+    }
+
+    fn prepare_query_statement(&self, query: &SubQueryStatement, sql: &mut impl SqlWriter) {
+        match query {
+            SubQueryStatement::SelectStatement(s) => self.prepare_select_statement(s, sql),
+            SubQueryStatement::InsertStatement(s) => self.prepare_insert_statement(s, sql),
+            SubQueryStatement::UpdateStatement(s) => self.prepare_update_statement(s, sql),
+            SubQueryStatement::DeleteStatement(s) => self.prepare_delete_statement(s, sql),
+            SubQueryStatement::WithStatement(s) => self.prepare_with_query(s, sql),
+        }
+    }
+
+    fn prepare_explain_statement(&self, explain: &ExplainStatement, sql: &mut impl SqlWriter) {
+        PostgresQueryBuilder.prepare_explain_statement(explain, sql)
+    }
+
+    fn prepare_function_name(&self, function: &Func, sql: &mut impl SqlWriter) {
+        PostgresQueryBuilder.prepare_function_name(function, sql)
+    }
+
+    fn prepare_table_sample(&self, select: &SelectStatement, sql: &mut impl SqlWriter) {
+        PostgresQueryBuilder.prepare_table_sample(select, sql)
+    }
+
+    fn prepare_order_expr(&self, order_expr: &OrderExpr, sql: &mut impl SqlWriter) {
+        // OrderExpr's fields are private to sea-query: ORDER BY renders as PostgresQueryBuilder's.
+        PostgresQueryBuilder.prepare_order_expr(order_expr, sql)
+    }
+
+    fn prepare_value(&self, value: Value, sql: &mut impl SqlWriter) {
+        // Enum values and enum arrays get a type hint; the rest is a plain parameter.
+        // PostgresQueryBuilder pushes the parameter itself, with the same numbering.
+        PostgresQueryBuilder.prepare_value(value, sql)
+    }
+
+    fn write_string_quoted(&self, string: &str, buffer: &mut impl Write) {
+        PostgresQueryBuilder.write_string_quoted(string, buffer)
+    }
+
+    fn write_bytes(&self, bytes: &[u8], buffer: &mut impl Write) {
+        PostgresQueryBuilder.write_bytes(bytes, buffer)
+    }
+
+    fn if_null_function(&self) -> &str {
+        "COALESCE"
+    }
+}
+
+impl QuotedBuilder for TuskQueryBuilder {
+    fn quote(&self) -> Quote {
+        PostgresQueryBuilder.quote()
+    }
+}
+
+impl EscapeBuilder for TuskQueryBuilder {
+    fn needs_escape(&self, s: &str) -> bool {
+        PostgresQueryBuilder.needs_escape(s)
+    }
+
+    fn write_escaped(&self, buffer: &mut impl Write, string: &str) {
+        PostgresQueryBuilder.write_escaped(buffer, string)
+    }
+
+    fn unescape_string(&self, string: &str) -> String {
+        PostgresQueryBuilder.unescape_string(string)
+    }
+}
+
+impl TableRefBuilder for TuskQueryBuilder {}
+
+impl OperLeftAssocDecider for TuskQueryBuilder {
+    fn well_known_left_associative(&self, op: &BinOper) -> bool {
+        PostgresQueryBuilder.well_known_left_associative(op)
+    }
+}
+
+impl PrecedenceDecider for TuskQueryBuilder {
+    fn inner_expr_well_known_greater_precedence(
+        &self,
+        inner: &Expr,
+        outer_oper: &sea_query::Oper,
+    ) -> bool {
+        PostgresQueryBuilder.inner_expr_well_known_greater_precedence(inner, outer_oper)
+    }
+}

@@ -1,0 +1,231 @@
+//! Running sea-query statements on pgtusk: one [`Executor`] trait, one [`StatementExt`] trait.
+//!
+//! ```no_run
+//! use pgtusk_dialect::StatementExt;
+//! use pgtusk_dialect::sea_query::{Expr, ExprTrait, Query};
+//!
+//! #[derive(pgtusk::FromRecord)]
+//! struct Animal {
+//!     id: i32,
+//!     name: String,
+//! }
+//!
+//! # async fn demo(conn: &mut pgtusk::Connection) -> pgtusk::Result<()> {
+//! let animals: Vec<Animal> = Query::select()
+//!     .columns(["id", "name"])
+//!     .from("animals")
+//!     .and_where(Expr::col("id").is_in([1, 2, 3]))
+//!     .fetch_all_as(conn)
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+
+use pgtusk::{Connection, Encode, Error, FromRecord, Record, Result};
+use sea_query::{DeleteStatement, InsertStatement, SelectStatement, UpdateStatement, Values};
+
+use crate::{TuskQueryBuilder, bind};
+
+/// Something that runs SQL with pgtusk parameters: a [`Connection`] today; transactions and
+/// pools implement the same three methods and every [`StatementExt`] method works on them.
+pub trait Executor {
+    /// Runs a query and returns every row.
+    fn fetch(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Vec<Record>>> + Send;
+
+    /// Runs a query and returns its first row, if any (only one row travels).
+    fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Option<Record>>> + Send;
+
+    /// Runs a statement and returns the number of rows it affected.
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<u64>> + Send;
+}
+
+impl Executor for Connection {
+    fn fetch(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Vec<Record>>> + Send {
+        Connection::fetch(self, sql, params)
+    }
+
+    fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Option<Record>>> + Send {
+        Connection::fetch_optional(self, sql, params)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<u64>> + Send {
+        Connection::execute(self, sql, params)
+    }
+}
+
+impl<E: Executor + Send> Executor for &mut E {
+    fn fetch(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Vec<Record>>> + Send {
+        (**self).fetch(sql, params)
+    }
+
+    fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Option<Record>>> + Send {
+        (**self).fetch_optional(sql, params)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<u64>> + Send {
+        (**self).execute(sql, params)
+    }
+}
+
+/// Decodes every record into `T`, planning once.
+fn decode_all<T>(records: &[Record]) -> Result<Vec<T>>
+where
+    T: for<'r> FromRecord<'r>,
+{
+    let Some(first) = records.first() else {
+        return Ok(Vec::new());
+    };
+    let plan = T::plan(first.columns())?;
+    records.iter().map(|r| T::from_record(r, &plan)).collect()
+}
+
+/// Runs a sea-query statement, rendered by [`TuskQueryBuilder`], in one line.
+///
+/// Implemented for Select, Insert, Update and Delete statements and for a built
+/// `(String, Values)` pair (built with any builder whose placeholders are `$n`).
+pub trait StatementExt {
+    /// The SQL and its values, as [`TuskQueryBuilder`] renders them.
+    fn build_tusk(&self) -> (String, Values);
+
+    /// Every row, as records.
+    fn fetch_all<E: Executor + Send>(
+        &self,
+        executor: &mut E,
+    ) -> impl Future<Output = Result<Vec<Record>>> + Send {
+        let (sql, values) = self.build_tusk();
+        async move {
+            let params = bind(values)?;
+            executor.fetch(&sql, &params.as_refs()).await
+        }
+    }
+
+    /// The first row, if any.
+    fn fetch_optional<E: Executor + Send>(
+        &self,
+        executor: &mut E,
+    ) -> impl Future<Output = Result<Option<Record>>> + Send {
+        let (sql, values) = self.build_tusk();
+        async move {
+            let params = bind(values)?;
+            executor.fetch_optional(&sql, &params.as_refs()).await
+        }
+    }
+
+    /// Every row, decoded into `T`.
+    fn fetch_all_as<T, E>(&self, executor: &mut E) -> impl Future<Output = Result<Vec<T>>> + Send
+    where
+        T: for<'r> FromRecord<'r>,
+        E: Executor + Send,
+    {
+        let rows = self.fetch_all(executor);
+        async move { decode_all(&rows.await?) }
+    }
+
+    /// The first row decoded into `T`; an error when there is none.
+    fn fetch_one_as<T, E>(&self, executor: &mut E) -> impl Future<Output = Result<T>> + Send
+    where
+        T: for<'r> FromRecord<'r>,
+        E: Executor + Send,
+    {
+        let row = self.fetch_optional(executor);
+        async move {
+            match row.await? {
+                Some(r) => T::from_record_unplanned(&r),
+                None => Err(Error::Interface(
+                    "fetch_one_as: the query returned no rows; use fetch_optional_as to accept none"
+                        .into(),
+                )),
+            }
+        }
+    }
+
+    /// The first row decoded into `T`, if there is one.
+    fn fetch_optional_as<T, E>(
+        &self,
+        executor: &mut E,
+    ) -> impl Future<Output = Result<Option<T>>> + Send
+    where
+        T: for<'r> FromRecord<'r>,
+        E: Executor + Send,
+    {
+        let row = self.fetch_optional(executor);
+        async move {
+            match row.await? {
+                Some(r) => T::from_record_unplanned(&r).map(Some),
+                None => Ok(None),
+            }
+        }
+    }
+
+    /// Runs the statement; the number of rows it affected.
+    fn execute<E: Executor + Send>(
+        &self,
+        executor: &mut E,
+    ) -> impl Future<Output = Result<u64>> + Send {
+        let (sql, values) = self.build_tusk();
+        async move {
+            let params = bind(values)?;
+            executor.execute(&sql, &params.as_refs()).await
+        }
+    }
+}
+
+macro_rules! statement_ext {
+    ($($ty:ty),*) => {$(
+        impl StatementExt for $ty {
+            fn build_tusk(&self) -> (String, Values) {
+                self.build(TuskQueryBuilder::default())
+            }
+        }
+    )*};
+}
+
+statement_ext!(
+    SelectStatement,
+    InsertStatement,
+    UpdateStatement,
+    DeleteStatement
+);
+
+impl StatementExt for (String, Values) {
+    fn build_tusk(&self) -> (String, Values) {
+        self.clone()
+    }
+}
