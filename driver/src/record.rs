@@ -156,6 +156,28 @@ mod private {
 /// Where each field sits in the row body: start and length, length -1 for NULL.
 type FieldSpan = (u32, i32);
 
+/// Rows up to this wide keep their field positions inside the Record: no allocation per row.
+const INLINE_FIELDS: usize = 8;
+
+/// The field positions of one row: inline for narrow rows, on the heap for wide ones.
+#[derive(Clone)]
+pub(crate) enum Spans {
+    Inline {
+        len: u8,
+        spans: [FieldSpan; INLINE_FIELDS],
+    },
+    Heap(Box<[FieldSpan]>),
+}
+
+impl Spans {
+    fn as_slice(&self) -> &[FieldSpan] {
+        match self {
+            Spans::Inline { len, spans } => &spans[..usize::from(*len)],
+            Spans::Heap(spans) => spans,
+        }
+    }
+}
+
 /// One result row.
 ///
 /// It keeps the DataRow message's bytes (shared with the connection's read buffer, no copy per
@@ -173,13 +195,13 @@ type FieldSpan = (u32, i32);
 #[derive(Clone)]
 pub struct Record {
     body: Bytes,
-    spans: Box<[FieldSpan]>,
+    spans: Spans,
     columns: Arc<Columns>,
 }
 
 impl Record {
     /// Builds a record from a DataRow body; `spans` were validated against `body`.
-    pub(crate) fn new(body: Bytes, spans: Box<[FieldSpan]>, columns: Arc<Columns>) -> Self {
+    pub(crate) fn new(body: Bytes, spans: Spans, columns: Arc<Columns>) -> Self {
         Record {
             body,
             spans,
@@ -189,12 +211,12 @@ impl Record {
 
     /// The number of values in the row.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.spans.as_slice().len()
     }
 
     /// Whether the row has no values.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.spans.as_slice().is_empty()
     }
 
     /// The result's columns (names and types), shared by every row.
@@ -205,7 +227,7 @@ impl Record {
     /// The raw value of column `index` as the server sent it (binary or text format), `None`
     /// for NULL.
     pub fn raw(&self, index: usize) -> Option<&[u8]> {
-        let &(start, len) = self.spans.get(index)?;
+        let &(start, len) = self.spans.as_slice().get(index)?;
         let start = start as usize;
         (len >= 0).then(|| &self.body[start..start + len as usize])
     }
@@ -287,15 +309,25 @@ impl Record {
             Item = std::result::Result<Option<Range<usize>>, crate::protocol::ProtocolError>,
         >,
         count: usize,
-    ) -> Result<Box<[FieldSpan]>> {
+    ) -> Result<Spans> {
+        let span = |range: Option<Range<usize>>| match range {
+            Some(r) => (r.start as u32, (r.end - r.start) as i32),
+            None => (0, -1),
+        };
+        if count <= INLINE_FIELDS {
+            let mut spans = [(0, -1); INLINE_FIELDS];
+            let mut len = 0;
+            for (slot, range) in spans.iter_mut().zip(ranges) {
+                *slot = span(range?);
+                len += 1;
+            }
+            return Ok(Spans::Inline { len, spans });
+        }
         let mut spans = Vec::with_capacity(count);
         for range in ranges {
-            spans.push(match range? {
-                Some(r) => (r.start as u32, (r.end - r.start) as i32),
-                None => (0, -1),
-            });
+            spans.push(span(range?));
         }
-        Ok(spans.into_boxed_slice())
+        Ok(Spans::Heap(spans.into_boxed_slice()))
     }
 }
 

@@ -386,3 +386,33 @@ fn resident_kib() -> i64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+#[tokio::test]
+async fn narrow_and_wide_rows_decode_every_column() {
+    let mut conn = connect().await;
+    for width in [1usize, 7, 8, 9, 40] {
+        let columns: Vec<String> = (0..width)
+            .map(|i| {
+                if i % 3 == 2 {
+                    format!("NULL::int4 AS c{i}")
+                } else {
+                    format!("{i}::int4 AS c{i}")
+                }
+            })
+            .collect();
+        let row = conn
+            .fetch_one(&format!("SELECT {}", columns.join(", ")), &[])
+            .await
+            .unwrap();
+        assert_eq!(row.len(), width);
+        for i in 0..width {
+            let expected = (i % 3 != 2).then_some(i as i32);
+            assert_eq!(
+                row.get::<Option<i32>>(i),
+                expected,
+                "width {width}, column {i}"
+            );
+            assert_eq!(row.get::<Option<i32>>(format!("c{i}")), expected);
+        }
+    }
+}
