@@ -22,10 +22,37 @@ ARRAYS = "SELECT a FROM bench_arr"
 BYTEA = "SELECT b FROM bench_bytea"
 INSERT = "INSERT INTO bench_ins (id, v) VALUES ($1, $2)"
 TYPED = "SELECT i, t, ts, n FROM bench_wide WHERE i <= 10000"
+INLIST = "SELECT id, v FROM bench_point WHERE id = ANY($1::int4[])"
+MASK = (1 << 64) - 1
 
 
 def point_id(seed, k):
     return (seed * 7919 + k * 104729) % 1_000_000 + 1
+
+
+def inlist_lists(seed, ops):
+    """The same 64-bit LCG as inlist_lists in workloads.rs: lengths 1..=1000, ids 1..=1M."""
+    state = (seed * 2654435761 + 1) & MASK
+
+    def nxt():
+        nonlocal state
+        state = (state * 6364136223846793005 + 1442695040888963407) & MASK
+        return state >> 33
+
+    lists = []
+    for _ in range(ops):
+        n = nxt() % 1000 + 1
+        lists.append([nxt() % 1_000_000 + 1 for _ in range(n)])
+    return lists
+
+
+def inlist_ops(seed, ops):
+    """Each list with the rows and id sum the answer must have (ids are unique keys)."""
+    out = []
+    for ids in inlist_lists(seed, ops):
+        distinct = set(ids)
+        out.append((ids, len(distinct), sum(distinct)))
+    return out
 
 
 class Wide:
@@ -42,7 +69,7 @@ def wide_sum(i, t, ts, n):
     return i + len(t) + int(ts.timestamp()) + int(n * 100)
 
 
-async def run(conn, w, ops, seed, rows_to_insert):
+async def run(conn, w, ops, seed, rows_to_insert, inputs):
     s = 0
     if w == "point":
         for k in range(ops):
@@ -78,6 +105,20 @@ async def run(conn, w, ops, seed, rows_to_insert):
         for _ in range(ops):
             for x in [Wide(*r) for r in await conn.fetch(TYPED)]:
                 s += wide_sum(x.i, x.t, x.ts, x.n)
+    elif w == "inlist":
+        for ids, want_rows, want_sum in inputs:
+            rows = await conn.fetch(INLIST, ids)
+            id_sum = 0
+            v_sum = 0
+            for r in rows:
+                id_sum += r[0]
+                v_sum += r[1]
+            if len(rows) != want_rows or id_sum != want_sum or v_sum != 3 * id_sum:
+                raise ValueError(
+                    f"IN list of {len(ids)} ids: {len(rows)} rows, id sum {id_sum}, "
+                    f"v sum {v_sum}; expected {want_rows} rows, id sum {want_sum}"
+                )
+            s += id_sum + v_sum
     else:
         raise ValueError(f"unknown workload {w}")
     return s
@@ -93,9 +134,11 @@ async def main(dsn):
             break
         cmd = json.loads(line)
         try:
+            # Inputs are made before the timer starts, as on the Rust side.
+            inputs = inlist_ops(cmd["seed"], cmd["ops"]) if cmd["w"] == "inlist" else None
             c0 = time.process_time()
             t0 = time.perf_counter()
-            s = await run(conn, cmd["w"], cmd["ops"], cmd["seed"], rows_to_insert)
+            s = await run(conn, cmd["w"], cmd["ops"], cmd["seed"], rows_to_insert, inputs)
             t1 = time.perf_counter()
             c1 = time.process_time()
             answer = {"secs": t1 - t0, "cpu": c1 - c0, "checksum": s}

@@ -281,7 +281,7 @@ impl Expected {
             Workload::Bytea => self.bytea * n,
             Workload::Insert => self.insert * n,
             Workload::Typed => self.typed * n,
-            Workload::InList => 0,
+            Workload::InList => workloads::inlist_expected(seed, ops),
         }
     }
 }
@@ -306,6 +306,7 @@ fn phase(
         let py = py.ok_or("asyncpg runner missing")?;
         py.run(w, ops, seed)?
     } else {
+        conns.prepare(w, ops, seed);
         let cpu0 = cpu::process_cpu_secs()?;
         let t0 = Instant::now();
         let sum = rt.block_on(conns.run(c, w, ops, seed))?;

@@ -6,6 +6,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
+use pgtusk_dialect::StatementExt as _;
+use pgtusk_dialect::sea_query::{Expr, ExprTrait as _, PostgresQueryBuilder, Query, SelectStatement};
+use sea_query_postgres::PostgresBinder as _;
+use sea_query_sqlx::SqlxBinder as _;
 use rust_decimal::Decimal;
 use sqlx::{Connection as _, Row as _};
 
@@ -135,7 +139,7 @@ impl Workload {
             Workload::Insert => 8,
             Workload::Typed => 30,
             Workload::TypedVsIndex => 10,
-            Workload::InList => 0,
+            Workload::InList => 300,
         }
     }
 
@@ -148,14 +152,14 @@ impl Workload {
             Workload::Arrays | Workload::Bytea => 100,
             Workload::Insert => BATCH as u64,
             Workload::Typed => 10_000,
-            Workload::InList => 0,
+            // Lists of 1..=1000 ids: about 500 rows on average.
+            Workload::InList => 500,
         }
     }
 
     pub fn contestants(self, python: bool) -> Vec<Contestant> {
         match self {
             Workload::TypedVsIndex => vec![Contestant::Pgtusk, Contestant::PgtuskByIndex],
-            Workload::InList => vec![],
             _ => {
                 let mut c = vec![
                     Contestant::Pgtusk,
@@ -172,12 +176,7 @@ impl Workload {
 
     /// Why a workload is not run, if it is not.
     pub fn skipped(self) -> Option<&'static str> {
-        match self {
-            Workload::InList => {
-                Some("skipped: the IN-list goes through pgtusk-dialect, which is not built yet")
-            }
-            _ => None,
-        }
+        None
     }
 
     /// What a reader must know to read the row right.
@@ -185,6 +184,9 @@ impl Workload {
         match self {
             Workload::Insert => Some(
                 "pgtusk execute_many (pipelined, one Sync); tokio-postgres pipelines (joined futures) in a transaction; sqlx loops in a transaction (no pipelining); asyncpg executemany (pipelined)",
+            ),
+            Workload::InList => Some(
+                "one sea-query SELECT ... WHERE id IN (list) per op; pgtusk-dialect renders it as id = ANY($1::int4[]) (one parameter, one cached statement for every length); sea-query-postgres and sea-query-sqlx render plain IN ($1, ..., $n): tokio-postgres query(&str) prepares each one anew (Parse/Describe round trip, then Bind/Execute), sqlx caches a statement per SQL text (up to 1000 lengths, its cache holds 100); asyncpg runs id = ANY($1::int4[]) with a list",
             ),
             Workload::TypedVsIndex => Some(
                 "both stream the same rows through fetch_stream; ratio = fetch_as / by-index (>= 1.0 means fetch_as is no slower)",
@@ -227,6 +229,76 @@ pub fn point_expected(seed: u64, ops: usize) -> i64 {
             let id = point_id(seed, k);
             3 * i64::from(id) + format!("name-{id}").len() as i64
         })
+        .sum()
+}
+
+/// The IN-list phase's id lists: a 64-bit LCG (the same in asyncpg_runner.py) seeded by the
+/// phase's seed; each list has a length in 1..=1000 and ids in 1..=POINT_ROWS (repeats allowed).
+pub fn inlist_lists(seed: u64, ops: usize) -> Vec<Vec<i32>> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    (0..ops)
+        .map(|_| {
+            let len = next() % 1000 + 1;
+            (0..len).map(|_| (next() % POINT_ROWS + 1) as i32).collect()
+        })
+        .collect()
+}
+
+/// One IN-list operation: its ids and what the point table must answer (ids are unique keys,
+/// so one row per distinct id).
+pub struct InListOp {
+    pub ids: Vec<i32>,
+    pub rows: usize,
+    pub id_sum: i64,
+}
+
+impl InListOp {
+    fn new(ids: Vec<i32>) -> Self {
+        let mut distinct = ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        InListOp {
+            rows: distinct.len(),
+            id_sum: distinct.iter().map(|&i| i64::from(i)).sum(),
+            ids,
+        }
+    }
+
+    /// The same statement for every Rust driver.
+    fn select(&self) -> SelectStatement {
+        Query::select()
+            .columns(["id", "v"])
+            .from("bench_point")
+            .and_where(Expr::col("id").is_in(self.ids.iter().copied()))
+            .to_owned()
+    }
+
+    /// Checks one answer (row count, sum of ids, v = 3 id) and returns its checksum.
+    fn check(&self, rows: usize, id_sum: i64, v_sum: i64) -> R<i64> {
+        if rows != self.rows || id_sum != self.id_sum || v_sum != 3 * id_sum {
+            return Err(format!(
+                "IN list of {} ids: {rows} rows, id sum {id_sum}, v sum {v_sum}; expected {} rows, id sum {}",
+                self.ids.len(),
+                self.rows,
+                self.id_sum
+            )
+            .into());
+        }
+        Ok(id_sum + v_sum)
+    }
+}
+
+/// The checksum an IN-list phase must return.
+pub fn inlist_expected(seed: u64, ops: usize) -> i64 {
+    inlist_lists(seed, ops)
+        .into_iter()
+        .map(|ids| 4 * InListOp::new(ids).id_sum)
         .sum()
 }
 
@@ -273,6 +345,8 @@ pub struct Conns {
     tp_stmts: HashMap<&'static str, tokio_postgres::Statement>,
     pub sx: sqlx::PgConnection,
     pub rows: InsertRows,
+    /// The current IN-list phase's lists, made before the timer starts.
+    inlist: Vec<InListOp>,
 }
 
 impl Conns {
@@ -291,7 +365,18 @@ impl Conns {
             tp_stmts: HashMap::new(),
             sx,
             rows: InsertRows::new(),
+            inlist: Vec::new(),
         })
+    }
+
+    /// Builds a phase's inputs outside the timed section.
+    pub fn prepare(&mut self, w: Workload, ops: usize, seed: u64) {
+        if w == Workload::InList {
+            self.inlist = inlist_lists(seed, ops)
+                .into_iter()
+                .map(InListOp::new)
+                .collect();
+        }
     }
 
     /// tokio-postgres's best way: a statement prepared once and reused.
@@ -408,7 +493,17 @@ impl Conns {
                     }
                 }
             }
-            Workload::InList => return Err("not runnable".into()),
+            Workload::InList => {
+                for op in &self.inlist {
+                    let rows = op.select().fetch_all(&mut *conn).await?;
+                    let (mut ids, mut vs) = (0i64, 0i64);
+                    for row in &rows {
+                        ids += i64::from(row.try_get::<i32>(0)?);
+                        vs += row.try_get::<i64>(1)?;
+                    }
+                    s += op.check(rows.len(), ids, vs)?;
+                }
+            }
         }
         Ok(s)
     }
@@ -501,7 +596,19 @@ impl Conns {
                     }
                 }
             }
-            Workload::TypedVsIndex | Workload::InList => return Err("not runnable".into()),
+            Workload::InList => {
+                for op in &self.inlist {
+                    let (sql, values) = op.select().build_postgres(PostgresQueryBuilder);
+                    let rows = self.tp.query(&sql, &values.as_params()).await?;
+                    let (mut ids, mut vs) = (0i64, 0i64);
+                    for row in &rows {
+                        ids += i64::from(row.try_get::<_, i32>(0)?);
+                        vs += row.try_get::<_, i64>(1)?;
+                    }
+                    s += op.check(rows.len(), ids, vs)?;
+                }
+            }
+            Workload::TypedVsIndex => return Err("not runnable".into()),
         }
         Ok(s)
     }
@@ -582,7 +689,21 @@ impl Conns {
                     }
                 }
             }
-            Workload::TypedVsIndex | Workload::InList => return Err("not runnable".into()),
+            Workload::InList => {
+                for op in &self.inlist {
+                    let (sql, values) = op.select().build_sqlx(PostgresQueryBuilder);
+                    let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), values)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    let (mut ids, mut vs) = (0i64, 0i64);
+                    for row in &rows {
+                        ids += i64::from(row.try_get::<i32, _>(0)?);
+                        vs += row.try_get::<i64, _>(1)?;
+                    }
+                    s += op.check(rows.len(), ids, vs)?;
+                }
+            }
+            Workload::TypedVsIndex => return Err("not runnable".into()),
         }
         Ok(s)
     }
