@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use pgtusk_dialect::StatementExt as _;
-use pgtusk_dialect::sea_query::{Expr, ExprTrait as _, PostgresQueryBuilder, Query, SelectStatement};
+use pgtusk_dialect::sea_query::{
+    Expr, ExprTrait as _, PostgresQueryBuilder, Query, SelectStatement,
+};
+use rust_decimal::Decimal;
 use sea_query_postgres::PostgresBinder as _;
 use sea_query_sqlx::SqlxBinder as _;
-use rust_decimal::Decimal;
 use sqlx::{Connection as _, Row as _};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
