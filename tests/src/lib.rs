@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: one server per test binary (a TempCluster, or
 //! `DATABASE_URL` when set) and connections to it.
 
+pub mod codec_table;
 pub mod proxy;
 
 use pgtusk::cluster::TempCluster;

@@ -14,6 +14,7 @@ use pgtusk::types::{
     Money, Path, PgBox, PgLsn, Point, Polygon, TimeTz,
 };
 use pgtusk::{Connection, Decode, Encode};
+use pgtusk_tests::codec_table::{Case, check_cases, decode_error, literal, norm, same};
 use pgtusk_tests::connect;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -22,58 +23,13 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-/// One value of a table: what is sent, what comes back, and PostgreSQL's text for it.
-struct Case<T> {
-    send: T,
-    back: T,
-    text: &'static str,
-}
-
-/// A value that comes back as it was sent.
-fn same<T: Clone>(value: T, text: &'static str) -> Case<T> {
-    Case {
-        back: value.clone(),
-        send: value,
-        text,
-    }
-}
-
-/// A value the server normalizes (bpchar padding, numeric exponents, box corners, ...).
-fn norm<T>(send: T, back: T, text: &'static str) -> Case<T> {
-    Case { send, back, text }
-}
-
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// Runs a table for PostgreSQL type `ty`: round trip, server text, server literal, and NULL.
+/// Runs a table for PostgreSQL type `ty` (see `check_cases`), then checks that NULL into a
+/// non-Option is an error.
 async fn check<T>(conn: &mut Connection, ty: &str, cases: Vec<Case<T>>)
 where
     T: Encode + Sync + for<'r> Decode<'r> + PartialEq + Debug,
 {
-    for Case { send, back, text } in &cases {
-        let row = conn
-            .fetch_one(&*format!("SELECT $1::{ty}, $1::{ty}::text"), &[send])
-            .await
-            .unwrap_or_else(|e| panic!("{ty} {send:?}: {e}"));
-        let decoded: T = row
-            .try_get(0)
-            .unwrap_or_else(|e| panic!("{ty} {send:?}: {e}"));
-        assert_eq!(&decoded, back, "{ty}: round trip of {send:?}");
-        assert_eq!(row.get::<&str>(1), *text, "{ty}: server text of {send:?}");
-        let from_server: T = conn
-            .fetch_value(&*format!("SELECT {}::{ty}", literal(text)), &[])
-            .await
-            .unwrap_or_else(|e| panic!("{ty} literal {text:?}: {e}"));
-        assert_eq!(&from_server, back, "{ty}: decoding the server's {text:?}");
-    }
-    let none: Option<T> = None;
-    let null: Option<T> = conn
-        .fetch_value(&*format!("SELECT $1::{ty}"), &[&none])
-        .await
-        .unwrap();
-    assert!(null.is_none(), "{ty}: NULL round trip");
+    check_cases(conn, ty, cases).await;
     let err = conn
         .fetch_one(&*format!("SELECT NULL::{ty}"), &[])
         .await
@@ -82,14 +38,6 @@ where
         .unwrap_err()
         .to_string();
     assert!(err.contains("NULL"), "{ty}: NULL into a non-Option: {err}");
-}
-
-/// The error text of decoding the server's `literal::ty` into T.
-async fn decode_error<T: for<'r> Decode<'r> + Debug>(conn: &mut Connection, sql: &str) -> String {
-    let row = conn.fetch_one(sql, &[]).await.unwrap();
-    let err = row.try_get::<T>(0).expect_err(sql).to_string();
-    assert!(err.contains("column 0"), "{sql}: {err}");
-    err
 }
 
 /// The error text of sending `value` where the server wants `sql`'s parameter.

@@ -14,72 +14,13 @@ use pgtusk::types::{
     Array, CompositeReader, CompositeWriter, Dimension, Interval, Multirange, Range,
 };
 use pgtusk::{Connection, Decode, Encode};
+use pgtusk_tests::codec_table::{check_cases as check, decode_error, norm, same};
 use pgtusk_tests::connect;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
-
-/// One value of a table: what is sent, what comes back, and PostgreSQL's text for it.
-struct Case<T> {
-    send: T,
-    back: T,
-    text: &'static str,
-}
-
-fn same<T: Clone>(value: T, text: &'static str) -> Case<T> {
-    Case {
-        back: value.clone(),
-        send: value,
-        text,
-    }
-}
-
-fn norm<T>(send: T, back: T, text: &'static str) -> Case<T> {
-    Case { send, back, text }
-}
-
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// Runs a table for PostgreSQL type `ty`: round trip, server text, server literal, and NULL.
-async fn check<T>(conn: &mut Connection, ty: &str, cases: Vec<Case<T>>)
-where
-    T: Encode + Sync + for<'r> Decode<'r> + PartialEq + Debug,
-{
-    for Case { send, back, text } in &cases {
-        let row = conn
-            .fetch_one(&*format!("SELECT $1::{ty}, $1::{ty}::text"), &[send])
-            .await
-            .unwrap_or_else(|e| panic!("{ty} {send:?}: {e}"));
-        let decoded: T = row
-            .try_get(0)
-            .unwrap_or_else(|e| panic!("{ty} {send:?}: {e}"));
-        assert_eq!(&decoded, back, "{ty}: round trip of {send:?}");
-        assert_eq!(row.get::<&str>(1), *text, "{ty}: server text of {send:?}");
-        let from_server: T = conn
-            .fetch_value(&*format!("SELECT {}::{ty}", literal(text)), &[])
-            .await
-            .unwrap_or_else(|e| panic!("{ty} literal {text:?}: {e}"));
-        assert_eq!(&from_server, back, "{ty}: decoding the server's {text:?}");
-    }
-    let none: Option<T> = None;
-    let null: Option<T> = conn
-        .fetch_value(&*format!("SELECT $1::{ty}"), &[&none])
-        .await
-        .unwrap();
-    assert!(null.is_none(), "{ty}: NULL round trip");
-}
-
-/// The error text of decoding the result of `sql` into T.
-async fn decode_error<T: for<'r> Decode<'r> + Debug>(conn: &mut Connection, sql: &str) -> String {
-    let row = conn.fetch_one(sql, &[]).await.unwrap();
-    let err = row.try_get::<T>(0).expect_err(sql).to_string();
-    assert!(err.contains("column 0"), "{sql}: {err}");
-    err
-}
 
 fn s(v: &str) -> String {
     v.to_owned()
