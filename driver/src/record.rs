@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
+use crate::protocol::backend::DataRow;
 use crate::types::{Decode, Type, UnexpectedNull};
 
 /// One column of a result: its name and type as the server described them.
@@ -71,6 +72,9 @@ impl Column {
 pub struct Columns {
     columns: Vec<Column>,
     by_name: HashMap<String, usize>,
+    /// How many rows the last complete result with these columns had: the next one reserves
+    /// that many up front instead of growing (and copying) its row vector step by step.
+    row_count_hint: AtomicUsize,
 }
 
 impl Columns {
@@ -79,7 +83,22 @@ impl Columns {
         for (i, c) in columns.iter().enumerate() {
             by_name.entry(c.name.clone()).or_insert(i);
         }
-        Columns { columns, by_name }
+        Columns {
+            columns,
+            by_name,
+            row_count_hint: AtomicUsize::new(0),
+        }
+    }
+
+    /// Rows to reserve for the next result (the size of the last one, capped).
+    pub(crate) fn row_count_hint(&self) -> usize {
+        self.row_count_hint
+            .load(Ordering::Relaxed)
+            .min(MAX_ROW_COUNT_HINT)
+    }
+
+    pub(crate) fn set_row_count_hint(&self, rows: usize) {
+        self.row_count_hint.store(rows, Ordering::Relaxed);
     }
 
     /// The number of columns.
@@ -156,6 +175,10 @@ mod private {
 /// Where each field sits in the row body: start and length, length -1 for NULL.
 type FieldSpan = (u32, i32);
 
+/// A hint never reserves more rows than this: one huge result must not make every later
+/// result of the statement allocate for it.
+const MAX_ROW_COUNT_HINT: usize = 8 * 1024;
+
 /// Rows up to this wide keep their field positions inside the Record: no allocation per row.
 const INLINE_FIELDS: usize = 8;
 
@@ -200,10 +223,11 @@ pub struct Record {
 }
 
 impl Record {
-    /// Builds a record from a DataRow body; `spans` were validated against `body`.
-    pub(crate) fn new(body: Bytes, spans: Spans, columns: Arc<Columns>) -> Self {
+    /// The record of a DataRow that parsed, with the columns its statement describes.
+    pub(crate) fn from_data_row(row: DataRow, columns: Arc<Columns>) -> Self {
+        let spans = Record::spans_of(&row);
         Record {
-            body,
+            body: row.into_buffer(),
             spans,
             columns,
         }
@@ -226,6 +250,7 @@ impl Record {
 
     /// The raw value of column `index` as the server sent it (binary or text format), `None`
     /// for NULL.
+    #[inline]
     pub fn raw(&self, index: usize) -> Option<&[u8]> {
         let &(start, len) = self.spans.as_slice().get(index)?;
         let start = start as usize;
@@ -246,53 +271,47 @@ impl Record {
     }
 
     /// Decodes column `idx` (position or name), or says why it cannot.
+    #[inline]
     pub fn try_get<'r, T: Decode<'r>>(&'r self, idx: impl ColumnIndex) -> Result<T> {
-        let Some(index) = idx.index_in(&self.columns) else {
-            return Err(Error::Decode(format!(
-                "no column {idx:?} in this row (columns: {})",
-                column_list(&self.columns)
-            )));
-        };
-        self.decode_at(index)
+        match idx.index_in(&self.columns) {
+            Some(index) => self.decode_at(index),
+            None => Err(self.no_such_column(&idx)),
+        }
     }
 
     /// Decodes the column at a known-good `index`: the path `FromRecord` takes after it has
     /// resolved names to indices once per statement.
     #[doc(hidden)]
+    #[inline]
     pub fn decode_at<'r, T: Decode<'r>>(&'r self, index: usize) -> Result<T> {
         let Some(column) = self.columns.columns.get(index) else {
-            return Err(Error::Decode(format!(
-                "no column {index} in this row ({} columns)",
-                self.len()
-            )));
+            return Err(self.no_such_index(index));
         };
         let ty = column.ty.base_type();
         if !T::accepts(ty) {
-            return Err(Error::Decode(format!(
-                "column {index} \"{}\": cannot decode PostgreSQL type {ty} into Rust type {}",
-                column.name,
-                T::rust_type_name()
-            )));
+            return Err(wrong_type::<T>(index, column));
         }
         let result = match self.raw(index) {
             Some(raw) => T::decode(ty, raw),
             None => T::decode_null(ty),
         };
-        result.map_err(|e| {
-            if e.is::<UnexpectedNull>() {
-                Error::Decode(format!(
-                    "column {index} \"{}\" ({ty}) is NULL but Rust type {} cannot hold NULL; decode into an Option",
-                    column.name,
-                    T::rust_type_name()
-                ))
-            } else {
-                Error::Decode(format!(
-                    "column {index} \"{}\": invalid {ty} value for Rust type {}: {e}",
-                    column.name,
-                    T::rust_type_name()
-                ))
-            }
-        })
+        result.map_err(|e| invalid_value::<T>(index, column, e))
+    }
+
+    #[cold]
+    fn no_such_column(&self, idx: &dyn fmt::Debug) -> Error {
+        Error::Decode(format!(
+            "no column {idx:?} in this row (columns: {})",
+            column_list(&self.columns)
+        ))
+    }
+
+    #[cold]
+    fn no_such_index(&self, index: usize) -> Error {
+        Error::Decode(format!(
+            "no column {index} in this row ({} columns)",
+            self.len()
+        ))
     }
 
     /// The raw values with their columns, in order.
@@ -303,31 +322,62 @@ impl Record {
             .map(|(i, c)| (c, self.raw(i)))
     }
 
-    /// The spans of a DataRow, checked against the body.
-    pub(crate) fn spans_from(
-        ranges: impl Iterator<
-            Item = std::result::Result<Option<Range<usize>>, crate::protocol::ProtocolError>,
-        >,
-        count: usize,
-    ) -> Result<Spans> {
-        let span = |range: Option<Range<usize>>| match range {
-            Some(r) => (r.start as u32, (r.end - r.start) as i32),
-            None => (0, -1),
+    /// The field positions of a DataRow that parsed: `DataRow::parse` checked every length
+    /// against the body, so this pass only records them.
+    pub(crate) fn spans_of(row: &DataRow) -> Spans {
+        let body: &[u8] = row.buffer();
+        let mut pos = 0usize;
+        let mut next = || {
+            // Never short after parse; a NULL rather than a panic if it ever were.
+            let len = body
+                .get(pos..)
+                .and_then(<[u8]>::first_chunk::<4>)
+                .map_or(-1, |b| i32::from_be_bytes(*b));
+            pos += 4;
+            let span = (pos as u32, len);
+            pos += len.max(0) as usize;
+            span
         };
+        let count = row.len();
         if count <= INLINE_FIELDS {
             let mut spans = [(0, -1); INLINE_FIELDS];
-            let mut len = 0;
-            for (slot, range) in spans.iter_mut().zip(ranges) {
-                *slot = span(range?);
-                len += 1;
+            for slot in &mut spans[..count] {
+                *slot = next();
             }
-            return Ok(Spans::Inline { len, spans });
+            return Spans::Inline {
+                len: count as u8,
+                spans,
+            };
         }
-        let mut spans = Vec::with_capacity(count);
-        for range in ranges {
-            spans.push(span(range?));
-        }
-        Ok(Spans::Heap(spans.into_boxed_slice()))
+        Spans::Heap((0..count).map(|_| next()).collect())
+    }
+}
+
+#[cold]
+fn wrong_type<'r, T: Decode<'r>>(index: usize, column: &Column) -> Error {
+    Error::Decode(format!(
+        "column {index} \"{}\": cannot decode PostgreSQL type {} into Rust type {}",
+        column.name,
+        column.ty.base_type(),
+        T::rust_type_name()
+    ))
+}
+
+#[cold]
+fn invalid_value<'r, T: Decode<'r>>(index: usize, column: &Column, e: BoxError) -> Error {
+    let ty = column.ty.base_type();
+    if e.is::<UnexpectedNull>() {
+        Error::Decode(format!(
+            "column {index} \"{}\" ({ty}) is NULL but Rust type {} cannot hold NULL; decode into an Option",
+            column.name,
+            T::rust_type_name()
+        ))
+    } else {
+        Error::Decode(format!(
+            "column {index} \"{}\": invalid {ty} value for Rust type {}: {e}",
+            column.name,
+            T::rust_type_name()
+        ))
     }
 }
 

@@ -58,6 +58,37 @@ impl<'a> IntoQuery<'a> for QueryRef<'a> {
     }
 }
 
+/// Where `run` puts a query's rows.
+trait RowSink {
+    /// Room for this many rows, the size of the statement's last result.
+    fn reserve(&mut self, _rows: usize) {}
+    fn push(&mut self, record: Record);
+}
+
+impl RowSink for Vec<Record> {
+    fn reserve(&mut self, rows: usize) {
+        Vec::reserve(self, rows);
+    }
+
+    fn push(&mut self, record: Record) {
+        Vec::push(self, record);
+    }
+}
+
+/// `fetch_optional`: the first row (the Execute asked for one).
+impl RowSink for Option<Record> {
+    fn push(&mut self, record: Record) {
+        *self = Some(record);
+    }
+}
+
+/// `execute`: rows are counted, not kept.
+struct Discard;
+
+impl RowSink for Discard {
+    fn push(&mut self, _record: Record) {}
+}
+
 /// How many rows an Execute asks for: all, or one for `fetch_one` and friends.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Limit {
@@ -78,7 +109,7 @@ impl Connection {
         query: impl IntoQuery<'a>,
         params: Params<'_>,
     ) -> Result<u64> {
-        self.run(query.into_query(), params, Limit::All, |_| {})
+        self.run(query.into_query(), params, Limit::All, &mut Discard)
             .await
     }
 
@@ -118,7 +149,7 @@ impl Connection {
         params: Params<'_>,
     ) -> Result<Vec<Record>> {
         let mut rows = Vec::new();
-        self.run(query.into_query(), params, Limit::All, |r| rows.push(r))
+        self.run(query.into_query(), params, Limit::All, &mut rows)
             .await?;
         Ok(rows)
     }
@@ -146,7 +177,7 @@ impl Connection {
         params: Params<'_>,
     ) -> Result<Option<Record>> {
         let mut first = None;
-        self.run(query.into_query(), params, Limit::One, |r| first = Some(r))
+        self.run(query.into_query(), params, Limit::One, &mut first)
             .await?;
         Ok(first)
     }
@@ -197,6 +228,7 @@ impl Connection {
             columns,
             error: None,
             rows_affected: None,
+            rows: 0,
             done: false,
         })
     }
@@ -214,16 +246,21 @@ impl Connection {
         query: QueryRef<'_>,
         params: Params<'_>,
         limit: Limit,
-        mut sink: impl FnMut(Record),
+        sink: &mut impl RowSink,
     ) -> Result<u64> {
         let columns = self.start(query, params, limit).await?;
+        if limit == Limit::All {
+            sink.reserve(columns.row_count_hint());
+        }
         let mut error = None;
         let mut affected = 0;
+        let mut rows = 0;
         loop {
             match self.recv().await? {
                 Message::DataRow(row) => {
                     if error.is_none() {
-                        sink(self.record(&row, &columns)?);
+                        sink.push(self.record(row, &columns)?);
+                        rows += 1;
                     }
                 }
                 msg => match self.after_rows(msg, &mut error)? {
@@ -231,7 +268,12 @@ impl Connection {
                     None => {
                         return match error {
                             Some(e) => Err(e),
-                            None => Ok(affected),
+                            None => {
+                                if limit == Limit::All {
+                                    columns.set_row_count_hint(rows);
+                                }
+                                Ok(affected)
+                            }
                         };
                     }
                 },
@@ -239,9 +281,9 @@ impl Connection {
         }
     }
 
-    /// A Record for a DataRow; a row that does not match its own lengths or the statement's
-    /// columns breaks the connection.
-    fn record(&mut self, row: &DataRow, columns: &Arc<Columns>) -> Result<Record> {
+    /// A Record for a DataRow (whose lengths `DataRow::parse` checked); a row that does not
+    /// match the statement's columns breaks the connection.
+    fn record(&mut self, row: DataRow, columns: &Arc<Columns>) -> Result<Record> {
         if row.len() != columns.len() {
             self.broken = true;
             return Err(Error::Protocol(format!(
@@ -250,13 +292,7 @@ impl Connection {
                 columns.len()
             )));
         }
-        match Record::spans_from(row.ranges(), row.len()) {
-            Ok(spans) => Ok(Record::new(row.buffer().clone(), spans, columns.clone())),
-            Err(e) => {
-                self.broken = true;
-                Err(e)
-            }
-        }
+        Ok(Record::from_data_row(row, columns.clone()))
     }
 
     /// Handles what follows the rows: `Ok(Some(rows affected))` at the end of the command,
@@ -582,6 +618,8 @@ pub struct RowStream<'c> {
     columns: Arc<Columns>,
     error: Option<Error>,
     rows_affected: Option<u64>,
+    /// Rows returned so far, the statement's row count hint once the stream ends.
+    rows: usize,
     done: bool,
 }
 
@@ -612,8 +650,9 @@ impl Stream for RowStream<'_> {
             };
             match msg {
                 Message::DataRow(row) if this.error.is_none() => {
-                    let record = this.conn.record(&row, &this.columns);
+                    let record = this.conn.record(row, &this.columns);
                     this.done = record.is_err();
+                    this.rows += 1;
                     return Poll::Ready(Some(record));
                 }
                 Message::DataRow(_) => {}
@@ -621,6 +660,9 @@ impl Stream for RowStream<'_> {
                     Ok(Some(affected)) => this.rows_affected = Some(affected),
                     Ok(None) => {
                         this.done = true;
+                        if this.error.is_none() {
+                            this.columns.set_row_count_hint(this.rows);
+                        }
                         return Poll::Ready(this.error.take().map(Err));
                     }
                     Err(e) => {

@@ -41,7 +41,7 @@ impl Connection {
     {
         let mut rows = self.fetch_stream(query, params).await?;
         let plan = T::plan(rows.columns())?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(rows.columns().row_count_hint());
         while let Some(record) = rows.try_next().await? {
             out.push(T::from_record(&record, &plan)?);
         }

@@ -568,6 +568,12 @@ impl DataRow {
         &self.buf
     }
 
+    /// The body after the field count, kept (no copy) by whoever holds the row.
+    #[inline]
+    pub fn into_buffer(self) -> Bytes {
+        self.buf
+    }
+
     /// Each field's byte range in [`DataRow::buffer`], `None` for NULL.
     #[inline]
     pub fn ranges(&self) -> DataRowRanges<'_> {

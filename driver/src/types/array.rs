@@ -151,36 +151,51 @@ fn element_count(dimensions: &[Dimension]) -> Result<usize, BoxError> {
 
 /// A parsed array header and its element bytes, every count checked against the bytes.
 pub(crate) struct RawArray<'r> {
-    pub(crate) dimensions: Vec<Dimension>,
+    /// `dimensions[..ndim]` are the array's; kept inline so a `Vec<T>` decode allocates once.
+    dimensions: [Dimension; MAX_DIMENSIONS],
+    ndim: usize,
     pub(crate) count: usize,
     elements: &'r [u8],
 }
 
+#[inline]
 pub(crate) fn read_i32(raw: &mut &[u8], what: &str) -> Result<i32, BoxError> {
     let Some((head, rest)) = raw.split_first_chunk::<4>() else {
-        return Err(format!("truncated value: {what} missing").into());
+        return Err(missing(what));
     };
     *raw = rest;
     Ok(i32::from_be_bytes(*head))
 }
 
 /// A length-prefixed value (-1 is NULL).
+#[inline]
 pub(crate) fn read_value<'r>(raw: &mut &'r [u8], what: &str) -> Result<Option<&'r [u8]>, BoxError> {
     let len = read_i32(raw, what)?;
     if len == -1 {
         return Ok(None);
     }
-    let len = usize::try_from(len).map_err(|_| format!("invalid length {len} of {what}"))?;
-    if len > raw.len() {
-        return Err(format!(
-            "truncated value: {what} has {len} bytes but only {} remain",
-            raw.len()
-        )
-        .into());
+    match usize::try_from(len) {
+        Ok(len) if len <= raw.len() => {
+            let (value, rest) = raw.split_at(len);
+            *raw = rest;
+            Ok(Some(value))
+        }
+        _ => Err(bad_length(len, raw.len(), what)),
     }
-    let (value, rest) = raw.split_at(len);
-    *raw = rest;
-    Ok(Some(value))
+}
+
+#[cold]
+fn missing(what: &str) -> BoxError {
+    format!("truncated value: {what} missing").into()
+}
+
+#[cold]
+fn bad_length(len: i32, remaining: usize, what: &str) -> BoxError {
+    if len < 0 {
+        format!("invalid length {len} of {what}").into()
+    } else {
+        format!("truncated value: {what} has {len} bytes but only {remaining} remain").into()
+    }
 }
 
 impl<'r> RawArray<'r> {
@@ -205,16 +220,15 @@ impl<'r> RawArray<'r> {
             )
             .into());
         }
-        let mut dimensions = Vec::with_capacity(ndim);
-        for _ in 0..ndim {
-            let len = read_i32(&mut raw, "array dimension length")?;
-            let lower_bound = read_i32(&mut raw, "array lower bound")?;
-            dimensions.push(Dimension { len, lower_bound });
+        let mut dimensions = [Dimension {
+            len: 0,
+            lower_bound: 0,
+        }; MAX_DIMENSIONS];
+        for d in &mut dimensions[..ndim] {
+            d.len = read_i32(&mut raw, "array dimension length")?;
+            d.lower_bound = read_i32(&mut raw, "array lower bound")?;
         }
-        let count = element_count(&dimensions)?;
-        if count == 0 {
-            dimensions.clear();
-        }
+        let count = element_count(&dimensions[..ndim])?;
         // Each element takes at least its 4-byte length: refuse a count the bytes cannot hold
         // before anything is allocated from it.
         if count > raw.len() / 4 {
@@ -226,9 +240,16 @@ impl<'r> RawArray<'r> {
         }
         Ok(RawArray {
             dimensions,
+            // An array with a zero-length dimension is the empty array, which has none.
+            ndim: if count == 0 { 0 } else { ndim },
             count,
             elements: raw,
         })
+    }
+
+    /// The dimensions, outermost first; none for an empty array.
+    pub(crate) fn dimensions(&self) -> &[Dimension] {
+        &self.dimensions[..self.ndim]
     }
 
     /// Decodes every element into T, refusing NULLs that T cannot hold and trailing bytes.
@@ -241,19 +262,12 @@ impl<'r> RawArray<'r> {
         for i in 0..self.count {
             let value = match read_value(&mut raw, "an array element")? {
                 Some(bytes) => T::decode(elem, bytes),
-                None => T::decode_null(elem).map_err(|e| -> BoxError {
-                    if e.is::<UnexpectedNull>() {
-                        format!(
-                            "array element {i} is NULL but Rust type {} cannot hold NULL; decode into Vec<Option<_>>",
-                            T::rust_type_name()
-                        )
-                        .into()
-                    } else {
-                        e
-                    }
-                }),
+                None => T::decode_null(elem).map_err(|e| null_element::<T>(i, e)),
             };
-            out.push(value.map_err(|e| format!("array element {i}: {e}"))?);
+            match value {
+                Ok(v) => out.push(v),
+                Err(e) => return Err(element_error(i, e)),
+            }
         }
         if !raw.is_empty() {
             return Err(
@@ -264,6 +278,24 @@ impl<'r> RawArray<'r> {
     }
 }
 
+#[cold]
+fn null_element<'r, T: Decode<'r>>(i: usize, e: BoxError) -> BoxError {
+    if e.is::<UnexpectedNull>() {
+        format!(
+            "array element {i} is NULL but Rust type {} cannot hold NULL; decode into Vec<Option<_>>",
+            T::rust_type_name()
+        )
+        .into()
+    } else {
+        e
+    }
+}
+
+#[cold]
+fn element_error(i: usize, e: BoxError) -> BoxError {
+    format!("array element {i}: {e}").into()
+}
+
 impl<'r, T: Decode<'r>> Decode<'r> for Vec<T> {
     fn accepts(ty: &Type) -> bool {
         accepts_array(ty, T::accepts)
@@ -271,10 +303,10 @@ impl<'r, T: Decode<'r>> Decode<'r> for Vec<T> {
 
     fn decode(ty: &Type, raw: &'r [u8]) -> Result<Self, BoxError> {
         let array = RawArray::parse(ty, raw)?;
-        if array.dimensions.len() > 1 {
+        if array.ndim > 1 {
             return Err(format!(
                 "a {}-dimensional array cannot decode into a Vec; decode into pgtusk::types::Array<T>",
-                array.dimensions.len()
+                array.ndim
             )
             .into());
         }
@@ -291,7 +323,7 @@ impl<'r, T: Decode<'r>> Decode<'r> for Array<T> {
         let array = RawArray::parse(ty, raw)?;
         let elements = array.decode_elements(ty)?;
         Ok(Array {
-            dimensions: array.dimensions,
+            dimensions: array.dimensions().to_vec(),
             elements,
         })
     }

@@ -79,10 +79,10 @@ fn timestamp_micros(ty: &Type, dt: &NaiveDateTime) -> Result<i64, BoxError> {
 }
 
 fn timestamp_from_micros(ty: &Type, raw: &[u8], rust: &str) -> Result<NaiveDateTime, BoxError> {
-    if let Some(e) = infinity_error(ty, raw, rust) {
-        return Err(e);
-    }
     let us = i64::from_be_bytes(fixed(ty, raw)?);
+    if us == i64::MAX || us == i64::MIN {
+        return Err(infinity_error(ty, us == i64::MAX, rust));
+    }
     epoch()
         .checked_add_signed(Duration::microseconds(us))
         .ok_or_else(|| {
@@ -109,10 +109,10 @@ impl Decode<'_> for NaiveDate {
     }
 
     fn decode(ty: &Type, raw: &[u8]) -> Result<Self, BoxError> {
-        if let Some(e) = infinity_error(ty, raw, "chrono::NaiveDate") {
-            return Err(e);
-        }
         let days = i32::from_be_bytes(fixed(ty, raw)?);
+        if days == i32::MAX || days == i32::MIN {
+            return Err(infinity_error(ty, days == i32::MAX, "chrono::NaiveDate"));
+        }
         epoch_date()
             .checked_add_signed(Duration::days(days.into()))
             .ok_or_else(|| {

@@ -66,23 +66,15 @@ pub(crate) fn infinities(ty: &Type) -> Option<(&'static [u8], &'static [u8])> {
     }
 }
 
-/// The error a chrono decoder gives for an infinity.
+/// The error a chrono decoder gives for an infinity (`positive`: `infinity`, else
+/// `-infinity`). Decoders compare the integer they read with `i32`/`i64::MAX` and `MIN`, the
+/// infinities' binary form, and call this only then.
 #[cfg(feature = "chrono")]
-pub(crate) fn infinity_error(ty: &Type, raw: &[u8], rust: &str) -> Option<BoxError> {
-    let (inf, neg_inf) = infinities(ty)?;
-    let which = if raw == inf {
-        "infinity"
-    } else if raw == neg_inf {
-        "-infinity"
-    } else {
-        return None;
-    };
-    Some(
-        format!(
-            "{ty} '{which}' cannot be a {rust}; decode into pgtusk::types::MaybeInfinite<{rust}>"
-        )
-        .into(),
-    )
+#[cold]
+pub(crate) fn infinity_error(ty: &Type, positive: bool, rust: &str) -> BoxError {
+    let which = if positive { "infinity" } else { "-infinity" };
+    format!("{ty} '{which}' cannot be a {rust}; decode into pgtusk::types::MaybeInfinite<{rust}>")
+        .into()
 }
 
 impl<T: Encode> Encode for MaybeInfinite<T> {

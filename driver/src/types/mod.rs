@@ -364,13 +364,19 @@ impl<T: Encode> Encode for &T {
 }
 
 /// Reads exactly `N` bytes for a fixed-size binary value, or says how many were there.
+#[inline]
 pub(crate) fn fixed<const N: usize>(ty: &Type, raw: &[u8]) -> Result<[u8; N], BoxError> {
-    raw.try_into().map_err(|_| {
-        format!(
-            "invalid {} value: expected {N} bytes, got {}",
-            ty.name(),
-            raw.len()
-        )
-        .into()
-    })
+    match raw.try_into() {
+        Ok(bytes) => Ok(bytes),
+        Err(_) => Err(wrong_width(ty, N, raw.len())),
+    }
+}
+
+#[cold]
+fn wrong_width(ty: &Type, expected: usize, got: usize) -> BoxError {
+    format!(
+        "invalid {} value: expected {expected} bytes, got {got}",
+        ty.name()
+    )
+    .into()
 }

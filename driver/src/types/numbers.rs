@@ -24,6 +24,7 @@ macro_rules! fixed_width {
                 $(*ty == Type::$dec)||+
             }
 
+            #[inline]
             fn decode(ty: &Type, raw: &[u8]) -> Result<Self, BoxError> {
                 $(
                     if *ty == Type::$dec {

@@ -80,14 +80,6 @@ impl<'a> NumericView<'a> {
         }
     }
 
-    /// The digits as numbers (only meaningful for a finite value).
-    #[cfg(feature = "decimal")]
-    fn digit_iter(digits: &[u8]) -> impl Iterator<Item = u16> + '_ {
-        digits
-            .chunks_exact(2)
-            .map(|p| u16::from_be_bytes([p[0], p[1]]))
-    }
-
     /// PostgreSQL's text form, exactly as `numeric_out` writes it (`get_str_from_var`).
     pub(crate) fn to_text(self) -> String {
         let (negative, weight, dscale, digits) = match self {
@@ -364,25 +356,30 @@ mod decimal {
                 )
                 .into()
             };
-            let groups: Vec<u16> = NumericView::digit_iter(digits).collect();
-            let Some(last_nonzero) = groups.iter().rposition(|&g| g != 0) else {
+            let group = |pair: &[u8]| u16::from_be_bytes([pair[0], pair[1]]);
+            let Some(last_nonzero) = digits.chunks_exact(2).rposition(|p| group(p) != 0) else {
                 return Decimal::try_from_i128_with_scale(0, dscale.min(28) as u32)
                     .map_err(|e| e.to_string().into());
             };
-            // value = m * 10^exp with m the integer of the significant groups.
-            let mut m: u128 = 0;
-            for &g in &groups[..=last_nonzero] {
-                m = m
-                    .checked_mul(10_000)
+            // value = m * 10^exp, m the integer of the significant groups without the last
+            // group's trailing zeros (the only trailing zeros m can have): no u128 division.
+            let mut last = group(&digits[last_nonzero * 2..]);
+            let mut trailing_zeros = 0;
+            while last % 10 == 0 {
+                last /= 10;
+                trailing_zeros += 1;
+            }
+            let append = |m: u128, scale: u128, g: u16| {
+                m.checked_mul(scale)
                     .and_then(|m| m.checked_add(u128::from(g)))
-                    .filter(|&m| m <= MAX_MANTISSA * 10_000)
-                    .ok_or_else(too_big)?;
+                    .filter(|&m| m <= MAX_MANTISSA)
+            };
+            let mut m: u128 = 0;
+            for pair in digits.chunks_exact(2).take(last_nonzero) {
+                m = append(m, 10_000, group(pair)).ok_or_else(too_big)?;
             }
-            let mut exp = 4 * (weight - last_nonzero as i64);
-            while m % 10 == 0 {
-                m /= 10;
-                exp += 1;
-            }
+            m = append(m, 10u128.pow(4 - trailing_zeros), last).ok_or_else(too_big)?;
+            let exp = 4 * (weight - last_nonzero as i64) + i64::from(trailing_zeros);
             if -exp > 28 {
                 return Err(format!(
                     "numeric {} has {} significant fractional digits; rust_decimal::Decimal holds at most 28: decode into String to read it exactly",
