@@ -3,10 +3,10 @@
 use std::fmt::Write;
 
 use sea_query::{
-    ArrayType, BinOper, EscapeBuilder, ExplainStatement, Expr, Func, OperLeftAssocDecider,
-    OrderExpr, PostgresQueryBuilder, PrecedenceDecider, QueryBuilder, Quote, QuotedBuilder,
-    SelectDistinct, SelectInto, SelectStatement, SqlWriter, SqlWriterValues, SubQueryStatement,
-    TableRefBuilder, Value,
+    ArrayType, BinOper, EscapeBuilder, ExplainStatement, ExplainableStatement, Expr, Func,
+    OperLeftAssocDecider, OrderExpr, PostgresQueryBuilder, PrecedenceDecider, Query, QueryBuilder,
+    Quote, QuotedBuilder, SelectDistinct, SelectInto, SelectStatement, SqlWriter, SqlWriterValues,
+    SubQueryStatement, TableRefBuilder, Value, Values,
 };
 
 use crate::array_type::{ElementType, element_type};
@@ -59,9 +59,11 @@ use crate::array_type::{ElementType, element_type};
 /// ANY($1::int4[]) DESC NULLS LAST`, and `Order::Field`'s `CASE WHEN "id" = ANY($1::int4[])=TRUE
 /// THEN 0 …`.
 ///
-/// `EXPLAIN` statements render exactly as [`PostgresQueryBuilder`] renders them, lists
-/// included, because sea-query keeps the statement inside private: explain the statement built
-/// by this builder instead.
+/// `EXPLAIN` is the exception: sea-query keeps the statement inside an [`ExplainStatement`]
+/// private and renders it with [`PostgresQueryBuilder`], so
+/// `explain.build(TuskQueryBuilder::new())` renders exactly as PostgresQueryBuilder does, lists
+/// included. Use [`TuskQueryBuilder::build_explain`] instead: it takes the options and the
+/// statement separately, and renders the statement with this builder.
 #[derive(Debug, Clone, Copy)]
 pub struct TuskQueryBuilder {
     casts: bool,
@@ -88,6 +90,69 @@ impl TuskQueryBuilder {
     /// Whether array parameters carry a `::T[]` cast.
     pub fn casts(&self) -> bool {
         self.casts
+    }
+
+    /// `EXPLAIN` with the options of `options` around `statement` rendered by this builder, its
+    /// lists rewritten. The statement inside `options`, if any, is ignored.
+    ///
+    /// `options.build(TuskQueryBuilder::new())` renders the statement inside as
+    /// [`PostgresQueryBuilder`] does, lists included: sea-query keeps it private.
+    ///
+    /// ```
+    /// use pgtusk_dialect::TuskQueryBuilder;
+    /// use pgtusk_dialect::sea_query::{ExplainFormat, ExplainStatement, Expr, ExprTrait, Query};
+    ///
+    /// let (sql, values) = TuskQueryBuilder::new().build_explain(
+    ///     &ExplainStatement::new().analyze().format(ExplainFormat::Json),
+    ///     Query::select()
+    ///         .column("name")
+    ///         .from("users")
+    ///         .and_where(Expr::col("id").is_in([3, 1, 4]))
+    ///         .to_owned(),
+    /// );
+    /// assert_eq!(
+    ///     sql,
+    ///     r#"EXPLAIN (ANALYZE, FORMAT JSON) SELECT "name" FROM "users" WHERE "id" = ANY($1::int4[])"#
+    /// );
+    /// assert_eq!(values.0.len(), 1);
+    /// ```
+    pub fn build_explain(
+        &self,
+        options: &ExplainStatement,
+        statement: impl Into<ExplainableStatement>,
+    ) -> (String, Values) {
+        let statement = statement.into();
+        // A header that is not a prefix, or a statement kind newer than this code:
+        // PostgresQueryBuilder's rendering, correct with its lists as they are.
+        let postgres = |statement| {
+            options
+                .clone()
+                .statement(statement)
+                .build(PostgresQueryBuilder)
+        };
+        // The header (`EXPLAIN (…)`) as sea-query writes it: its rendering of an empty SELECT,
+        // without that SELECT. The options are keywords, never parameters.
+        let empty = Query::select();
+        let (explained, _) = postgres(empty.clone().into());
+        let (select, _) = empty.build(PostgresQueryBuilder);
+        let Some(header) = explained
+            .strip_suffix(select.as_str())
+            .and_then(|h| h.strip_suffix(' '))
+        else {
+            return postgres(statement);
+        };
+        let (placeholder, numbered) = self.placeholder();
+        let mut sql = SqlWriterValues::new(placeholder, numbered);
+        sql.write_str(header).unwrap();
+        sql.write_str(" ").unwrap();
+        match &statement {
+            ExplainableStatement::Select(s) => self.prepare_select_statement(s, &mut sql),
+            ExplainableStatement::Insert(s) => self.prepare_insert_statement(s, &mut sql),
+            ExplainableStatement::Update(s) => self.prepare_update_statement(s, &mut sql),
+            ExplainableStatement::Delete(s) => self.prepare_delete_statement(s, &mut sql),
+            _ => return postgres(statement),
+        }
+        sql.into_parts()
     }
 
     /// `left IN (items)` as `left = ANY($k::T[])`, if the items qualify.
