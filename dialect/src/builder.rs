@@ -3,10 +3,10 @@
 use std::fmt::Write;
 
 use sea_query::{
-    ArrayType, BinOper, EscapeBuilder, ExplainStatement, Expr, Func, OperLeftAssocDecider,
-    OrderExpr, PostgresQueryBuilder, PrecedenceDecider, QueryBuilder, Quote, QuotedBuilder,
-    SelectDistinct, SelectInto, SelectStatement, SqlWriter, SubQueryStatement, TableRefBuilder,
-    Value,
+    ArrayType, BinOper, EscapeBuilder, ExplainStatement, ExplainableStatement, Expr, Func,
+    OperLeftAssocDecider, OrderExpr, PostgresQueryBuilder, PrecedenceDecider, Query, QueryBuilder,
+    Quote, QuotedBuilder, SelectDistinct, SelectInto, SelectStatement, SqlWriter, SqlWriterValues,
+    SubQueryStatement, TableRefBuilder, Value, Values,
 };
 
 use crate::array_type::{ElementType, element_type};
@@ -55,9 +55,15 @@ use crate::array_type::{ElementType, element_type};
 /// array type from the left-hand side (the parameter is then encoded for the type the server
 /// asked for).
 ///
-/// Two places render exactly as [`PostgresQueryBuilder`] renders them, lists included,
-/// because sea-query keeps their fields private: `EXPLAIN` statements (explain the statement
-/// built by this builder instead) and `ORDER BY` expressions.
+/// Lists are rewritten wherever expressions go, `ORDER BY` included: `ORDER BY "id" =
+/// ANY($1::int4[]) DESC NULLS LAST`, and `Order::Field`'s `CASE WHEN "id" = ANY($1::int4[])=TRUE
+/// THEN 0 …`.
+///
+/// `EXPLAIN` is the exception: sea-query keeps the statement inside an [`ExplainStatement`]
+/// private and renders it with [`PostgresQueryBuilder`], so
+/// `explain.build(TuskQueryBuilder::new())` renders exactly as PostgresQueryBuilder does, lists
+/// included. Use [`TuskQueryBuilder::build_explain`] instead: it takes the options and the
+/// statement separately, and renders the statement with this builder.
 #[derive(Debug, Clone, Copy)]
 pub struct TuskQueryBuilder {
     casts: bool,
@@ -84,6 +90,69 @@ impl TuskQueryBuilder {
     /// Whether array parameters carry a `::T[]` cast.
     pub fn casts(&self) -> bool {
         self.casts
+    }
+
+    /// `EXPLAIN` with the options of `options` around `statement` rendered by this builder, its
+    /// lists rewritten. The statement inside `options`, if any, is ignored.
+    ///
+    /// `options.build(TuskQueryBuilder::new())` renders the statement inside as
+    /// [`PostgresQueryBuilder`] does, lists included: sea-query keeps it private.
+    ///
+    /// ```
+    /// use pgtusk_dialect::TuskQueryBuilder;
+    /// use pgtusk_dialect::sea_query::{ExplainFormat, ExplainStatement, Expr, ExprTrait, Query};
+    ///
+    /// let (sql, values) = TuskQueryBuilder::new().build_explain(
+    ///     &ExplainStatement::new().analyze().format(ExplainFormat::Json),
+    ///     Query::select()
+    ///         .column("name")
+    ///         .from("users")
+    ///         .and_where(Expr::col("id").is_in([3, 1, 4]))
+    ///         .to_owned(),
+    /// );
+    /// assert_eq!(
+    ///     sql,
+    ///     r#"EXPLAIN (ANALYZE, FORMAT JSON) SELECT "name" FROM "users" WHERE "id" = ANY($1::int4[])"#
+    /// );
+    /// assert_eq!(values.0.len(), 1);
+    /// ```
+    pub fn build_explain(
+        &self,
+        options: &ExplainStatement,
+        statement: impl Into<ExplainableStatement>,
+    ) -> (String, Values) {
+        let statement = statement.into();
+        // A header that is not a prefix, or a statement kind newer than this code:
+        // PostgresQueryBuilder's rendering, correct with its lists as they are.
+        let postgres = |statement| {
+            options
+                .clone()
+                .statement(statement)
+                .build(PostgresQueryBuilder)
+        };
+        // The header (`EXPLAIN (…)`) as sea-query writes it: its rendering of an empty SELECT,
+        // without that SELECT. The options are keywords, never parameters.
+        let empty = Query::select();
+        let (explained, _) = postgres(empty.clone().into());
+        let (select, _) = empty.build(PostgresQueryBuilder);
+        let Some(header) = explained
+            .strip_suffix(select.as_str())
+            .and_then(|h| h.strip_suffix(' '))
+        else {
+            return postgres(statement);
+        };
+        let (placeholder, numbered) = self.placeholder();
+        let mut sql = SqlWriterValues::new(placeholder, numbered);
+        sql.write_str(header).unwrap();
+        sql.write_str(" ").unwrap();
+        match &statement {
+            ExplainableStatement::Select(s) => self.prepare_select_statement(s, &mut sql),
+            ExplainableStatement::Insert(s) => self.prepare_insert_statement(s, &mut sql),
+            ExplainableStatement::Update(s) => self.prepare_update_statement(s, &mut sql),
+            ExplainableStatement::Delete(s) => self.prepare_delete_statement(s, &mut sql),
+            _ => return postgres(statement),
+        }
+        sql.into_parts()
     }
 
     /// `left IN (items)` as `left = ANY($k::T[])`, if the items qualify.
@@ -221,10 +290,115 @@ fn uniform_values(items: &[Expr]) -> Option<(ElementType, Vec<Value>)> {
     Some((ty, values))
 }
 
-impl QueryBuilder for TuskQueryBuilder {
-    fn placeholder(&self) -> (&'static str, bool) {
-        PostgresQueryBuilder.placeholder()
+/// The [`QueryBuilder`] methods that [`TuskQueryBuilder`] takes from [`PostgresQueryBuilder`]
+/// unchanged, each delegated to `self.$to()`: TuskQueryBuilder delegates them to
+/// PostgresQueryBuilder, [`DefaultOrder`] to TuskQueryBuilder.
+macro_rules! postgres_methods {
+    ($to:ident) => {
+        fn placeholder(&self) -> (&'static str, bool) {
+            self.$to().placeholder()
+        }
+
+        fn write_value(&self, buf: &mut impl Write, value: &Value) -> std::fmt::Result {
+            self.$to().write_value(buf, value)
+        }
+
+        fn prepare_select_distinct(
+            &self,
+            select_distinct: &SelectDistinct,
+            sql: &mut impl SqlWriter,
+        ) {
+            self.$to().prepare_select_distinct(select_distinct, sql)
+        }
+
+        fn prepare_select_into(&self, into_table: &SelectInto, sql: &mut impl SqlWriter) {
+            self.$to().prepare_select_into(into_table, sql)
+        }
+
+        fn prepare_bin_oper(&self, bin_oper: &BinOper, sql: &mut impl SqlWriter) {
+            self.$to().prepare_bin_oper(bin_oper, sql)
+        }
+
+        fn prepare_explain_statement(&self, explain: &ExplainStatement, sql: &mut impl SqlWriter) {
+            self.$to().prepare_explain_statement(explain, sql)
+        }
+
+        fn prepare_function_name(&self, function: &Func, sql: &mut impl SqlWriter) {
+            self.$to().prepare_function_name(function, sql)
+        }
+
+        fn prepare_table_sample(&self, select: &SelectStatement, sql: &mut impl SqlWriter) {
+            self.$to().prepare_table_sample(select, sql)
+        }
+
+        // Enum values and enum arrays get a type hint; the rest is a plain parameter.
+        // PostgresQueryBuilder pushes the parameter itself, with the same numbering.
+        fn prepare_value(&self, value: Value, sql: &mut impl SqlWriter) {
+            self.$to().prepare_value(value, sql)
+        }
+
+        fn write_string_quoted(&self, string: &str, buffer: &mut impl Write) {
+            self.$to().write_string_quoted(string, buffer)
+        }
+
+        fn write_bytes(&self, bytes: &[u8], buffer: &mut impl Write) {
+            self.$to().write_bytes(bytes, buffer)
+        }
+    };
+}
+
+/// The supertraits of [`QueryBuilder`] for `$ty`, every method delegated to `self.$to()`.
+macro_rules! supertraits {
+    ($ty:ty, $to:ident) => {
+        impl QuotedBuilder for $ty {
+            fn quote(&self) -> Quote {
+                self.$to().quote()
+            }
+        }
+
+        impl EscapeBuilder for $ty {
+            fn needs_escape(&self, s: &str) -> bool {
+                self.$to().needs_escape(s)
+            }
+
+            fn write_escaped(&self, buffer: &mut impl Write, string: &str) {
+                self.$to().write_escaped(buffer, string)
+            }
+
+            fn unescape_string(&self, string: &str) -> String {
+                self.$to().unescape_string(string)
+            }
+        }
+
+        impl TableRefBuilder for $ty {}
+
+        impl OperLeftAssocDecider for $ty {
+            fn well_known_left_associative(&self, op: &BinOper) -> bool {
+                self.$to().well_known_left_associative(op)
+            }
+        }
+
+        impl PrecedenceDecider for $ty {
+            fn inner_expr_well_known_greater_precedence(
+                &self,
+                inner: &Expr,
+                outer_oper: &sea_query::Oper,
+            ) -> bool {
+                self.$to()
+                    .inner_expr_well_known_greater_precedence(inner, outer_oper)
+            }
+        }
+    };
+}
+
+impl TuskQueryBuilder {
+    fn postgres(&self) -> PostgresQueryBuilder {
+        PostgresQueryBuilder
     }
+}
+
+impl QueryBuilder for TuskQueryBuilder {
+    postgres_methods!(postgres);
 
     fn prepare_expr(&self, simple_expr: &Expr, sql: &mut impl SqlWriter) {
         match simple_expr {
@@ -265,22 +439,6 @@ impl QueryBuilder for TuskQueryBuilder {
         }
     }
 
-    fn write_value(&self, buf: &mut impl Write, value: &Value) -> std::fmt::Result {
-        PostgresQueryBuilder.write_value(buf, value)
-    }
-
-    fn prepare_select_distinct(&self, select_distinct: &SelectDistinct, sql: &mut impl SqlWriter) {
-        PostgresQueryBuilder.prepare_select_distinct(select_distinct, sql)
-    }
-
-    fn prepare_select_into(&self, into_table: &SelectInto, sql: &mut impl SqlWriter) {
-        PostgresQueryBuilder.prepare_select_into(into_table, sql)
-    }
-
-    fn prepare_bin_oper(&self, bin_oper: &BinOper, sql: &mut impl SqlWriter) {
-        PostgresQueryBuilder.prepare_bin_oper(bin_oper, sql)
-    }
-
     fn prepare_query_statement(&self, query: &SubQueryStatement, sql: &mut impl SqlWriter) {
         match query {
             SubQueryStatement::SelectStatement(s) => self.prepare_select_statement(s, sql),
@@ -291,35 +449,21 @@ impl QueryBuilder for TuskQueryBuilder {
         }
     }
 
-    fn prepare_explain_statement(&self, explain: &ExplainStatement, sql: &mut impl SqlWriter) {
-        PostgresQueryBuilder.prepare_explain_statement(explain, sql)
-    }
-
-    fn prepare_function_name(&self, function: &Func, sql: &mut impl SqlWriter) {
-        PostgresQueryBuilder.prepare_function_name(function, sql)
-    }
-
-    fn prepare_table_sample(&self, select: &SelectStatement, sql: &mut impl SqlWriter) {
-        PostgresQueryBuilder.prepare_table_sample(select, sql)
-    }
-
     fn prepare_order_expr(&self, order_expr: &OrderExpr, sql: &mut impl SqlWriter) {
-        // OrderExpr's fields are private to sea-query: ORDER BY renders as PostgresQueryBuilder's.
-        PostgresQueryBuilder.prepare_order_expr(order_expr, sql)
-    }
-
-    fn prepare_value(&self, value: Value, sql: &mut impl SqlWriter) {
-        // Enum values and enum arrays get a type hint; the rest is a plain parameter.
-        // PostgresQueryBuilder pushes the parameter itself, with the same numbering.
-        PostgresQueryBuilder.prepare_value(value, sql)
-    }
-
-    fn write_string_quoted(&self, string: &str, buffer: &mut impl Write) {
-        PostgresQueryBuilder.write_string_quoted(string, buffer)
-    }
-
-    fn write_bytes(&self, bytes: &[u8], buffer: &mut impl Write) {
-        PostgresQueryBuilder.write_bytes(bytes, buffer)
+        // OrderExpr's fields are private to sea-query. PostgresQueryBuilder's rendering, into a
+        // scratch writer, tells the order (it ends in ` ASC`, ` DESC`, or `CASE … END` for
+        // `Order::Field`) and the null ordering (` NULLS LAST`, ` NULLS FIRST` after it).
+        let mut scratch = SqlWriterValues::new("$", true);
+        PostgresQueryBuilder.prepare_order_expr(order_expr, &mut scratch);
+        let postgres = scratch.into_parts().0;
+        let (order, nulls) = [" NULLS LAST", " NULLS FIRST"]
+            .into_iter()
+            .find_map(|nulls| Some((postgres.strip_suffix(nulls)?, nulls)))
+            .unwrap_or((&postgres, ""));
+        let field = !(order.ends_with(" ASC") || order.ends_with(" DESC"));
+        // The trait's rendering (expression and order, no null ordering), with this builder.
+        DefaultOrder { tusk: self, field }.prepare_order_expr(order_expr, sql);
+        sql.write_str(nulls).unwrap();
     }
 
     fn if_null_function(&self) -> &str {
@@ -327,40 +471,73 @@ impl QueryBuilder for TuskQueryBuilder {
     }
 }
 
-impl QuotedBuilder for TuskQueryBuilder {
-    fn quote(&self) -> Quote {
-        PostgresQueryBuilder.quote()
+supertraits!(TuskQueryBuilder, postgres);
+
+/// [`TuskQueryBuilder`] with sea-query's default `prepare_order_expr`, which is
+/// PostgresQueryBuilder's without the null ordering: everything else is TuskQueryBuilder's, so
+/// the expression inside renders with the list rewrites.
+struct DefaultOrder<'a> {
+    tusk: &'a TuskQueryBuilder,
+    /// `Order::Field`: the expression is written as `CASE WHEN expr=value …`.
+    field: bool,
+}
+
+impl DefaultOrder<'_> {
+    fn tusk(&self) -> &TuskQueryBuilder {
+        self.tusk
     }
 }
 
-impl EscapeBuilder for TuskQueryBuilder {
-    fn needs_escape(&self, s: &str) -> bool {
-        PostgresQueryBuilder.needs_escape(s)
+impl QueryBuilder for DefaultOrder<'_> {
+    postgres_methods!(tusk);
+
+    fn prepare_expr(&self, simple_expr: &Expr, sql: &mut impl SqlWriter) {
+        // `Order::Field` writes `CASE WHEN expr=value …`. `x = ANY($1)=TRUE` parses as
+        // `(x = ANY($1)) = TRUE`, as `x IN ($1, $2)=TRUE` does, but an empty list's `1 = 2=TRUE`
+        // is a syntax error (`=` does not associate): at the end of the expression it goes in
+        // parentheses.
+        match self
+            .field
+            .then(|| parenthesize_last_empty_list(simple_expr))
+            .flatten()
+        {
+            Some(expr) => self.tusk.prepare_expr(&expr, sql),
+            None => self.tusk.prepare_expr(simple_expr, sql),
+        }
     }
 
-    fn write_escaped(&self, buffer: &mut impl Write, string: &str) {
-        PostgresQueryBuilder.write_escaped(buffer, string)
+    fn prepare_query_statement(&self, query: &SubQueryStatement, sql: &mut impl SqlWriter) {
+        self.tusk.prepare_query_statement(query, sql)
     }
 
-    fn unescape_string(&self, string: &str) -> String {
-        PostgresQueryBuilder.unescape_string(string)
+    fn if_null_function(&self) -> &str {
+        self.tusk.if_null_function()
     }
 }
 
-impl TableRefBuilder for TuskQueryBuilder {}
+supertraits!(DefaultOrder<'_>, tusk);
 
-impl OperLeftAssocDecider for TuskQueryBuilder {
-    fn well_known_left_associative(&self, op: &BinOper) -> bool {
-        PostgresQueryBuilder.well_known_left_associative(op)
+/// `expr` with the empty list at its right end in parentheses (a one-item tuple: `(1 = 2)`);
+/// `None` if there is none. A list is at the right end of the expression, or of the right
+/// operand of a binary operator, or of the operand of a unary one (if the renderer wraps that
+/// operand in parentheses, this is one more pair).
+fn parenthesize_last_empty_list(expr: &Expr) -> Option<Expr> {
+    match expr {
+        Expr::Binary(_, BinOper::In | BinOper::NotIn, right) if is_empty_tuple(right) => {
+            Some(Expr::Tuple(vec![expr.clone()]))
+        }
+        Expr::Binary(left, op, right) => {
+            let right = parenthesize_last_empty_list(right)?;
+            Some(Expr::Binary(left.clone(), *op, Box::new(right)))
+        }
+        Expr::Unary(op, operand) => {
+            let operand = parenthesize_last_empty_list(operand)?;
+            Some(Expr::Unary(*op, Box::new(operand)))
+        }
+        _ => None,
     }
 }
 
-impl PrecedenceDecider for TuskQueryBuilder {
-    fn inner_expr_well_known_greater_precedence(
-        &self,
-        inner: &Expr,
-        outer_oper: &sea_query::Oper,
-    ) -> bool {
-        PostgresQueryBuilder.inner_expr_well_known_greater_precedence(inner, outer_oper)
-    }
+fn is_empty_tuple(expr: &Expr) -> bool {
+    matches!(expr, Expr::Tuple(items) if items.is_empty())
 }

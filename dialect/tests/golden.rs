@@ -4,9 +4,10 @@
 mod common;
 
 use pgtusk_dialect::sea_query::{
-    Asterisk, CaseStatement, CommonTableExpression, Cond, Expr, ExprTrait, Func, JoinType,
-    OnConflict, Order, PostgresQueryBuilder, Query, QueryStatementWriter, SelectStatement,
-    UnionType, Values, WindowStatement, WithClause,
+    Asterisk, CaseStatement, CommonTableExpression, Cond, ExplainFormat, ExplainStatement,
+    ExplainableStatement, Expr, ExprTrait, Func, JoinType, NullOrdering, OnConflict, Order,
+    PostgresQueryBuilder, Query, QueryStatementWriter, SelectStatement, UnionType, Values,
+    WindowStatement, WithClause,
 };
 use pgtusk_dialect::{TuskQueryBuilder, bind};
 
@@ -25,6 +26,8 @@ struct Case {
     built: [(String, Values); 3],
     pg: &'static str,
     tusk: &'static str,
+    /// Whether the renderings return the same rows (`EXPLAIN ANALYZE` timings differ).
+    same_rows: bool,
 }
 
 fn case(
@@ -42,6 +45,34 @@ fn case(
         ],
         pg,
         tusk,
+        same_rows: true,
+    }
+}
+
+/// `EXPLAIN` with `options` around `stmt`: sea-query's own rendering by PostgresQueryBuilder,
+/// and [`TuskQueryBuilder::build_explain`] with and without casts.
+fn explain_case(
+    name: &'static str,
+    options: ExplainStatement,
+    stmt: impl Into<ExplainableStatement> + Clone,
+    pg: &'static str,
+    tusk: &'static str,
+) -> Case {
+    Case {
+        name,
+        built: [
+            options
+                .clone()
+                .statement(stmt.clone())
+                .build(PostgresQueryBuilder),
+            TuskQueryBuilder::new().build_explain(&options, stmt.clone()),
+            TuskQueryBuilder::new()
+                .without_casts()
+                .build_explain(&options, stmt),
+        ],
+        pg,
+        tusk,
+        same_rows: false,
     }
 }
 
@@ -300,6 +331,161 @@ fn cases() -> Vec<Case> {
             r#"DELETE FROM "users" WHERE "id" NOT IN ($1, $2, $3) AND "team_id" IN ($4) RETURNING "id""#,
             r#"DELETE FROM "users" WHERE "id" <> ALL($1::int4[]) AND "team_id" = ANY($2::int4[]) RETURNING "id""#,
         ),
+        case(
+            "order by a list",
+            Query::select()
+                .column("id")
+                .from("users")
+                .order_by_expr(Expr::col("team_id").is_in([1, 3]), Order::Desc)
+                .order_by("id", Order::Asc)
+                .to_owned(),
+            r#"SELECT "id" FROM "users" ORDER BY "team_id" IN ($1, $2) DESC, "id" ASC"#,
+            r#"SELECT "id" FROM "users" ORDER BY "team_id" = ANY($1::int4[]) DESC, "id" ASC"#,
+        ),
+        case(
+            "order by lists with nulls first and last",
+            Query::select()
+                .column("id")
+                .from("users")
+                .and_where(Expr::col("id").is_in([1, 2, 3, 4, 5]))
+                .order_by_expr_with_nulls(
+                    Expr::col("age").is_not_in([31, 22]),
+                    Order::Asc,
+                    NullOrdering::First,
+                )
+                .order_by_expr_with_nulls(
+                    Expr::col("team_id").is_in([1, 3]),
+                    Order::Desc,
+                    NullOrdering::Last,
+                )
+                .order_by("id", Order::Desc)
+                .to_owned(),
+            r#"SELECT "id" FROM "users" WHERE "id" IN ($1, $2, $3, $4, $5) ORDER BY "age" NOT IN ($6, $7) ASC NULLS FIRST, "team_id" IN ($8, $9) DESC NULLS LAST, "id" DESC"#,
+            r#"SELECT "id" FROM "users" WHERE "id" = ANY($1::int4[]) ORDER BY "age" <> ALL($2::int4[]) ASC NULLS FIRST, "team_id" = ANY($3::int4[]) DESC NULLS LAST, "id" DESC"#,
+        ),
+        case(
+            "order by field of a list",
+            Query::select()
+                .column("id")
+                .from("users")
+                .order_by_expr(
+                    Expr::col("team_id").is_in([1, 3]),
+                    Order::Field(Values(vec![false.into(), true.into()])),
+                )
+                .order_by_expr_with_nulls(
+                    Expr::col("age").is_not_in([31]),
+                    Order::Field(Values(vec![true.into()])),
+                    NullOrdering::First,
+                )
+                .order_by_expr(
+                    Expr::col("id").is_in([Expr::val(2), Expr::col("age")]),
+                    Order::Field(Values(vec![true.into()])),
+                )
+                .order_by_expr(
+                    Expr::col("age")
+                        .gt(25)
+                        .and(Expr::col("team_id").is_not_in([2, 3]).not()),
+                    Order::Field(Values(vec![false.into()])),
+                )
+                .order_by_expr(
+                    Expr::col("team_id").is_in([1]).not(),
+                    Order::Field(Values(vec![true.into()])),
+                )
+                .order_by("id", Order::Field(Values(vec![5.into(), 1.into()])))
+                .order_by("id", Order::Asc)
+                .to_owned(),
+            r#"SELECT "id" FROM "users" ORDER BY CASE WHEN "team_id" IN ($1, $2)=FALSE THEN 0 WHEN "team_id" IN ($3, $4)=TRUE THEN 1 ELSE 2 END, CASE WHEN "age" NOT IN ($5)=TRUE THEN 0 ELSE 1 END NULLS FIRST, CASE WHEN "id" IN ($6, "age")=TRUE THEN 0 ELSE 1 END, CASE WHEN "age" > $7 AND (NOT "team_id" NOT IN ($8, $9))=FALSE THEN 0 ELSE 1 END, CASE WHEN NOT "team_id" IN ($10)=TRUE THEN 0 ELSE 1 END, CASE WHEN "id"=5 THEN 0 WHEN "id"=1 THEN 1 ELSE 2 END, "id" ASC"#,
+            r#"SELECT "id" FROM "users" ORDER BY CASE WHEN "team_id" = ANY($1::int4[])=FALSE THEN 0 WHEN "team_id" = ANY($2::int4[])=TRUE THEN 1 ELSE 2 END, CASE WHEN "age" <> ALL($3::int4[])=TRUE THEN 0 ELSE 1 END NULLS FIRST, CASE WHEN "id" IN ($4, "age")=TRUE THEN 0 ELSE 1 END, CASE WHEN "age" > $5 AND (NOT "team_id" <> ALL($6::int4[]))=FALSE THEN 0 ELSE 1 END, CASE WHEN NOT "team_id" = ANY($7::int4[])=TRUE THEN 0 ELSE 1 END, CASE WHEN "id"=5 THEN 0 WHEN "id"=1 THEN 1 ELSE 2 END, "id" ASC"#,
+        ),
+        case(
+            "window order by a list",
+            Query::select()
+                .column("id")
+                .expr_window_as(
+                    Func::sum(Expr::col("age")),
+                    WindowStatement::partition_by("team_id")
+                        .order_by_expr(Expr::col("id").is_in([1, 3]), Order::Desc)
+                        .order_by("id", Order::Asc)
+                        .to_owned(),
+                    "running",
+                )
+                .from("users")
+                .order_by("id", Order::Asc)
+                .to_owned(),
+            r#"SELECT "id", SUM("age") OVER ( PARTITION BY "team_id" ORDER BY "id" IN ($1, $2) DESC, "id" ASC ) AS "running" FROM "users" ORDER BY "id" ASC"#,
+            r#"SELECT "id", SUM("age") OVER ( PARTITION BY "team_id" ORDER BY "id" = ANY($1::int4[]) DESC, "id" ASC ) AS "running" FROM "users" ORDER BY "id" ASC"#,
+        ),
+        explain_case(
+            "explain select",
+            ExplainStatement::new(),
+            users_in_teams(),
+            r#"EXPLAIN SELECT "id" FROM "users" WHERE "team_id" IN ($1, $2)"#,
+            r#"EXPLAIN SELECT "id" FROM "users" WHERE "team_id" = ANY($1::int4[])"#,
+        ),
+        explain_case(
+            "explain analyze select, json, not verbose",
+            ExplainStatement::new()
+                .analyze()
+                .verbose(false)
+                .format(ExplainFormat::Json),
+            Query::select()
+                .columns(["id", "name"])
+                .from("users")
+                .and_where(Expr::col("name").is_not_in(["ann", "eve"]))
+                .order_by_expr(Expr::col("age").is_in([45]), Order::Desc)
+                .to_owned(),
+            r#"EXPLAIN (ANALYZE, VERBOSE 0, FORMAT JSON) SELECT "id", "name" FROM "users" WHERE "name" NOT IN ($1, $2) ORDER BY "age" IN ($3) DESC"#,
+            r#"EXPLAIN (ANALYZE, VERBOSE 0, FORMAT JSON) SELECT "id", "name" FROM "users" WHERE "name" <> ALL($1::text[]) ORDER BY "age" = ANY($2::int4[]) DESC"#,
+        ),
+        explain_case(
+            "explain analyze update, its own statement replaced",
+            ExplainStatement::new()
+                .analyze()
+                .costs(false)
+                .statement(Query::select().column("id").from("teams").to_owned()),
+            Query::update()
+                .table("users")
+                .value("score", Expr::col("score").add(1.0))
+                .and_where(Expr::col("id").is_in([1, 2]))
+                .to_owned(),
+            r#"EXPLAIN (ANALYZE, COSTS 0) UPDATE "users" SET "score" = "score" + $1 WHERE "id" IN ($2, $3)"#,
+            r#"EXPLAIN (ANALYZE, COSTS 0) UPDATE "users" SET "score" = "score" + $1 WHERE "id" = ANY($2::int4[])"#,
+        ),
+        explain_case(
+            "explain analyze delete, json",
+            ExplainStatement::new()
+                .analyze()
+                .format(ExplainFormat::Json),
+            Query::delete()
+                .from_table("users")
+                .and_where(Expr::col("id").is_not_in([1, 2, 3]))
+                .returning_col("id")
+                .to_owned(),
+            r#"EXPLAIN (ANALYZE, FORMAT JSON) DELETE FROM "users" WHERE "id" NOT IN ($1, $2, $3) RETURNING "id""#,
+            r#"EXPLAIN (ANALYZE, FORMAT JSON) DELETE FROM "users" WHERE "id" <> ALL($1::int4[]) RETURNING "id""#,
+        ),
+        explain_case(
+            "explain verbose delete",
+            ExplainStatement::new().verbose(true),
+            Query::delete()
+                .from_table("users")
+                .and_where(Expr::col("team_id").is_in([3]))
+                .to_owned(),
+            r#"EXPLAIN (VERBOSE) DELETE FROM "users" WHERE "team_id" IN ($1)"#,
+            r#"EXPLAIN (VERBOSE) DELETE FROM "users" WHERE "team_id" = ANY($1::int4[])"#,
+        ),
+        explain_case(
+            "explain insert",
+            ExplainStatement::new().costs(false),
+            Query::insert()
+                .into_table("teams")
+                .columns(["id", "title"])
+                .values_panic([9.into(), "gold".into()])
+                .returning(Query::returning().expr(Expr::col("id").is_in([9, 10])))
+                .to_owned(),
+            r#"EXPLAIN (COSTS 0) INSERT INTO "teams" ("id", "title") VALUES ($1, $2) RETURNING "id" IN ($3, $4)"#,
+            r#"EXPLAIN (COSTS 0) INSERT INTO "teams" ("id", "title") VALUES ($1, $2) RETURNING "id" = ANY($3::int4[])"#,
+        ),
     ]
 }
 
@@ -350,6 +536,16 @@ async fn both_renderings_return_the_same_rows() {
             let rows = run(&mut conn, &sql, values).await;
             conn.execute_script("ROLLBACK").await.unwrap();
             results.push(common::raw_rows(&rows));
+        }
+        if !c.same_rows {
+            // EXPLAIN: each rendering ran and returned its plan.
+            assert_eq!(results.len(), 3, "{}", c.name);
+            assert!(
+                results.iter().all(|rows| !rows.is_empty()),
+                "{}: no plan",
+                c.name
+            );
+            continue;
         }
         if c.name == "empty list" {
             assert_eq!(results.len(), 2, "{}", c.name);
@@ -422,4 +618,69 @@ fn explain_renders_like_postgres() {
         explain.build(TuskQueryBuilder::new()).0,
         explain.build(PostgresQueryBuilder).0
     );
+}
+
+/// `Order::Field` writes `CASE WHEN expr=value`: an empty list at the end of `expr` is
+/// `(1 = 2)`, since `1 = 2=TRUE` is a syntax error; `x = ANY($1)=TRUE` is not.
+fn field_order_with_empty_lists() -> SelectStatement {
+    let field = || Order::Field(Values(vec![true.into()]));
+    Query::select()
+        .column("id")
+        .from("users")
+        .order_by_expr(Expr::col("id").is_in(Vec::<i32>::new()), field())
+        .order_by_expr(
+            Expr::col("age")
+                .gt(1)
+                .and(Expr::col("id").is_not_in(Vec::<i32>::new())),
+            field(),
+        )
+        .order_by_expr(Expr::col("id").is_in(Vec::<i32>::new()).not(), field())
+        .order_by_expr(
+            Expr::col("id")
+                .is_in([1, 2])
+                .and(Expr::col("age").is_in([3])),
+            field(),
+        )
+        .order_by("id", Order::Asc)
+        .to_owned()
+}
+
+#[test]
+fn order_by_field_parenthesizes_a_trailing_empty_list() {
+    let sql = field_order_with_empty_lists()
+        .build(TuskQueryBuilder::new().without_casts())
+        .0;
+    assert_eq!(
+        sql,
+        r#"SELECT "id" FROM "users" ORDER BY CASE WHEN (1 = 2)=TRUE THEN 0 ELSE 1 END, CASE WHEN "age" > $1 AND (1 = 1)=TRUE THEN 0 ELSE 1 END, CASE WHEN NOT (1 = 2)=TRUE THEN 0 ELSE 1 END, CASE WHEN "id" = ANY($2) AND "age" = ANY($3)=TRUE THEN 0 ELSE 1 END, "id" ASC"#
+    );
+}
+
+#[tokio::test]
+async fn order_by_field_with_empty_lists_runs() {
+    let mut conn = common::connect().await;
+    for builder in [
+        TuskQueryBuilder::new(),
+        TuskQueryBuilder::new().without_casts(),
+    ] {
+        let (sql, values) = field_order_with_empty_lists().build(builder);
+        conn.execute_script("BEGIN").await.unwrap();
+        conn.execute_script(SCHEMA).await.unwrap();
+        let rows = run(&mut conn, &sql, values).await;
+        conn.execute_script("ROLLBACK").await.unwrap();
+        assert_eq!(rows.len(), 5, "{sql}");
+    }
+}
+
+#[test]
+fn build_explain_ignores_the_statement_in_the_options() {
+    let options = ExplainStatement::new()
+        .analyze()
+        .statement(Query::select().column("x").from("t").to_owned());
+    let (sql, values) = TuskQueryBuilder::new().build_explain(&options, users_in_teams());
+    assert_eq!(
+        sql,
+        r#"EXPLAIN (ANALYZE) SELECT "id" FROM "users" WHERE "team_id" = ANY($1::int4[])"#
+    );
+    assert_eq!(values.0.len(), 1);
 }
