@@ -3,6 +3,9 @@
 //! Preferred: the sum over this process's threads of /proc/self/task/*/schedstat's first field
 //! (nanoseconds on CPU, user + system). Fallback: /proc/self/stat utime + stime, in 10 ms ticks,
 //! too coarse for phases of a few hundred milliseconds, but right on average.
+//!
+//! The split between user space and the kernel comes from utime and stime, which the kernel
+//! samples per tick: a phase's user share is utime / (utime + stime) over the phase.
 
 use std::fs;
 use std::io;
@@ -14,6 +17,38 @@ const TICKS_PER_SEC: f64 = 100.0;
 /// User + system CPU seconds of this process (all threads) so far.
 pub fn process_cpu_secs() -> io::Result<f64> {
     schedstat_secs().or_else(|_| stat_secs())
+}
+
+/// CPU seconds of this process so far: the total, and the user/system ticks that split it.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSample {
+    pub total_secs: f64,
+    user_ticks: f64,
+    system_ticks: f64,
+}
+
+impl CpuSample {
+    pub fn now() -> io::Result<CpuSample> {
+        let (user_ticks, system_ticks) = stat_ticks()?;
+        Ok(CpuSample {
+            total_secs: process_cpu_secs()?,
+            user_ticks,
+            system_ticks,
+        })
+    }
+
+    /// CPU seconds since `earlier`, and how many of them were spent in user space.
+    pub fn since(&self, earlier: &CpuSample) -> (f64, f64) {
+        let total = self.total_secs - earlier.total_secs;
+        let user = self.user_ticks - earlier.user_ticks;
+        let system = self.system_ticks - earlier.system_ticks;
+        let share = if user + system > 0.0 {
+            user / (user + system)
+        } else {
+            0.5
+        };
+        (total, total * share)
+    }
 }
 
 /// Which source `process_cpu_secs` uses on this machine.
@@ -44,6 +79,12 @@ fn schedstat_secs() -> io::Result<f64> {
 }
 
 fn stat_secs() -> io::Result<f64> {
+    let (utime, stime) = stat_ticks()?;
+    Ok((utime + stime) / TICKS_PER_SEC)
+}
+
+/// utime and stime of /proc/self/stat, in ticks.
+fn stat_ticks() -> io::Result<(f64, f64)> {
     let stat = fs::read_to_string("/proc/self/stat")?;
     // The command name (field 2) is in parentheses and may hold spaces: parse after the last ')'.
     let rest = stat
@@ -56,10 +97,10 @@ fn stat_secs() -> io::Result<f64> {
         fields
             .next()
             .and_then(|f| f.parse::<u64>().ok())
-            .map(|t| t as f64 / TICKS_PER_SEC)
+            .map(|t| t as f64)
             .ok_or_else(|| io::Error::other("malformed /proc/self/stat"))
     };
     let utime = next()?;
     let stime = next()?;
-    Ok(utime + stime)
+    Ok((utime, stime))
 }

@@ -302,16 +302,16 @@ fn phase(
     if w == Workload::Insert {
         rt.block_on(admin.execute_script("TRUNCATE bench_ins"))?;
     }
-    let (secs, cpu, checksum) = if c == Contestant::Asyncpg {
+    let (secs, (cpu, user_cpu), checksum) = if c == Contestant::Asyncpg {
         let py = py.ok_or("asyncpg runner missing")?;
         py.run(w, ops, seed)?
     } else {
         conns.prepare(w, ops, seed);
-        let cpu0 = cpu::process_cpu_secs()?;
+        let cpu0 = cpu::CpuSample::now()?;
         let t0 = Instant::now();
         let sum = rt.block_on(conns.run(c, w, ops, seed))?;
         let secs = t0.elapsed().as_secs_f64();
-        let cpu = cpu::process_cpu_secs()? - cpu0;
+        let cpu = cpu::CpuSample::now()?.since(&cpu0);
         (secs, cpu, sum)
     };
     let want = expected.per_phase(w, ops, seed);
@@ -350,6 +350,7 @@ fn phase(
     Ok(Phase {
         ops_per_sec: ops as f64 / secs,
         cpu_us_per_op: cpu * 1e6 / ops as f64,
+        user_cpu_us_per_op: user_cpu * 1e6 / ops as f64,
         secs,
     })
 }

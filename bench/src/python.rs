@@ -58,7 +58,7 @@ impl Runner {
     }
 
     /// Runs one phase; returns (wall seconds, CPU seconds of the Python process, checksum).
-    pub fn run(&mut self, w: Workload, ops: usize, seed: u64) -> R<(f64, f64, i64)> {
+    pub fn run(&mut self, w: Workload, ops: usize, seed: u64) -> R<(f64, (f64, f64), i64)> {
         let cmd = serde_json::json!({ "w": w.key(), "ops": ops, "seed": seed });
         writeln!(self.stdin, "{cmd}")?;
         self.stdin.flush()?;
@@ -79,7 +79,7 @@ impl Runner {
             .get("checksum")
             .and_then(serde_json::Value::as_i64)
             .ok_or("checksum")?;
-        Ok((f("secs")?, f("cpu")?, sum))
+        Ok((f("secs")?, (f("cpu")?, f("user_cpu")?), sum))
     }
 
     pub fn stop(mut self) {

@@ -11,6 +11,9 @@ use crate::workloads::{BoxError, Contestant, Workload};
 pub struct Phase {
     pub ops_per_sec: f64,
     pub cpu_us_per_op: f64,
+    /// The part of `cpu_us_per_op` spent in user space (the rest is the kernel's: socket
+    /// calls, wake-ups, loopback TCP).
+    pub user_cpu_us_per_op: f64,
     pub secs: f64,
 }
 
@@ -20,12 +23,15 @@ pub struct Summary {
     /// (max - min) / median of the per-round throughput, in percent.
     pub spread_pct: f64,
     pub median_cpu_us_per_op: f64,
+    pub median_user_cpu_us_per_op: f64,
     /// Median CPU per row in ns, for workloads that return or write many rows.
     pub median_cpu_ns_per_row: Option<f64>,
     /// Median over rounds of (first contestant's ops/s) / (this contestant's ops/s).
     pub ratio_throughput: Option<f64>,
     /// Median over rounds of (first contestant's CPU per op) / (this contestant's CPU per op).
     pub ratio_cpu: Option<f64>,
+    /// The same ratio for user-space CPU alone.
+    pub ratio_user_cpu: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -94,6 +100,7 @@ impl WorkloadResult {
         for (i, c) in self.contestants.iter_mut().enumerate() {
             let thr: Vec<f64> = c.phases.iter().map(|p| p.ops_per_sec).collect();
             let cpu: Vec<f64> = c.phases.iter().map(|p| p.cpu_us_per_op).collect();
+            let user: Vec<f64> = c.phases.iter().map(|p| p.user_cpu_us_per_op).collect();
             let m = median(&thr);
             let (lo, hi) = thr
                 .iter()
@@ -103,6 +110,7 @@ impl WorkloadResult {
                 median_ops_per_sec: m,
                 spread_pct: if m > 0.0 { (hi - lo) / m * 100.0 } else { 0.0 },
                 median_cpu_us_per_op: cpu_m,
+                median_user_cpu_us_per_op: median(&user),
                 median_cpu_ns_per_row: (self.rows_per_op > 1)
                     .then(|| cpu_m * 1000.0 / self.rows_per_op as f64),
                 ratio_throughput: (i > 0).then(|| {
@@ -118,6 +126,14 @@ impl WorkloadResult {
                         .iter()
                         .zip(&c.phases)
                         .map(|(a, b)| a.cpu_us_per_op / b.cpu_us_per_op.max(1e-9))
+                        .collect();
+                    median(&r)
+                }),
+                ratio_user_cpu: (i > 0).then(|| {
+                    let r: Vec<f64> = first
+                        .iter()
+                        .zip(&c.phases)
+                        .map(|(a, b)| a.user_cpu_us_per_op / b.user_cpu_us_per_op.max(1e-9))
                         .collect();
                     median(&r)
                 }),
@@ -142,8 +158,16 @@ fn median(xs: &[f64]) -> f64 {
 
 fn header() {
     println!(
-        "{:<16} {:>12} {:>8} {:>12} {:>10} {:>13} {:>10}",
-        "driver", "ops/s", "spread", "CPU µs/op", "CPU ns/row", "thr pg/this", "CPU pg/this"
+        "{:<16} {:>12} {:>8} {:>12} {:>10} {:>11} {:>13} {:>10} {:>11}",
+        "driver",
+        "ops/s",
+        "spread",
+        "CPU µs/op",
+        "CPU ns/row",
+        "user µs/op",
+        "thr pg/this",
+        "CPU pg/this",
+        "user pg/this"
     );
 }
 
@@ -155,14 +179,16 @@ fn print_rows(w: &WorkloadResult) {
     for c in &w.contestants {
         let s = &c.summary;
         println!(
-            "{:<16} {:>12.1} {:>7.1}% {:>12.1} {:>10} {:>13} {:>10}",
+            "{:<16} {:>12.1} {:>7.1}% {:>12.1} {:>10} {:>11.1} {:>13} {:>10} {:>11}",
             c.driver,
             s.median_ops_per_sec,
             s.spread_pct,
             s.median_cpu_us_per_op,
             opt(s.median_cpu_ns_per_row, 0),
+            s.median_user_cpu_us_per_op,
             opt(s.ratio_throughput, 2),
             opt(s.ratio_cpu, 2),
+            opt(s.ratio_user_cpu, 2),
         );
     }
 }
@@ -193,14 +219,15 @@ pub fn print_summary(run: &Run) {
         run.asyncpg.as_deref().unwrap_or("asyncpg skipped")
     );
     println!(
-        "client CPU: {} (asyncpg: its own time.process_time())",
+        "client CPU: {} (asyncpg: its own time.process_time()); user = the user-space part, \
+         split by the kernel's utime/stime ticks (asyncpg: getrusage ru_utime)",
         run.cpu_source
     );
     println!(
         "ops/s and CPU are medians over rounds; spread = (max-min)/median; \
          thr pg/this = pgtusk ops/s ÷ this driver's (>1: pgtusk faster); \
-         CPU pg/this = pgtusk CPU/op ÷ this driver's (<1: pgtusk cheaper); \
-         both ratios are medians of per-round ratios"
+         CPU pg/this = pgtusk CPU/op ÷ this driver's (<1: pgtusk cheaper), user pg/this the \
+         same for user-space CPU; the ratios are medians of per-round ratios"
     );
     for w in &run.workloads {
         println!("\n[{}] {} — {}", w.number, w.key, w.title);
