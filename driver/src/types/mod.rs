@@ -364,7 +364,7 @@ impl<T: Encode> Encode for &T {
 }
 
 /// Reads exactly `N` bytes for a fixed-size binary value, or says how many were there.
-#[inline]
+#[inline(always)]
 pub(crate) fn fixed<const N: usize>(ty: &Type, raw: &[u8]) -> Result<[u8; N], BoxError> {
     match raw.try_into() {
         Ok(bytes) => Ok(bytes),

@@ -24,7 +24,8 @@ macro_rules! fixed_width {
                 $(*ty == Type::$dec)||+
             }
 
-            #[inline]
+            // Always inlined: arrays decode one per element, and the type test folds away.
+            #[inline(always)]
             fn decode(ty: &Type, raw: &[u8]) -> Result<Self, BoxError> {
                 $(
                     if *ty == Type::$dec {
