@@ -323,7 +323,8 @@ impl Record {
     }
 
     /// The field positions of a DataRow that parsed: `DataRow::parse` checked every length
-    /// against the body, so this pass only records them.
+    /// against the body, so this pass only records them. (Walking `DataRow::ranges`, which
+    /// checks again, costs ~20 instructions more per row: +5 % on `generate_series` rows.)
     pub(crate) fn spans_of(row: &DataRow) -> Spans {
         let body: &[u8] = row.buffer();
         let mut pos = 0usize;
