@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::record::Columns;
 use crate::types::Type;
@@ -39,8 +39,7 @@ pub(crate) struct StatementInner {
     pub(crate) close_queue: Option<CloseQueue>,
 }
 
-/// Names of server statements to close with the connection's next request.
-pub(crate) type CloseQueue = Arc<Mutex<Vec<String>>>;
+pub(crate) use crate::protocol::session::CloseQueue;
 
 impl Drop for StatementInner {
     fn drop(&mut self) {

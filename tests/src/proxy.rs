@@ -13,12 +13,19 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct Traffic {
     /// Frontend messages by tag (`b'P'` Parse, `b'B'` Bind, `b'E'` Execute, `b'S'` Sync, ...).
     pub messages: HashMap<u8, usize>,
+    /// Every frontend message's tag, in the order sent.
+    pub sequence: Vec<u8>,
     /// Chunks the proxy read from the client. Several writes can arrive as one chunk, so this
     /// is evidence, not proof, of the write count; the Sync count is the proof of round trips.
     pub client_reads: usize,
 }
 
 impl Traffic {
+    /// The tags sent, as text (`"PDHBES"`).
+    pub fn tags(&self) -> String {
+        self.sequence.iter().map(|&t| t as char).collect()
+    }
+
     /// How many messages with this tag were sent.
     pub fn count(&self, tag: u8) -> usize {
         self.messages.get(&tag).copied().unwrap_or(0)
@@ -85,7 +92,7 @@ async fn relay(client: TcpStream, server: TcpStream, traffic: Arc<Mutex<Traffic>
             {
                 let mut t = traffic.lock().expect("traffic lock");
                 t.client_reads += 1;
-                count_messages(&mut pending, &mut startup_done, &mut t.messages);
+                count_messages(&mut pending, &mut startup_done, &mut t);
             }
             if server_write.write_all(&chunk[..n]).await.is_err() {
                 break;
@@ -101,7 +108,7 @@ async fn relay(client: TcpStream, server: TcpStream, traffic: Arc<Mutex<Traffic>
 }
 
 /// Consumes whole frontend messages from `pending`; the first message (startup) has no tag.
-fn count_messages(pending: &mut Vec<u8>, startup_done: &mut bool, counts: &mut HashMap<u8, usize>) {
+fn count_messages(pending: &mut Vec<u8>, startup_done: &mut bool, traffic: &mut Traffic) {
     loop {
         if !*startup_done {
             if pending.len() < 4 {
@@ -122,7 +129,8 @@ fn count_messages(pending: &mut Vec<u8>, startup_done: &mut bool, counts: &mut H
         if pending.len() < len + 1 {
             return;
         }
-        *counts.entry(pending[0]).or_insert(0) += 1;
+        *traffic.messages.entry(pending[0]).or_insert(0) += 1;
+        traffic.sequence.push(pending[0]);
         pending.drain(..len + 1);
     }
 }

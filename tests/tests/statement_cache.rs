@@ -88,6 +88,7 @@ async fn least_recently_used_goes_first() {
     conn.fetch("SELECT 'a'", &[]).await.unwrap(); // 'a' is now newer than 'b'
     conn.fetch("SELECT 'c'", &[]).await.unwrap();
     conn.fetch("SELECT 'd'", &[]).await.unwrap(); // evicts 'b'
+    conn.fetch("SELECT 'a'", &[]).await.unwrap(); // the listing below evicts 'c', not 'a'
     let on_server = server_statements(&mut conn).await;
     assert!(on_server.iter().any(|s| s == "SELECT 'a'"), "{on_server:?}");
     assert!(
@@ -97,7 +98,7 @@ async fn least_recently_used_goes_first() {
 }
 
 #[tokio::test]
-async fn size_zero_never_creates_a_named_statement() {
+async fn size_zero_queries_create_no_named_statement() {
     let mut conn = connect_with(shared_options().statement_cache_size(0)).await;
     for i in 0..5i32 {
         assert_eq!(
@@ -107,10 +108,59 @@ async fn size_zero_never_creates_a_named_statement() {
             i
         );
     }
-    let stmt = conn.prepare("SELECT 1").await.unwrap();
-    assert_eq!(stmt.name(), "");
     assert!(server_statements(&mut conn).await.is_empty());
     assert_eq!(conn.cached_statements(), 0);
+}
+
+/// Bug: with no cache, `prepare` returned the unnamed statement, which the next query
+/// replaced, and running it ran that other query.
+#[tokio::test]
+async fn an_uncached_prepared_statement_stays_itself_until_dropped() {
+    for options in [
+        shared_options().statement_cache_size(0),
+        shared_options().max_cacheable_statement_size(8),
+    ] {
+        let mut conn = connect_with(options).await;
+        let stmt = conn.prepare("SELECT 42::int4").await.unwrap();
+        assert_ne!(stmt.name(), "", "a prepared statement is named");
+        assert_eq!(conn.cached_statements(), 0);
+        let other: i32 = conn
+            .fetch_value("SELECT 1234567890::int4", &[])
+            .await
+            .unwrap();
+        assert_eq!(other, 1234567890);
+        let again: i32 = conn.fetch_value(&stmt, &[]).await.unwrap();
+        assert_eq!(again, 42, "the statement ran someone else's SQL");
+        assert_eq!(
+            server_statements(&mut conn).await,
+            ["SELECT 42::int4"],
+            "on the server while it lives"
+        );
+        drop(stmt);
+        conn.execute("SELECT 1", &[]).await.unwrap(); // carries the Close
+        assert!(server_statements(&mut conn).await.is_empty(), "closed once dropped");
+    }
+}
+
+/// Bug: the Close of an evicted statement rode after the next Execute and its CloseComplete
+/// overwrote the rows affected with 0.
+#[tokio::test]
+async fn rows_affected_survive_evictions() {
+    let mut conn = connect_with(shared_options().statement_cache_size(2)).await;
+    conn.execute_script("CREATE TEMP TABLE counted (n int); INSERT INTO counted SELECT generate_series(1, 5)")
+        .await
+        .unwrap();
+    for i in 0..6 {
+        // A new text each time: every call prepares, evicts, and closes the evicted one.
+        let sql = format!("UPDATE counted SET n = n + {i}");
+        assert_eq!(conn.execute(sql.as_str(), &[]).await.unwrap(), 5, "round {i}");
+        let sql = format!("DELETE FROM counted WHERE n < -{i}");
+        assert_eq!(conn.execute(sql.as_str(), &[]).await.unwrap(), 0);
+        let sql = format!("SELECT n + {i} FROM counted");
+        let mut rows = conn.fetch_stream(sql.as_str(), &[]).await.unwrap();
+        while futures_util::TryStreamExt::try_next(&mut rows).await.unwrap().is_some() {}
+        assert_eq!(rows.rows_affected(), Some(5), "round {i}");
+    }
 }
 
 #[tokio::test]

@@ -4,27 +4,24 @@
 //! implicit transaction (all or nothing, as asyncpg's `executemany`) and costs one round trip
 //! per chunk instead of one per row. Each chunk but the last ends with Flush and its replies
 //! are read before the next chunk is written: the server never blocks on a full socket while
-//! we are still writing.
+//! we are still writing. A batch dropped half-way is rolled back by the session (`Abandon::Fail`).
 
-use super::query::Params;
+use super::query::{Params, QueryRef};
 use super::{Connection, IntoQuery, db_error};
 use crate::error::{Error, Result};
 use crate::protocol::backend::Message;
-use crate::protocol::frontend;
+use crate::protocol::session::{Abandon, RequestKind};
 
 /// Rows per chunk: a round trip per chunk, and a bounded write buffer.
 const CHUNK: usize = 1024;
-
-/// SQL the server refuses to parse: sent to abort the implicit transaction of a batch whose
-/// future was dropped before its Sync, so a partial batch is never committed.
-const ABANDON_BATCH: &str = "pgtusk: batch abandoned before it finished";
 
 impl Connection {
     /// Runs one statement once per parameter set, pipelined, and returns the total rows affected.
     ///
     /// The batch is atomic outside a transaction block: the first error rolls back every row.
     /// A parameter set that cannot be encoded (wrong count or type) is an error naming its
-    /// position in the batch; then nothing of the batch is kept either.
+    /// position in the batch; then nothing of the batch is kept either, and when nothing of
+    /// it had been sent, nothing reaches the server (an open transaction stays usable).
     ///
     /// ```no_run
     /// # async fn demo(conn: &mut pgtusk::Connection) -> pgtusk::Result<()> {
@@ -48,40 +45,47 @@ impl Connection {
         P: AsRef<[&'p (dyn crate::Encode + Sync)]>,
     {
         self.ready().await?;
-        let stmt = self.statement_for(query.into_query()).await?;
+        // The whole batch is one request with one Sync; an uncached statement is described
+        // inside it (see `describe_unnamed`).
+        let stmt = match query.into_query() {
+            QueryRef::Sql(sql) if self.cache.get(sql).is_none() && !self.cache.admits(sql) => {
+                self.describe_unnamed(sql, Abandon::Fail).await?
+            }
+            QueryRef::Sql(sql) => self.cached_or_prepare(sql).await?,
+            QueryRef::Statement(stmt) => self.own_statement(stmt)?,
+        };
+        if !self.session.is_unsynced() {
+            self.session
+                .begin_request(RequestKind::Extended, Abandon::Fail);
+        }
         let mut sets = param_sets.into_iter().peekable();
         let mut affected = 0;
         let mut index = 0usize;
-        self.batch_unsynced = true;
         loop {
             let mut in_chunk = 0;
             while in_chunk < CHUNK {
                 let Some(set) = sets.next() else { break };
                 let params: Params<'_> = set.as_ref();
                 if let Err(e) = self.write_bind_execute(&stmt, params, 0) {
-                    // Nothing of this set was written; abort what went before it.
-                    self.abandon_batch();
-                    self.flush().await?;
-                    self.finish().await?;
-                    return Err(at_set(e, index));
+                    return Err(self.abort_request(at_set(e, index)).await);
                 }
                 in_chunk += 1;
                 index += 1;
             }
             let last = sets.peek().is_none();
             if last {
-                self.write_pending_closes()?;
-                self.write_sync();
-                self.batch_unsynced = false;
+                self.session.sync();
             } else {
-                frontend::flush(&mut self.write_buf);
+                // Chunks but the last end with Flush: the replies come back, the request
+                // stays open, and the server never blocks on a full socket.
+                self.session.flush();
             }
             self.flush().await?;
             let first_in_chunk = index - in_chunk;
             let mut done = 0;
             while done < in_chunk {
                 match self.recv().await? {
-                    Message::BindComplete | Message::CloseComplete => {}
+                    Message::BindComplete => {}
                     Message::CommandComplete(c) => {
                         affected += c.rows().unwrap_or(0);
                         done += 1;
@@ -90,12 +94,9 @@ impl Connection {
                     Message::DataRow(_) | Message::RowDescription(_) => {}
                     Message::ErrorResponse(fields) => {
                         let error = at_set(db_error(&fields), first_in_chunk + done);
-                        if self.batch_unsynced {
-                            // The server skips everything up to a Sync, then rolls back.
-                            self.write_sync();
-                            self.batch_unsynced = false;
-                            self.flush().await?;
-                        }
+                        // The server skips everything up to the Sync, then rolls back.
+                        self.session.sync();
+                        self.flush().await?;
                         self.finish().await?;
                         return Err(error);
                     }
@@ -106,16 +107,6 @@ impl Connection {
                 self.finish().await?;
                 return Ok(affected);
             }
-        }
-    }
-
-    /// Makes the server fail and roll back the unfinished batch, then Sync.
-    pub(super) fn abandon_batch(&mut self) {
-        if self.batch_unsynced {
-            // Cannot fail: no NUL in the constant.
-            let _ = frontend::parse("", ABANDON_BATCH, &[], &mut self.write_buf);
-            self.write_sync();
-            self.batch_unsynced = false;
         }
     }
 }

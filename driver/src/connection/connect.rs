@@ -102,7 +102,7 @@ impl Connection {
         if let Some(options) = &resolved.options {
             params.push(("options", options));
         }
-        frontend::startup_message(&params, &mut self.write_buf)?;
+        frontend::startup_message(&params, self.session.out())?;
         self.flush().await?;
         self.authenticate(&resolved.user, target.password.as_deref())
             .await?;
@@ -115,10 +115,7 @@ impl Connection {
                     self.process_id = process_id;
                     self.secret_key = secret_key;
                 }
-                Message::ReadyForQuery(status) => {
-                    self.transaction_status = status;
-                    return Ok(());
-                }
+                Message::ReadyForQuery(_) => return Ok(()),
                 Message::ErrorResponse(fields) => return Err(db_error(&fields)),
                 Message::NegotiateProtocolVersion {
                     newest_minor,
@@ -147,13 +144,13 @@ impl Connection {
                 Message::AuthenticationOk => return Ok(()),
                 Message::AuthenticationCleartextPassword => {
                     let password = password.ok_or_else(need_password)?;
-                    frontend::password_message(password.as_bytes(), &mut self.write_buf)?;
+                    frontend::password_message(password.as_bytes(), self.session.out())?;
                     self.flush().await?;
                 }
                 Message::AuthenticationMd5Password { salt } => {
                     let password = password.ok_or_else(need_password)?;
                     let hashed = auth::md5_password(user, password, salt);
-                    frontend::password_message(hashed.as_bytes(), &mut self.write_buf)?;
+                    frontend::password_message(hashed.as_bytes(), self.session.out())?;
                     self.flush().await?;
                 }
                 Message::AuthenticationSasl(mechanisms) => {
@@ -189,7 +186,7 @@ impl Connection {
         frontend::sasl_initial_response(
             auth::SCRAM_SHA_256,
             &scram.client_first(),
-            &mut self.write_buf,
+            self.session.out(),
         )?;
         self.flush().await?;
         let server_first = match self.recv().await? {
@@ -198,7 +195,7 @@ impl Connection {
             other => return Err(self.unexpected(&other, "SCRAM authentication")),
         };
         let client_final = scram.handle_server_first(&server_first)?;
-        frontend::sasl_response(&client_final, &mut self.write_buf)?;
+        frontend::sasl_response(&client_final, self.session.out())?;
         self.flush().await?;
         match self.recv().await? {
             Message::AuthenticationSaslFinal(data) => scram.verify_server_final(&data),

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use super::{Connection, db_error};
 use crate::error::{Error, Result};
 use crate::protocol::backend::Message;
-use crate::protocol::frontend;
 use crate::types::{CustomType, Field, Kind, Oid, Type};
 
 /// Each round looks up the types the previous round referred to (elements, attributes, base
@@ -124,14 +123,13 @@ impl Connection {
         Ok(())
     }
 
-    fn is_unknown(&self, oid: Oid) -> bool {
+    pub(super) fn is_unknown(&self, oid: Oid) -> bool {
         oid != 0 && Type::from_oid(oid).is_none() && !self.custom_types.contains_key(&oid)
     }
 
     /// Runs SQL through the simple query protocol and returns each statement's rows as text.
     async fn simple_text_query(&mut self, sql: &str) -> Result<Vec<Vec<Vec<Option<String>>>>> {
-        frontend::query(sql, &mut self.write_buf)?;
-        self.owed_ready += 1;
+        self.session.simple_query(sql)?;
         self.flush().await?;
         let mut results = Vec::new();
         let mut current = Vec::new();
@@ -158,11 +156,7 @@ impl Connection {
                 Message::CommandComplete(_) => results.push(std::mem::take(&mut current)),
                 Message::ErrorResponse(fields) => error = Some(db_error(&fields)),
                 Message::EmptyQueryResponse => {}
-                Message::ReadyForQuery(status) => {
-                    self.owed_ready -= 1;
-                    self.transaction_status = status;
-                    return error.map_or(Ok(results), Err);
-                }
+                Message::ReadyForQuery(_) => return error.map_or(Ok(results), Err),
                 other => return Err(self.unexpected(&other, "a pg_type lookup")),
             }
         }

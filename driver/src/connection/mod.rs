@@ -1,10 +1,10 @@
 //! [`Connection`]: the socket, the read and write buffers, and the loop that turns server
 //! messages into results. Connecting lives in `connect.rs`, running queries in `query.rs`.
 //!
-//! Cancel safety: every request is written into `write_buf` together with its Sync in one
-//! synchronous step, and `owed_ready` counts the ReadyForQuery messages the server still owes.
-//! A future dropped mid-operation leaves both behind; the next operation first finishes the
-//! write and drains what is owed (see [`Connection::ready`]), so the connection stays usable.
+//! The protocol state lives in [`Session`] (sans-IO, `protocol/session.rs`); this shell moves
+//! bytes between it and the socket. Cancel safety: a future dropped mid-operation leaves its
+//! requests in the session, marked abandoned when the next operation starts; that operation
+//! first finishes the write and drains what they are owed (see [`Connection::ready`]).
 
 mod batch;
 mod connect;
@@ -25,16 +25,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::error::{DbError, Error, Result};
-use crate::protocol::backend::{self, ErrorFields, Message, TransactionStatus};
-use crate::protocol::frontend;
-use crate::statement::{CloseQueue, StatementCache};
+use crate::protocol::backend::{self, ErrorFields, Message, Notification, TransactionStatus};
+use crate::protocol::session::{Event, Session, message_name};
+use crate::statement::StatementCache;
 use stream::Socket;
 
 /// Read at least this much per read call: one syscall brings in many small messages.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Buffers that grew past this for one outsized message are given back afterwards.
+const NORMAL_BUFFER: usize = 1024 * 1024;
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -56,25 +59,13 @@ pub type NoticeHandler = Box<dyn Fn(&DbError) + Send + Sync>;
 pub struct Connection {
     socket: Socket,
     read_buf: BytesMut,
-    write_buf: BytesMut,
     max_message_size: usize,
-    /// ReadyForQuery messages the server still owes: one per Sync or simple Query sent.
-    owed_ready: u32,
-    /// A named statement whose Parse went out in an operation that was dropped before the
-    /// server confirmed it: it may exist on the server, so it is closed once drained.
-    unconfirmed_statement: Option<String>,
-    /// An `execute_many` has sent Bind/Execute pairs without their final Sync: if its future
-    /// is dropped now, the next operation must abort the batch, not commit half of it.
-    batch_unsynced: bool,
-    /// Set when the connection's state is unknown (I/O or protocol failure): no further use.
-    broken: bool,
+    /// The protocol state: what was written, what the server still owes, what it reported.
+    session: Session,
     id: u64,
     process_id: i32,
     secret_key: i32,
-    parameters: HashMap<String, String>,
-    transaction_status: TransactionStatus,
     cache: StatementCache,
-    close_queue: CloseQueue,
     next_statement_id: u64,
     notice_handler: Option<NoticeHandler>,
     /// Types looked up in `pg_type`, by OID.
@@ -86,19 +77,12 @@ impl Connection {
         Connection {
             socket,
             read_buf: BytesMut::with_capacity(READ_CHUNK),
-            write_buf: BytesMut::with_capacity(4096),
             max_message_size,
-            owed_ready: 0,
-            unconfirmed_statement: None,
-            batch_unsynced: false,
-            broken: false,
+            session: Session::new(),
             id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
             process_id: 0,
             secret_key: 0,
-            parameters: HashMap::new(),
-            transaction_status: TransactionStatus::Idle,
             cache,
-            close_queue: CloseQueue::default(),
             next_statement_id: 0,
             notice_handler: None,
             custom_types: HashMap::new(),
@@ -118,7 +102,7 @@ impl Connection {
     /// A server parameter as last reported by ParameterStatus (`server_version`, `TimeZone`,
     /// `client_encoding`, `application_name`, ...).
     pub fn parameter(&self, name: &str) -> Option<&str> {
-        self.parameters.get(name).map(String::as_str)
+        self.session.parameter(name)
     }
 
     /// The server's version string, e.g. `15.19 (Debian 15.19-0+deb12u1)`.
@@ -137,13 +121,13 @@ impl Connection {
 
     /// Whether the server is idle, in a transaction block, or in a failed one.
     pub fn transaction_status(&self) -> TransactionStatus {
-        self.transaction_status
+        self.session.transaction_status()
     }
 
-    /// Whether the connection can no longer be used (closed, or broken by an I/O or
-    /// protocol failure).
+    /// Whether the connection can no longer be used (closed, ended by the server, or broken
+    /// by an I/O or protocol failure).
     pub fn is_closed(&self) -> bool {
-        self.broken
+        self.session.is_broken()
     }
 
     /// The number of statements in the statement cache.
@@ -151,19 +135,30 @@ impl Connection {
         self.cache.len()
     }
 
+    /// The bytes the read and write buffers hold allocated (for tests of their shrinking).
+    #[doc(hidden)]
+    pub fn buffer_capacity(&self) -> usize {
+        self.read_buf.capacity() + self.session.output_capacity()
+    }
+
     /// Calls `handler` for every NoticeResponse (they also go to `tracing` at level INFO).
     pub fn on_notice(&mut self, handler: impl Fn(&DbError) + Send + Sync + 'static) {
         self.notice_handler = Some(Box::new(handler));
     }
 
+    /// The NOTIFY messages received so far on channels this connection LISTENs to, oldest
+    /// first. They arrive while other queries run and are kept until taken here.
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        self.session.take_notifications().into()
+    }
+
     /// Sends Terminate and closes the socket.
     pub async fn close(mut self) -> Result<()> {
-        if self.broken {
+        if self.session.is_broken() {
             return Ok(());
         }
-        self.broken = true;
-        frontend::terminate(&mut self.write_buf);
-        self.socket.write_all_buf(&mut self.write_buf).await?;
+        self.session.terminate();
+        self.flush().await?;
         self.socket.shutdown().await?;
         Ok(())
     }
@@ -171,100 +166,82 @@ impl Connection {
     /// Gets the connection ready for a new operation: refuses a broken one, finishes a write
     /// and drains the replies that a dropped operation left behind.
     async fn ready(&mut self) -> Result<()> {
-        if self.broken {
-            return Err(Error::Closed);
+        self.session.start_operation()?;
+        if self.session.is_draining() || self.session.has_output() {
+            poll_fn(|cx| self.poll_drain(cx)).await?;
         }
-        self.abandon_batch();
-        self.flush().await?;
-        while self.owed_ready > 0 {
-            let msg = self.recv().await?;
-            if let Message::ReadyForQuery(status) = msg {
-                self.owed_ready -= 1;
-                self.transaction_status = status;
-            }
+        if self.session.take_statements_discarded() {
+            self.cache.forget_all();
         }
-        if let Some(name) = self.unconfirmed_statement.take() {
-            self.queue_close(name);
-        }
-        Ok(())
-    }
-
-    fn queue_close(&mut self, name: String) {
-        if let Ok(mut names) = self.close_queue.lock() {
-            names.push(name);
-        }
-    }
-
-    /// Appends a Close for every statement dropped since the last request; their
-    /// CloseComplete replies are skipped by the response loops.
-    fn write_pending_closes(&mut self) -> Result<()> {
-        let names = match self.close_queue.lock() {
-            Ok(mut names) if !names.is_empty() => std::mem::take(&mut *names),
-            _ => return Ok(()),
-        };
-        for name in names.iter().filter(|n| !n.is_empty()) {
-            frontend::close(b'S', name, &mut self.write_buf)?;
+        self.session.shrink_output(NORMAL_BUFFER);
+        if self.read_buf.capacity() > NORMAL_BUFFER && self.read_buf.len() < READ_CHUNK {
+            // An outsized message grew the buffer; keep what is left, not the allocation.
+            let mut fresh = BytesMut::with_capacity(READ_CHUNK);
+            fresh.extend_from_slice(&self.read_buf);
+            self.read_buf = fresh;
         }
         Ok(())
     }
 
-    /// Appends Sync and counts the ReadyForQuery it will bring.
-    fn write_sync(&mut self) {
-        frontend::sync(&mut self.write_buf);
-        self.owed_ready += 1;
-    }
-
-    /// Writes everything in the write buffer. Cancel-safe: what is not written stays queued.
+    /// Writes everything queued. Cancel-safe: what is not written stays queued.
     async fn flush(&mut self) -> Result<()> {
-        while !self.write_buf.is_empty() {
-            match self.socket.write_buf(&mut self.write_buf).await {
-                Ok(0) => return Err(self.fail_io(io::ErrorKind::WriteZero.into())),
-                Ok(_) => {}
-                Err(e) => return Err(self.fail_io(e)),
-            }
-        }
-        Ok(())
+        poll_fn(|cx| self.poll_flush(cx)).await
     }
 
-    fn fail_io(&mut self, e: io::Error) -> Error {
-        self.broken = true;
-        Error::Io(e)
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let socket = &mut self.socket;
+        let written = ready!(
+            self.session
+                .poll_transmit(|buf| Pin::new(&mut *socket).poll_write(cx, buf))
+        );
+        Poll::Ready(written.map_err(|e| self.session.connection_lost(e)))
     }
 
-    /// The next message for the operation in progress. ParameterStatus and NoticeResponse
-    /// are handled here and never returned.
+    /// The next message for the operation in progress. What the session consumes
+    /// (ParameterStatus, notifications, replies to abandoned requests) is never returned.
     async fn recv(&mut self) -> Result<Message> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        // A reply handler may have queued a message (CopyFail); it goes out before we wait.
-        while !self.write_buf.is_empty() {
-            let written = ready!(tokio_util::io::poll_write_buf(
-                Pin::new(&mut self.socket),
-                cx,
-                &mut self.write_buf
-            ));
-            match written {
-                Ok(0) => return Poll::Ready(Err(self.fail_io(io::ErrorKind::WriteZero.into()))),
-                Ok(_) => {}
-                Err(e) => return Poll::Ready(Err(self.fail_io(e))),
+        loop {
+            if let Some(msg) = ready!(self.poll_event(cx))? {
+                return Poll::Ready(Ok(msg));
             }
+        }
+    }
+
+    /// Reads until no abandoned request is owed an answer.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        ready!(self.poll_flush(cx))?;
+        while self.session.is_draining() {
+            if let Some(msg) = ready!(self.poll_event(cx))? {
+                return Poll::Ready(Err(self.unexpected(&msg, "draining a dropped operation")));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes what the session queued, then reads one message and hands it to the session:
+    /// `Some` when it is for the operation in progress.
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>>> {
+        // The session may have queued a reply (CopyFail); it goes out before we wait.
+        if self.session.has_output() {
+            ready!(self.poll_flush(cx))?;
         }
         loop {
             match backend::parse_message(&mut self.read_buf, self.max_message_size) {
-                Ok(Some(Message::ParameterStatus(p))) => {
-                    self.parameters
-                        .insert(p.name().to_owned(), p.value().to_owned());
+                Ok(Some(msg)) => {
+                    return Poll::Ready(match self.session.handle(msg) {
+                        Ok(Event::Message(msg)) => Ok(Some(msg)),
+                        Ok(Event::Notice(fields)) => {
+                            self.handle_notice(&fields);
+                            Ok(None)
+                        }
+                        Ok(Event::Consumed) => Ok(None),
+                        Err(e) => Err(e),
+                    });
                 }
-                Ok(Some(Message::NoticeResponse(fields))) => self.handle_notice(&fields),
-                Ok(Some(Message::NotificationResponse(n))) => {
-                    tracing::debug!(
-                        channel = n.channel(),
-                        "notification with no listener dropped"
-                    );
-                }
-                Ok(Some(msg)) => return Poll::Ready(Ok(msg)),
                 Ok(None) => {
                     if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
                         self.read_buf.reserve(READ_CHUNK);
@@ -280,14 +257,14 @@ impl Connection {
                                 io::ErrorKind::UnexpectedEof,
                                 "the server closed the connection",
                             );
-                            return Poll::Ready(Err(self.fail_io(eof)));
+                            return Poll::Ready(Err(self.session.connection_lost(eof)));
                         }
                         Ok(_) => {}
-                        Err(e) => return Poll::Ready(Err(self.fail_io(e))),
+                        Err(e) => return Poll::Ready(Err(self.session.connection_lost(e))),
                     }
                 }
                 Err(e) => {
-                    self.broken = true;
+                    self.session.set_broken();
                     return Poll::Ready(Err(e.into()));
                 }
             }
@@ -309,11 +286,34 @@ impl Connection {
     /// A protocol error for a message that has no place in the current exchange; the
     /// connection's state is unknown afterwards.
     fn unexpected(&mut self, msg: &Message, during: &str) -> Error {
-        self.broken = true;
-        Error::Protocol(format!(
+        self.session.fail_protocol(&format!(
             "unexpected message {} during {during}",
             message_name(msg)
         ))
+    }
+
+    /// Reads up to the ReadyForQuery that ends the current request.
+    async fn finish(&mut self) -> Result<()> {
+        loop {
+            if let Message::ReadyForQuery(_) = self.recv().await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ends the current request after an error on our side, reading its ReadyForQuery when
+    /// part of it reached the server; the caller then returns `error`.
+    async fn abort_request(&mut self, error: Error) -> Error {
+        if self.session.abort_request() {
+            let drained = match self.flush().await {
+                Ok(()) => self.finish().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = drained {
+                tracing::debug!("ending the request after an error failed: {e}");
+            }
+        }
+        error
     }
 }
 
@@ -333,39 +333,14 @@ pub(crate) fn db_error(fields: &ErrorFields) -> Error {
     }
 }
 
-fn message_name(msg: &Message) -> &'static str {
-    match msg {
-        Message::DataRow(_) => "DataRow",
-        Message::RowDescription(_) => "RowDescription",
-        Message::CommandComplete(_) => "CommandComplete",
-        Message::ReadyForQuery(_) => "ReadyForQuery",
-        Message::ParseComplete => "ParseComplete",
-        Message::BindComplete => "BindComplete",
-        Message::CloseComplete => "CloseComplete",
-        Message::NoData => "NoData",
-        Message::ParameterDescription(_) => "ParameterDescription",
-        Message::ErrorResponse(_) => "ErrorResponse",
-        Message::EmptyQueryResponse => "EmptyQueryResponse",
-        Message::PortalSuspended => "PortalSuspended",
-        Message::CopyInResponse(_) => "CopyInResponse",
-        Message::CopyOutResponse(_) => "CopyOutResponse",
-        Message::CopyBothResponse(_) => "CopyBothResponse",
-        Message::CopyData(_) => "CopyData",
-        Message::CopyDone => "CopyDone",
-        Message::BackendKeyData { .. } => "BackendKeyData",
-        Message::NegotiateProtocolVersion { .. } => "NegotiateProtocolVersion",
-        _ => "Authentication",
-    }
-}
-
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
             .field("backend_pid", &self.process_id)
             .field("server_version", &self.server_version())
-            .field("transaction_status", &self.transaction_status)
+            .field("transaction_status", &self.session.transaction_status())
             .field("cached_statements", &self.cache.len())
-            .field("closed", &self.broken)
+            .field("closed", &self.session.is_broken())
             .finish_non_exhaustive()
     }
 }

@@ -11,6 +11,7 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 
 use super::{Connection, db_error};
+use crate::protocol::session::{Abandon, RequestKind};
 use crate::error::{DbError, Error, Result, SqlState};
 use crate::protocol::backend::{DataRow, Message, RowDescription, TransactionStatus};
 use crate::protocol::frontend::{self, BindError};
@@ -96,6 +97,28 @@ enum Limit {
     One,
 }
 
+/// A check of the result's columns made before anything runs (a typed query's plan): a
+/// struct that does not fit the result is an error before an `UPDATE … RETURNING` runs.
+pub(super) type ColumnCheck<'a> = &'a mut (dyn FnMut(&Arc<Columns>) -> Result<()> + Send);
+
+/// The check for queries whose rows are not decoded into a type.
+fn no_check(_: &Arc<Columns>) -> Result<()> {
+    Ok(())
+}
+
+/// The most parameters one statement can take: the protocol counts them in 16 bits.
+const MAX_PARAMS: usize = u16::MAX as usize;
+
+/// What a message after the rows means to a query.
+enum AfterRows {
+    /// The command ended with this many rows affected (or returned).
+    Done(u64),
+    /// Nothing that changes the result (an error is kept until ReadyForQuery).
+    Continue,
+    /// ReadyForQuery: the operation is over.
+    Ready,
+}
+
 impl Connection {
     /// Runs a statement and returns the number of rows it affected (or returned).
     ///
@@ -109,29 +132,29 @@ impl Connection {
         query: impl IntoQuery<'a>,
         params: Params<'_>,
     ) -> Result<u64> {
-        self.run(query.into_query(), params, Limit::All, &mut Discard)
-            .await
+        self.run(
+            query.into_query(),
+            params,
+            Limit::All,
+            &mut Discard,
+            &mut no_check,
+        )
+        .await
     }
 
     /// Runs one or more statements separated by `;` through the simple query protocol:
     /// no parameters, text format, nothing cached. For migrations and setup scripts.
     pub async fn execute_script(&mut self, sql: &str) -> Result<()> {
         self.ready().await?;
-        frontend::query(sql, &mut self.write_buf)?;
-        self.owed_ready += 1;
+        self.session.simple_query(sql)?;
         self.flush().await?;
         let mut error = None;
         loop {
             match self.recv().await? {
-                Message::ReadyForQuery(status) => {
-                    self.owed_ready -= 1;
-                    self.transaction_status = status;
-                    return error.map_or(Ok(()), Err);
-                }
+                Message::ReadyForQuery(_) => return error.map_or(Ok(()), Err),
                 Message::ErrorResponse(fields) => error = Some(db_error(&fields)),
-                Message::CommandComplete(done) => self.after_command(done.tag()),
-                Message::CopyInResponse(_) => self.refuse_copy_in(false)?,
-                Message::RowDescription(_)
+                Message::CommandComplete(_)
+                | Message::RowDescription(_)
                 | Message::DataRow(_)
                 | Message::EmptyQueryResponse
                 | Message::CopyOutResponse(_)
@@ -149,12 +172,18 @@ impl Connection {
         params: Params<'_>,
     ) -> Result<Vec<Record>> {
         let mut rows = Vec::new();
-        self.run(query.into_query(), params, Limit::All, &mut rows)
-            .await?;
+        self.run(
+            query.into_query(),
+            params,
+            Limit::All,
+            &mut rows,
+            &mut no_check,
+        )
+        .await?;
         Ok(rows)
     }
 
-    /// Runs a query and returns its first row; an error when there is none.
+    /// Runs a query and returns its first row; [`Error::NoRows`] when there is none.
     /// Only one row travels: the rest of the result is never sent.
     pub async fn fetch_one<'a>(
         &mut self,
@@ -162,12 +191,9 @@ impl Connection {
         params: Params<'_>,
     ) -> Result<Record> {
         let query = query.into_query();
-        self.fetch_optional(query, params).await?.ok_or_else(|| {
-            Error::Interface(format!(
-                "fetch_one: the query returned no rows ({}); use fetch_optional to accept none",
-                query_text(query)
-            ))
-        })
+        self.fetch_optional(query, params)
+            .await?
+            .ok_or_else(|| no_rows(query))
     }
 
     /// Runs a query and returns its first row, if any.
@@ -177,7 +203,26 @@ impl Connection {
         params: Params<'_>,
     ) -> Result<Option<Record>> {
         let mut first = None;
-        self.run(query.into_query(), params, Limit::One, &mut first)
+        self.run(
+            query.into_query(),
+            params,
+            Limit::One,
+            &mut first,
+            &mut no_check,
+        )
+        .await?;
+        Ok(first)
+    }
+
+    /// The first row, with a check of the columns before the query runs.
+    pub(super) async fn fetch_first_checked(
+        &mut self,
+        query: QueryRef<'_>,
+        params: Params<'_>,
+        check: ColumnCheck<'_>,
+    ) -> Result<Option<Record>> {
+        let mut first = None;
+        self.run(query, params, Limit::One, &mut first, check)
             .await?;
         Ok(first)
     }
@@ -197,13 +242,20 @@ impl Connection {
     where
         T: for<'r> Decode<'r>,
     {
-        let row = self.fetch_one(query, params).await?;
-        if row.is_empty() {
-            return Err(Error::Interface(
-                "fetch_value: the query returns no columns".to_owned(),
-            ));
-        }
-        row.decode_at(0)
+        let query = query.into_query();
+        let mut first = None;
+        let mut check = |columns: &Arc<Columns>| {
+            if columns.is_empty() {
+                return Err(Error::Interface(format!(
+                    "fetch_value: the query returns no columns ({})",
+                    query_text(query)
+                )));
+            }
+            Ok(())
+        };
+        self.run(query, params, Limit::One, &mut first, &mut check)
+            .await?;
+        first.ok_or_else(|| no_rows(query))?.decode_at(0)
     }
 
     /// Runs a query and streams its rows as they arrive, without buffering the result.
@@ -222,7 +274,18 @@ impl Connection {
         query: impl IntoQuery<'a>,
         params: Params<'_>,
     ) -> Result<RowStream<'_>> {
-        let columns = self.start(query.into_query(), params, Limit::All).await?;
+        self.stream_checked(query.into_query(), params, &mut no_check)
+            .await
+    }
+
+    /// [`Connection::fetch_stream`] with a check of the columns before the query runs.
+    pub(super) async fn stream_checked(
+        &mut self,
+        query: QueryRef<'_>,
+        params: Params<'_>,
+        check: ColumnCheck<'_>,
+    ) -> Result<RowStream<'_>> {
+        let columns = self.start(query, params, Limit::All, check).await?;
         Ok(RowStream {
             conn: self,
             columns,
@@ -233,11 +296,19 @@ impl Connection {
         })
     }
 
-    /// Prepares a statement (through the statement cache when it fits) and returns it with its
-    /// parameter types and result columns.
+    /// Prepares a named statement and returns it with its parameter types and result columns.
+    /// It stays itself until its last clone is dropped, then it is closed on the server; it
+    /// also goes into the statement cache when the SQL fits there.
     pub async fn prepare(&mut self, sql: &str) -> Result<Statement> {
         self.ready().await?;
-        self.cached_or_prepare(sql).await
+        if let Some(stmt) = self.cache.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.prepare_named(sql).await?;
+        if self.cache.admits(sql) {
+            self.cache.insert(stmt.clone());
+        }
+        Ok(stmt)
     }
 
     /// Runs `query` and hands each row to `sink`; returns the rows affected.
@@ -247,8 +318,9 @@ impl Connection {
         params: Params<'_>,
         limit: Limit,
         sink: &mut impl RowSink,
+        check: ColumnCheck<'_>,
     ) -> Result<u64> {
-        let columns = self.start(query, params, limit).await?;
+        let columns = self.start(query, params, limit, check).await?;
         if limit == Limit::All {
             sink.reserve(columns.row_count_hint());
         }
@@ -264,8 +336,9 @@ impl Connection {
                     }
                 }
                 msg => match self.after_rows(msg, &mut error)? {
-                    Some(done) => affected = done,
-                    None => {
+                    AfterRows::Done(n) => affected = n,
+                    AfterRows::Continue => {}
+                    AfterRows::Ready => {
                         return match error {
                             Some(e) => Err(e),
                             None => {
@@ -285,8 +358,7 @@ impl Connection {
     /// match the statement's columns breaks the connection.
     fn record(&mut self, row: DataRow, columns: &Arc<Columns>) -> Result<Record> {
         if row.len() != columns.len() {
-            self.broken = true;
-            return Err(Error::Protocol(format!(
+            return Err(self.session.fail_protocol(&format!(
                 "a DataRow has {} values but the statement describes {} columns",
                 row.len(),
                 columns.len()
@@ -295,72 +367,60 @@ impl Connection {
         Ok(Record::from_data_row(row, columns.clone()))
     }
 
-    /// Handles what follows the rows: `Ok(Some(rows affected))` at the end of the command,
-    /// `Ok(None)` at ReadyForQuery (the operation is over), errors kept until then.
-    fn after_rows(&mut self, msg: Message, error: &mut Option<Error>) -> Result<Option<u64>> {
+    /// What follows the rows: the end of the command, an error (kept until ReadyForQuery), or
+    /// ReadyForQuery. COPY FROM STDIN never gets here: the session refuses it.
+    fn after_rows(&mut self, msg: Message, error: &mut Option<Error>) -> Result<AfterRows> {
         match msg {
-            Message::CommandComplete(done) => {
-                self.after_command(done.tag());
-                Ok(Some(done.rows().unwrap_or(0)))
-            }
-            Message::EmptyQueryResponse | Message::PortalSuspended | Message::CloseComplete => {
-                Ok(Some(0))
-            }
+            Message::CommandComplete(done) => Ok(AfterRows::Done(done.rows().unwrap_or(0))),
+            Message::EmptyQueryResponse | Message::PortalSuspended => Ok(AfterRows::Done(0)),
             Message::ErrorResponse(fields) => {
                 *error = Some(db_error(&fields));
-                Ok(Some(0))
+                Ok(AfterRows::Continue)
             }
-            Message::ReadyForQuery(status) => {
-                self.owed_ready -= 1;
-                self.transaction_status = status;
-                Ok(None)
+            Message::ReadyForQuery(_) => Ok(AfterRows::Ready),
+            Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {
+                Ok(AfterRows::Continue)
             }
-            Message::CopyInResponse(_) => {
-                self.refuse_copy_in(true)?;
-                Ok(Some(0))
-            }
-            Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => Ok(Some(0)),
             other => Err(self.unexpected(&other, "a query")),
         }
     }
 
-    /// COPY FROM STDIN through a query method: abort the copy so the server is not left
-    /// waiting for data; the server's resulting error tells the user. The server ignored the
-    /// Sync we sent while it was in copy mode, so an extended query sends another one (the
-    /// ReadyForQuery it brings is the one already counted). `poll_recv` writes them out.
-    fn refuse_copy_in(&mut self, extended: bool) -> Result<()> {
-        frontend::copy_fail(
-            "COPY FROM STDIN needs the COPY API, not a query method",
-            &mut self.write_buf,
-        )?;
-        if extended {
-            frontend::sync(&mut self.write_buf);
-        }
-        Ok(())
-    }
-
-    /// Notices commands that drop every prepared statement on the server.
-    fn after_command(&mut self, tag: &str) {
-        if tag == "DISCARD ALL" || tag == "DEALLOCATE ALL" {
-            self.cache.forget_all();
-        }
-    }
-
-    /// Prepares (if needed), binds and executes, and reads up to BindComplete. When a cached
-    /// statement turns out stale on the server (DDL changed its result, or it was
-    /// deallocated), it is prepared again and run once more outside a transaction.
+    /// Prepares (if needed), binds and executes, and reads up to BindComplete; `check` sees
+    /// the columns before anything runs. When a cached statement turns out stale on the
+    /// server (DDL changed its result, it was deallocated, or a type it uses was dropped), it
+    /// is prepared again and run once more outside a transaction.
     async fn start(
         &mut self,
         query: QueryRef<'_>,
         params: Params<'_>,
         limit: Limit,
+        check: ColumnCheck<'_>,
     ) -> Result<Arc<Columns>> {
         self.ready().await?;
-        let stmt = self.statement_for(query).await?;
-        match self.bind_execute(&stmt, params, limit).await {
+        let max_rows = if limit == Limit::One { 1 } else { 0 };
+        let stmt = match query {
+            QueryRef::Sql(sql) => match self.cache.get(sql).cloned() {
+                Some(stmt) => stmt,
+                None if !self.cache.admits(sql) => {
+                    return self.start_unnamed(sql, params, max_rows, check).await;
+                }
+                None => {
+                    let stmt = self.prepare_named(sql).await?;
+                    self.cache.insert(stmt.clone());
+                    stmt
+                }
+            },
+            QueryRef::Statement(stmt) => self.own_statement(stmt)?,
+        };
+        check(stmt.columns_arc())?;
+        match self.bind_execute(&stmt, params, max_rows).await {
             Err(Error::Db(e)) if is_stale_statement(&e) => {
                 self.cache.remove(stmt.sql());
-                if self.transaction_status != TransactionStatus::Idle {
+                if e.code() == SqlState::INTERNAL_ERROR {
+                    // A type was dropped (and perhaps made again under a new OID).
+                    self.custom_types.clear();
+                }
+                if self.session.transaction_status() != TransactionStatus::Idle {
                     return Err(Error::StatementInvalidated(e));
                 }
                 if matches!(query, QueryRef::Statement(_)) {
@@ -370,8 +430,10 @@ impl Connection {
                     sql = stmt.sql(),
                     "statement went stale on the server; preparing it again"
                 );
-                let fresh = self.cached_or_prepare(stmt.sql()).await?;
-                self.bind_execute(&fresh, params, limit).await?;
+                let fresh = self.prepare_named(stmt.sql()).await?;
+                self.cache.insert(fresh.clone());
+                check(fresh.columns_arc())?;
+                self.bind_execute(&fresh, params, max_rows).await?;
                 Ok(fresh.columns_arc().clone())
             }
             Err(e) => Err(e),
@@ -379,45 +441,71 @@ impl Connection {
         }
     }
 
+    /// An SQL text that is not cached runs as the unnamed statement in one request: Parse,
+    /// Describe and Flush, then (with the types the server inferred) Bind, Execute and the
+    /// request's only Sync. A transaction-pooling pgbouncer keeps a client on one server
+    /// connection until ReadyForQuery, so the Bind meets its own Parse.
+    async fn start_unnamed(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+        max_rows: i32,
+        check: ColumnCheck<'_>,
+    ) -> Result<Arc<Columns>> {
+        let stmt = self.describe_unnamed(sql, Abandon::Sync).await?;
+        let written = check(stmt.columns_arc())
+            .and_then(|()| self.write_bind_execute(&stmt, params, max_rows));
+        if let Err(e) = written {
+            return Err(self.abort_request(e).await);
+        }
+        self.session.sync();
+        self.flush().await?;
+        self.read_bind_complete().await?;
+        Ok(stmt.columns_arc().clone())
+    }
+
+    /// One request: Bind + Execute + Sync for a prepared statement, read up to BindComplete.
     async fn bind_execute(
         &mut self,
         stmt: &Statement,
         params: Params<'_>,
-        limit: Limit,
+        max_rows: i32,
     ) -> Result<()> {
-        self.write_bind_execute(stmt, params, if limit == Limit::One { 1 } else { 0 })?;
-        self.write_pending_closes()?;
-        self.write_sync();
+        self.session
+            .begin_request(RequestKind::Extended, Abandon::Sync);
+        if let Err(e) = self.write_bind_execute(stmt, params, max_rows) {
+            return Err(self.abort_request(e).await);
+        }
+        self.session.sync();
         self.flush().await?;
-        loop {
-            match self.recv().await? {
-                Message::BindComplete => return Ok(()),
-                Message::CloseComplete => {}
-                Message::ErrorResponse(fields) => {
-                    let error = db_error(&fields);
-                    self.finish().await?;
-                    return Err(error);
-                }
-                other => return Err(self.unexpected(&other, "bind")),
+        self.read_bind_complete().await
+    }
+
+    async fn read_bind_complete(&mut self) -> Result<()> {
+        match self.recv().await? {
+            Message::BindComplete => Ok(()),
+            Message::ErrorResponse(fields) => {
+                let error = db_error(&fields);
+                self.finish().await?;
+                Err(error)
             }
+            other => Err(self.unexpected(&other, "bind")),
         }
     }
 
-    /// The statement a query method runs: from the cache (prepared on a miss), or the
-    /// caller's own, which must come from this connection.
-    pub(super) async fn statement_for(&mut self, query: QueryRef<'_>) -> Result<Statement> {
-        match query {
-            QueryRef::Sql(sql) => self.cached_or_prepare(sql).await,
-            QueryRef::Statement(stmt) if stmt.0.connection_id != self.id => Err(Error::Interface(
+    /// A statement the caller prepared: it must come from this connection.
+    pub(super) fn own_statement(&self, stmt: &Statement) -> Result<Statement> {
+        if stmt.0.connection_id != self.id {
+            return Err(Error::Interface(
                 "this statement was prepared on another connection; prepare it on this one"
                     .to_owned(),
-            )),
-            QueryRef::Statement(stmt) => Ok(stmt.clone()),
+            ));
         }
+        Ok(stmt.clone())
     }
 
     /// Appends Bind + Execute for `stmt` with `params`, after checking the parameter count and
-    /// each parameter's type; on any error nothing is left in the write buffer.
+    /// each parameter's type; on any error nothing is left in the output.
     pub(super) fn write_bind_execute(
         &mut self,
         stmt: &Statement,
@@ -427,13 +515,18 @@ impl Connection {
         let inner = &stmt.0;
         if params.len() != inner.params.len() {
             return Err(Error::Interface(format!(
-                "the statement takes {} parameter(s) but {} were given: {}",
+                "the statement takes {} parameter(s) but {} were given{}: {}",
                 inner.params.len(),
                 params.len(),
+                if params.len() > MAX_PARAMS {
+                    " (PostgreSQL takes at most 65535; pass a list as one array parameter)"
+                } else {
+                    ""
+                },
                 inner.sql
             )));
         }
-        let start = self.write_buf.len();
+        self.session.mark_effects();
         let bound = frontend::bind(
             "",
             &inner.name,
@@ -441,82 +534,138 @@ impl Connection {
             params.len(),
             |i, buf| encode_param(i, params[i], &inner.params[i], buf),
             &inner.result_formats,
-            &mut self.write_buf,
+            self.session.out(),
         );
-        if let Err(e) = bound {
-            self.write_buf.truncate(start);
-            return Err(match e {
-                BindError::Param { error, .. } => error,
-                BindError::Protocol(e) => e.into(),
-            });
-        }
-        frontend::execute("", max_rows, &mut self.write_buf)?;
-        Ok(())
-    }
-
-    /// Reads up to the ReadyForQuery that ends the current operation.
-    pub(super) async fn finish(&mut self) -> Result<()> {
-        loop {
-            if let Message::ReadyForQuery(status) = self.recv().await? {
-                self.owed_ready -= 1;
-                self.transaction_status = status;
-                return Ok(());
+        match bound {
+            Ok(()) => {
+                self.session.execute(max_rows);
+                Ok(())
             }
+            Err(BindError::Param { error, .. }) => Err(error),
+            Err(BindError::Protocol(e)) => Err(cannot_send(e)),
         }
     }
 
+    /// The statement for `sql`, from the cache or prepared named (and cached when it fits).
     pub(super) async fn cached_or_prepare(&mut self, sql: &str) -> Result<Statement> {
         if let Some(stmt) = self.cache.get(sql) {
             return Ok(stmt.clone());
         }
-        let named = self.cache.admits(sql);
-        let name = if named {
-            self.next_statement_id += 1;
-            format!("pgtusk_{}", self.next_statement_id)
-        } else {
-            String::new()
-        };
-        let stmt = self.prepare_as(sql, name).await?;
-        if named {
+        let stmt = self.prepare_named(sql).await?;
+        if self.cache.admits(sql) {
             self.cache.insert(stmt.clone());
         }
         Ok(stmt)
     }
 
-    /// Parse + Describe + Sync: one round trip that returns the statement's shape.
-    async fn prepare_as(&mut self, sql: &str, name: String) -> Result<Statement> {
-        frontend::parse(&name, sql, &[], &mut self.write_buf)?;
-        frontend::describe(b'S', &name, &mut self.write_buf)?;
-        self.write_pending_closes()?;
-        self.write_sync();
-        if !name.is_empty() {
-            self.unconfirmed_statement = Some(name.clone());
+    /// Parse + Describe + Sync for a new named statement: one request and round trip that
+    /// returns the statement's shape. Closed on the server once its last clone is dropped
+    /// (or, if this future is dropped, with the next request).
+    async fn prepare_named(&mut self, sql: &str) -> Result<Statement> {
+        self.next_statement_id += 1;
+        let name = PendingName::new(
+            format!("pgtusk_{}", self.next_statement_id),
+            self.session.close_queue().clone(),
+        );
+        self.session
+            .begin_request(RequestKind::Extended, Abandon::Sync);
+        if let Err(e) = write_parse_describe(name.as_str(), sql, self.session.out()) {
+            return Err(self.abort_request(e).await);
         }
+        self.session.sync();
         self.flush().await?;
+        let (param_oids, fields) = self.read_description(true, sql).await?;
+        let column_oids = fields.iter().map(|f| f.type_oid);
+        self.resolve_types(param_oids.iter().copied().chain(column_oids))
+            .await?;
+        Ok(self.statement_from(name.into_inner(), sql, &param_oids, fields))
+    }
+
+    /// Parse + Describe + Flush for the unnamed statement, leaving the request open (no
+    /// Sync) for the caller's Bind. When the statement uses types not known yet, the request
+    /// is ended, the types are looked up, and the statement is described again.
+    pub(super) async fn describe_unnamed(
+        &mut self,
+        sql: &str,
+        on_abandon: Abandon,
+    ) -> Result<Statement> {
+        let mut looked_up = false;
+        loop {
+            self.session
+                .begin_request(RequestKind::Extended, on_abandon);
+            if let Err(e) = write_parse_describe("", sql, self.session.out()) {
+                return Err(self.abort_request(e).await);
+            }
+            self.session.flush();
+            self.flush().await?;
+            let (param_oids, fields) = self.read_description(false, sql).await?;
+            let oids: Vec<u32> = param_oids
+                .iter()
+                .copied()
+                .chain(fields.iter().map(|f| f.type_oid))
+                .collect();
+            if !looked_up && oids.iter().any(|&oid| self.is_unknown(oid)) {
+                // The lookup is a simple query, which must not run inside this request.
+                self.session.abort_request();
+                self.flush().await?;
+                self.finish().await?;
+                self.resolve_types(oids).await?;
+                looked_up = true;
+                continue;
+            }
+            return Ok(self.statement_from((String::new(), None), sql, &param_oids, fields));
+        }
+    }
+
+    /// Reads what Parse + Describe(statement) bring: the parameter types and the columns.
+    /// `synced`: the request ends with Sync, so read through ReadyForQuery; otherwise stop at
+    /// the description, and on an error end the request.
+    async fn read_description(
+        &mut self,
+        synced: bool,
+        sql: &str,
+    ) -> Result<(Vec<u32>, Vec<RawField>)> {
         let mut param_oids: Vec<u32> = Vec::new();
         let mut fields = Vec::new();
         let mut error = None;
         loop {
             match self.recv().await? {
-                Message::ParseComplete | Message::CloseComplete | Message::NoData => {}
+                Message::ParseComplete => {}
                 Message::ParameterDescription(desc) => param_oids = desc.types().collect(),
-                Message::RowDescription(desc) => fields = describe_fields(&desc)?,
-                Message::ErrorResponse(fields) => error = Some(db_error(&fields)),
-                Message::ReadyForQuery(status) => {
-                    self.owed_ready -= 1;
-                    self.transaction_status = status;
-                    break;
+                Message::RowDescription(desc) => {
+                    fields = match describe_fields(&desc) {
+                        Ok(fields) => fields,
+                        Err(e) => return Err(self.session.fail_protocol(&e.to_string())),
+                    };
+                    if !synced {
+                        break;
+                    }
                 }
+                Message::NoData if !synced => break,
+                Message::NoData => {}
+                Message::ErrorResponse(fields) => {
+                    let e = with_query_hint(db_error(&fields), sql);
+                    if !synced {
+                        return Err(self.abort_request(e).await);
+                    }
+                    error = Some(e);
+                }
+                Message::ReadyForQuery(_) if synced => break,
                 other => return Err(self.unexpected(&other, "prepare")),
             }
         }
-        self.unconfirmed_statement = None;
-        if let Some(e) = error {
-            return Err(e);
-        }
-        let column_oids = fields.iter().map(|f: &RawField| f.type_oid);
-        self.resolve_types(param_oids.iter().copied().chain(column_oids))
-            .await?;
+        error.map_or(Ok((param_oids, fields)), Err)
+    }
+
+    /// A Statement from its description; `name` is the server name and the queue that closes
+    /// it (none for the unnamed statement).
+    fn statement_from(
+        &self,
+        (name, close_queue): (String, Option<crate::statement::CloseQueue>),
+        sql: &str,
+        param_oids: &[u32],
+        fields: Vec<RawField>,
+    ) -> Statement {
         let params: Vec<Type> = param_oids.iter().map(|&oid| self.type_for(oid)).collect();
         let columns: Vec<Column> = fields
             .into_iter()
@@ -532,8 +681,7 @@ impl Connection {
             .collect();
         let param_formats = format_codes(params.iter().map(Type::is_binary));
         let result_formats = format_codes(columns.iter().map(|c: &Column| c.type_().is_binary()));
-        let close_queue = (!name.is_empty()).then(|| self.close_queue.clone());
-        Ok(Statement(Arc::new(StatementInner {
+        Statement(Arc::new(StatementInner {
             name,
             sql: sql.to_owned(),
             params,
@@ -542,8 +690,74 @@ impl Connection {
             result_formats,
             connection_id: self.id,
             close_queue,
-        })))
+        }))
     }
+}
+
+/// A named statement's name from its Parse until it belongs to a [`Statement`]: if the
+/// operation is dropped in between, the name goes to the close queue, so a statement the
+/// server may have made is never left behind.
+struct PendingName {
+    name: String,
+    queue: Option<crate::statement::CloseQueue>,
+}
+
+impl PendingName {
+    fn new(name: String, queue: crate::statement::CloseQueue) -> PendingName {
+        PendingName {
+            name,
+            queue: Some(queue),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The name and its close queue, now owned by the caller.
+    fn into_inner(mut self) -> (String, Option<crate::statement::CloseQueue>) {
+        (std::mem::take(&mut self.name), self.queue.take())
+    }
+}
+
+impl Drop for PendingName {
+    fn drop(&mut self) {
+        if let Some(queue) = &self.queue
+            && let Ok(mut names) = queue.lock()
+        {
+            names.push(std::mem::take(&mut self.name));
+        }
+    }
+}
+
+/// Parse + Describe(statement) for `name`; nothing is written when either fails.
+fn write_parse_describe(name: &str, sql: &str, out: &mut bytes::BytesMut) -> Result<()> {
+    let start = out.len();
+    let written = frontend::parse(name, sql, &[], out)
+        .and_then(|()| frontend::describe(frontend::KIND_STATEMENT, name, out));
+    written.map_err(|e| {
+        out.truncate(start);
+        cannot_send(e)
+    })
+}
+
+/// A message we refused to write (a NUL in the SQL, a message over 1 GiB): nothing was sent
+/// and the connection is fine.
+fn cannot_send(e: crate::protocol::ProtocolError) -> Error {
+    Error::Interface(format!("cannot send this query: {}", e.message()))
+}
+
+/// The error `fetch_one` gives for an empty result.
+pub(super) fn no_rows(query: QueryRef<'_>) -> Error {
+    Error::Interface(format!(
+        "fetch_one: the query returned no rows ({}); use fetch_optional to accept none",
+        query_text(query)
+    ))
+}
+
+/// Adds pgtusk's answer to a server error about this SQL (`x IN $1`).
+fn with_query_hint(error: Error, _sql: &str) -> Error {
+    error
 }
 
 /// Writes parameter `$i+1` after checking that its Rust type can be the server's type.
@@ -599,8 +813,11 @@ fn is_stale_statement(e: &DbError) -> bool {
     let code = e.code();
     // 0A000 "cached plan must not change result type" from RevalidateCachedQuery (DDL),
     // 26000 "prepared statement ... does not exist" (DISCARD ALL, DEALLOCATE).
+    // XX000 "cache lookup failed for type N": a type the statement uses was dropped.
     (code == SqlState::FEATURE_NOT_SUPPORTED && e.routine() == Some("RevalidateCachedQuery"))
         || code == SqlState::INVALID_SQL_STATEMENT_NAME
+        || (code == SqlState::INTERNAL_ERROR
+            && e.message().starts_with("cache lookup failed for type"))
 }
 
 fn query_text(query: QueryRef<'_>) -> &str {
@@ -657,8 +874,9 @@ impl Stream for RowStream<'_> {
                 }
                 Message::DataRow(_) => {}
                 msg => match this.conn.after_rows(msg, &mut this.error) {
-                    Ok(Some(affected)) => this.rows_affected = Some(affected),
-                    Ok(None) => {
+                    Ok(AfterRows::Done(affected)) => this.rows_affected = Some(affected),
+                    Ok(AfterRows::Continue) => {}
+                    Ok(AfterRows::Ready) => {
                         this.done = true;
                         if this.error.is_none() {
                             this.columns.set_row_count_hint(this.rows);

@@ -9,9 +9,12 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 use futures_util::TryStreamExt;
 
+use std::sync::Arc;
+
 use super::Connection;
-use super::query::{IntoQuery, Params, RowStream};
-use crate::error::Result;
+use super::query::{IntoQuery, Params, RowStream, no_rows};
+use crate::error::{Error, Result};
+use crate::record::Columns;
 use crate::from_record::{FromRecord, RecordPlan};
 
 impl Connection {
@@ -39,8 +42,11 @@ impl Connection {
     where
         T: for<'r> FromRecord<'r>,
     {
-        let mut rows = self.fetch_stream(query, params).await?;
-        let plan = T::plan(rows.columns())?;
+        let mut plan = None;
+        let mut rows = self
+            .stream_checked(query.into_query(), params, &mut plan_into::<T>(&mut plan))
+            .await?;
+        let plan = planned(plan)?;
         let mut out = Vec::with_capacity(rows.columns().row_count_hint());
         while let Some(record) = rows.try_next().await? {
             out.push(T::from_record(&record, &plan)?);
@@ -58,12 +64,15 @@ impl Connection {
     where
         T: for<'r> FromRecord<'r>,
     {
-        let record = self.fetch_one(query, params).await?;
-        T::from_record_unplanned(&record)
+        let query = query.into_query();
+        match self.fetch_optional_as(query, params).await? {
+            Some(row) => Ok(row),
+            None => Err(no_rows(query)),
+        }
     }
 
-    /// Runs a query and decodes its first row into `T`, if there is one. Only one row travels;
-    /// with no row, the columns are not checked against `T`.
+    /// Runs a query and decodes its first row into `T`, if there is one. Only one row travels.
+    /// The columns are checked against `T` before the query runs, also when no row comes.
     pub async fn fetch_optional_as<'a, T>(
         &mut self,
         query: impl IntoQuery<'a>,
@@ -72,8 +81,12 @@ impl Connection {
     where
         T: for<'r> FromRecord<'r>,
     {
-        match self.fetch_optional(query, params).await? {
-            Some(record) => T::from_record_unplanned(&record).map(Some),
+        let mut plan = None;
+        let record = self
+            .fetch_first_checked(query.into_query(), params, &mut plan_into::<T>(&mut plan))
+            .await?;
+        match record {
+            Some(record) => T::from_record(&record, &planned(plan)?).map(Some),
             None => Ok(None),
         }
     }
@@ -107,14 +120,37 @@ impl Connection {
     where
         T: for<'r> FromRecord<'r>,
     {
-        let rows = self.fetch_stream(query, params).await?;
-        let plan = T::plan(rows.columns())?;
+        let mut plan = None;
+        let rows = self
+            .stream_checked(query.into_query(), params, &mut plan_into::<T>(&mut plan))
+            .await?;
+        let plan = planned(plan)?;
         Ok(TypedRowStream {
             rows,
             plan,
             _rows: PhantomData,
         })
     }
+}
+
+/// A column check that makes `T`'s plan before the query runs: a struct that does not fit the
+/// result is an error before anything executes (an `UPDATE … RETURNING` included).
+fn plan_into<T>(
+    slot: &mut Option<T::Plan>,
+) -> impl FnMut(&Arc<Columns>) -> Result<()> + Send + '_
+where
+    T: for<'r> FromRecord<'r>,
+    T::Plan: Send,
+{
+    move |columns| {
+        *slot = Some(T::plan(columns)?);
+        Ok(())
+    }
+}
+
+/// The plan the check made; the check runs before any row can arrive.
+fn planned<P>(plan: Option<P>) -> Result<P> {
+    plan.ok_or_else(|| Error::Interface("the result was not planned before its rows".to_owned()))
 }
 
 /// Rows of a query decoded into `T` as they arrive; see [`Connection::fetch_stream_as`].

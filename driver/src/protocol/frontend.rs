@@ -13,7 +13,6 @@ use std::fmt;
 use bytes::{BufMut, BytesMut};
 
 use super::ProtocolError;
-use crate::types::IsNull;
 
 /// Tag of Bind (`B`).
 pub const BIND_TAG: u8 = b'B';
@@ -52,6 +51,19 @@ pub const PROTOCOL_VERSION_3_0: i32 = 196_608;
 pub const SSL_REQUEST_CODE: i32 = 80_877_103;
 /// The code that makes a startup packet a CancelRequest.
 pub const CANCEL_REQUEST_CODE: i32 = 80_877_102;
+
+/// The longest message the server reads (`PQ_LARGE_MESSAGE_LIMIT`, 1 GiB less 2 bytes, length
+/// field included): a longer one makes it close the connection, so it is refused here first.
+pub const MAX_MESSAGE_LEN: usize = 0x3fff_fffe;
+
+/// Whether a parameter [`bind`] wrote is SQL NULL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsNull {
+    /// NULL: the bytes written for it are discarded.
+    Yes,
+    /// A value.
+    No,
+}
 
 /// Describe or Close a prepared statement.
 pub const KIND_STATEMENT: u8 = b'S';
@@ -238,12 +250,15 @@ pub fn bind<E>(
                     buf.truncate(value_start);
                     -1
                 }
-                IsNull::No => i32::try_from(value_len).map_err(|_| {
-                    ProtocolError::new(format!(
-                        "parameter ${} is {value_len} bytes long, more than the protocol allows",
+                IsNull::No if value_len < MAX_MESSAGE_LEN => value_len as i32,
+                IsNull::No => {
+                    return Err(ProtocolError::new(format!(
+                        "parameter ${} is {value_len} bytes; PostgreSQL accepts at most 1 GiB \
+                         in one message (send it in parts, e.g. with COPY or lo_put)",
                         index + 1
                     ))
-                })?,
+                    .into());
+                }
             };
             patch_i32(buf, len_at, len)?;
         }
@@ -328,12 +343,13 @@ fn message<E: From<ProtocolError>>(
             .len()
             .checked_sub(len_at)
             .ok_or_else(|| ProtocolError::new("message body removed its own header"))?;
-        let len = i32::try_from(len).map_err(|_| {
-            ProtocolError::new(format!(
-                "message of {len} bytes is longer than the protocol allows"
+        if len > MAX_MESSAGE_LEN {
+            return Err(ProtocolError::new(format!(
+                "a message of {len} bytes is longer than the 1 GiB PostgreSQL accepts"
             ))
-        })?;
-        patch_i32(buf, len_at, len).map_err(E::from)
+            .into());
+        }
+        patch_i32(buf, len_at, len as i32).map_err(E::from)
     });
     if result.is_err() {
         buf.truncate(start);

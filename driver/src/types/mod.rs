@@ -233,11 +233,7 @@ pub struct Field {
 }
 
 /// Whether an encoded value is SQL NULL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IsNull {
-    Yes,
-    No,
-}
+pub use crate::protocol::frontend::IsNull;
 
 /// A Rust value that can be sent as a parameter, in binary.
 ///

@@ -1,0 +1,588 @@
+//! The session's protocol state, sans-IO: what has been written, what the server still owes,
+//! and what each incoming message means for it.
+//!
+//! The async [`Connection`](crate::Connection) only moves bytes: it appends requests to
+//! [`Session::out`], hands the session's output to the socket through
+//! [`Session::poll_transmit`], and feeds every parsed backend message to [`Session::handle`],
+//! which keeps the books and says whether the message is for the operation in progress.
+//!
+//! A *request* is everything up to one Sync (or one simple Query): the server answers it with
+//! exactly one ReadyForQuery. Requests are queued in the order they were written, each with
+//! what to do if the operation that wrote it is dropped before its answer arrives:
+//!
+//! - its replies are discarded up to its ReadyForQuery (the next operation drains them first);
+//! - one whose Sync was never written gets it now, after a statement the server cannot parse
+//!   when it may already have run part of a batch, so the batch rolls back instead of
+//!   committing half ([`Abandon`]);
+//! - one that never reached the socket is cut from the output, as if never written.
+//!
+//! Close messages for dropped statements ride at the front of the next extended request and
+//! their CloseComplete replies are consumed here, so they never reach (or miscount) an
+//! operation. NotificationResponse is queued, not dropped; a FATAL ErrorResponse is kept as the
+//! reason the session ended.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, ready};
+
+use bytes::{Buf, BytesMut};
+
+use super::backend::{ErrorFields, Message, Notification, TransactionStatus};
+use super::frontend;
+use crate::error::{DbError, Error};
+
+/// Names of server statements to close with the next extended request. Shared with every
+/// [`Statement`](crate::Statement), whose last clone pushes its name here when dropped.
+pub(crate) type CloseQueue = Arc<Mutex<Vec<String>>>;
+
+/// SQL the server refuses to parse: written to abort the implicit transaction of a batch whose
+/// operation was dropped after part of it went out, so a partial batch is never committed.
+const ABANDONED_BATCH: &str = "pgtusk: batch abandoned before it finished";
+
+/// The CopyFail text for COPY FROM STDIN run through a query method.
+const COPY_IN_REFUSED: &str = "COPY FROM STDIN needs the COPY API, not a query method";
+
+/// How a request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestKind {
+    /// The startup exchange: authentication, parameters, BackendKeyData, ReadyForQuery.
+    Startup,
+    /// A simple Query message (text results, no parameters).
+    Simple,
+    /// Extended query messages ended by one Sync.
+    Extended,
+}
+
+/// What an unsynced request gets if its operation is dropped (or fails) after some of its
+/// statements may have run on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Abandon {
+    /// Just Sync: what ran is one statement, complete on its own.
+    Sync,
+    /// A Parse that fails, then Sync: the implicit transaction rolls back (a batch).
+    Fail,
+}
+
+/// What a backend message is to the operation in progress.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A reply for the operation in progress.
+    Message(Message),
+    /// A NoticeResponse, for the notice handler.
+    Notice(ErrorFields),
+    /// Nothing for the operation: bookkeeping, or a reply to an abandoned request.
+    Consumed,
+}
+
+#[derive(Debug)]
+struct Request {
+    kind: RequestKind,
+    /// Where the request starts in the output stream (bytes since the session began).
+    start: u64,
+    /// Where its first statement that may change data (Bind) starts, once written.
+    effects_at: Option<u64>,
+    /// Statement names it closes, in order; their CloseComplete replies are consumed here.
+    closes: VecDeque<String>,
+    /// Its Sync (or Query) is written: a ReadyForQuery will end it.
+    synced: bool,
+    on_abandon: Abandon,
+    /// The operation that wrote it is gone: its replies are discarded.
+    abandoned: bool,
+    /// Execute messages written, and the results that ended one (CommandComplete,
+    /// EmptyQueryResponse, PortalSuspended, or COPY FROM STDIN refused).
+    executes: u32,
+    results: u32,
+}
+
+/// The protocol state of one session; see the module documentation.
+#[derive(Debug)]
+pub(crate) struct Session {
+    out: BytesMut,
+    /// Bytes of output handed to the socket since the session began.
+    sent: u64,
+    requests: VecDeque<Request>,
+    close_queue: CloseQueue,
+    transaction_status: TransactionStatus,
+    parameters: HashMap<String, String>,
+    notifications: VecDeque<Notification>,
+    /// Why the server ended the session (a FATAL or PANIC ErrorResponse), until reported.
+    fatal: Option<Box<DbError>>,
+    /// The session cannot be used any more: closed, or its state is unknown.
+    broken: bool,
+    /// DISCARD ALL or DEALLOCATE ALL ran: the server has no prepared statements left.
+    statements_discarded: bool,
+}
+
+impl Session {
+    /// A session at the start of the startup exchange, whose ReadyForQuery it awaits.
+    pub(crate) fn new() -> Session {
+        let mut session = Session {
+            out: BytesMut::with_capacity(4096),
+            sent: 0,
+            requests: VecDeque::new(),
+            close_queue: CloseQueue::default(),
+            transaction_status: TransactionStatus::Idle,
+            parameters: HashMap::new(),
+            notifications: VecDeque::new(),
+            fatal: None,
+            broken: false,
+            statements_discarded: false,
+        };
+        session.push_request(RequestKind::Startup, Abandon::Sync, true);
+        session
+    }
+
+    /// The output buffer, to append frontend messages to. Bytes leave it only through
+    /// [`Session::poll_transmit`].
+    #[inline]
+    pub(crate) fn out(&mut self) -> &mut BytesMut {
+        &mut self.out
+    }
+
+    /// Whether output is waiting for the socket.
+    #[inline]
+    pub(crate) fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Hands the output to `write` until it is all written. `write` returns how many bytes of
+    /// the slice it took; 0 is an error (the socket is closed).
+    pub(crate) fn poll_transmit(
+        &mut self,
+        mut write: impl FnMut(&[u8]) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<()>> {
+        while !self.out.is_empty() {
+            let n = ready!(write(&self.out))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            let n = n.min(self.out.len());
+            self.out.advance(n);
+            self.sent += n as u64;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Gives large buffers back once they are empty, so one outsized message does not keep its
+    /// memory for the life of the connection.
+    pub(crate) fn shrink_output(&mut self, normal: usize) {
+        if self.out.is_empty() && self.out.capacity() > 4 * normal {
+            self.out = BytesMut::with_capacity(normal);
+        }
+    }
+
+    /// The output buffer's allocated size.
+    pub(crate) fn output_capacity(&self) -> usize {
+        self.out.capacity()
+    }
+
+    /// The output position: bytes ever queued.
+    fn position(&self) -> u64 {
+        self.sent + self.out.len() as u64
+    }
+
+    fn push_request(&mut self, kind: RequestKind, on_abandon: Abandon, synced: bool) {
+        let start = self.position();
+        self.requests.push_back(Request {
+            kind,
+            start,
+            effects_at: None,
+            closes: VecDeque::new(),
+            synced,
+            on_abandon,
+            abandoned: false,
+            executes: 0,
+            results: 0,
+        });
+    }
+
+    /// Starts an operation: refuses a broken session, and marks every request still owed an
+    /// answer as abandoned (one operation runs at a time, so they belong to dropped ones). An
+    /// abandoned request that never reached the socket is cut; one without its Sync gets it.
+    /// The caller then transmits and drains until [`Session::is_draining`] is false.
+    pub(crate) fn start_operation(&mut self) -> Result<(), Error> {
+        if self.broken {
+            return Err(self.closed_error());
+        }
+        for request in &mut self.requests {
+            request.abandoned = true;
+        }
+        while let Some(last) = self.requests.back() {
+            if last.start < self.sent {
+                break;
+            }
+            self.cut_last();
+        }
+        if self.requests.back().is_some_and(|r| !r.synced) {
+            self.end_unsynced();
+        }
+        Ok(())
+    }
+
+    /// Whether replies to abandoned requests are still to be read.
+    #[inline]
+    pub(crate) fn is_draining(&self) -> bool {
+        self.requests.front().is_some_and(|r| r.abandoned)
+    }
+
+    /// Begins a request: an extended one first closes the statements dropped since the last
+    /// one. `on_abandon` matters only while the request has no Sync.
+    pub(crate) fn begin_request(&mut self, kind: RequestKind, on_abandon: Abandon) {
+        debug_assert!(self.requests.back().is_none_or(|r| r.synced));
+        self.push_request(kind, on_abandon, kind == RequestKind::Simple);
+        if kind != RequestKind::Extended {
+            return;
+        }
+        let names = match self.close_queue.lock() {
+            Ok(mut names) if !names.is_empty() => std::mem::take(&mut *names),
+            _ => return,
+        };
+        let mut closes = VecDeque::with_capacity(names.len());
+        for name in names.into_iter().filter(|n| !n.is_empty()) {
+            // Our own names ("pgtusk_N") hold no NUL; a name that could not be written is
+            // one the server cannot have either.
+            if frontend::close(frontend::KIND_STATEMENT, &name, &mut self.out).is_ok() {
+                closes.push_back(name);
+            }
+        }
+        if let Some(request) = self.requests.back_mut() {
+            request.closes = closes;
+        }
+    }
+
+    /// A simple Query: one request, answered by one ReadyForQuery.
+    pub(crate) fn simple_query(&mut self, sql: &str) -> Result<(), Error> {
+        self.begin_request(RequestKind::Simple, Abandon::Sync);
+        frontend::query(sql, &mut self.out).map_err(|e| {
+            self.cut_last();
+            Error::Interface(format!("cannot send this query: {}", e.message()))
+        })
+    }
+
+    /// Marks that what follows in the current request may change data (a Bind): until then
+    /// an abandoned request needs no rollback, and whatever is unsent can be cut.
+    #[inline]
+    pub(crate) fn mark_effects(&mut self) {
+        let position = self.position();
+        if let Some(request) = self.requests.back_mut() {
+            request.effects_at.get_or_insert(position);
+        }
+    }
+
+    /// Appends Execute and counts it.
+    #[inline]
+    pub(crate) fn execute(&mut self, max_rows: i32) {
+        // Cannot fail: the unnamed portal's name is empty.
+        let _ = frontend::execute("", max_rows, &mut self.out);
+        if let Some(request) = self.requests.back_mut() {
+            request.executes += 1;
+        }
+    }
+
+    /// Appends Sync: the current request is complete and owes one ReadyForQuery.
+    #[inline]
+    pub(crate) fn sync(&mut self) {
+        if let Some(request) = self.requests.back_mut().filter(|r| !r.synced) {
+            frontend::sync(&mut self.out);
+            request.synced = true;
+        }
+    }
+
+    /// Appends Flush: the server sends what it has so far; the request stays open.
+    pub(crate) fn flush(&mut self) {
+        frontend::flush(&mut self.out);
+    }
+
+    /// Whether the last request still lacks its Sync.
+    pub(crate) fn is_unsynced(&self) -> bool {
+        self.requests.back().is_some_and(|r| !r.synced)
+    }
+
+    /// Ends the current request after an error on our side (a parameter that cannot be
+    /// encoded, a struct that does not fit the result). Returns whether a ReadyForQuery is
+    /// owed for it: `false` when nothing of it had reached the socket and it was cut.
+    pub(crate) fn abort_request(&mut self) -> bool {
+        match self.requests.back() {
+            Some(last) if !last.synced => {}
+            _ => return !self.requests.is_empty(),
+        }
+        if self.requests.back().is_some_and(|r| r.start >= self.sent) {
+            self.cut_last();
+            return !self.requests.is_empty();
+        }
+        self.end_unsynced();
+        true
+    }
+
+    /// Removes the last request from the output; it never reached the socket. The closes it
+    /// carried go back to the queue.
+    fn cut_last(&mut self) {
+        let Some(last) = self.requests.pop_back() else {
+            return;
+        };
+        self.out.truncate((last.start - self.sent) as usize);
+        if !last.closes.is_empty()
+            && let Ok(mut names) = self.close_queue.lock()
+        {
+            names.extend(last.closes);
+        }
+    }
+
+    /// Writes what the unsynced last request needs to end: its unsent statements are cut
+    /// when none of them reached the socket, a failing Parse rolls back a batch that may
+    /// have run in part, and Sync ends it.
+    fn end_unsynced(&mut self) {
+        let sent = self.sent;
+        let Some(last) = self.requests.back_mut() else {
+            return;
+        };
+        match last.effects_at {
+            Some(at) if at >= sent => {
+                self.out.truncate((at - sent) as usize);
+                last.executes = 0;
+            }
+            Some(_) if last.on_abandon == Abandon::Fail => {
+                // Cannot fail: the constant has no NUL.
+                let _ = frontend::parse("", ABANDONED_BATCH, &[], &mut self.out);
+            }
+            _ => {}
+        }
+        self.sync();
+    }
+
+    /// Takes in one backend message: keeps the books and says what it is to the operation.
+    #[inline]
+    pub(crate) fn handle(&mut self, msg: Message) -> Result<Event, Error> {
+        let Some(front) = self.requests.front_mut() else {
+            return self.unsolicited(msg);
+        };
+        match msg {
+            Message::DataRow(_) | Message::RowDescription(_) | Message::BindComplete => {}
+            Message::CommandComplete(ref done) => {
+                front.results += 1;
+                if matches!(done.tag(), "DISCARD ALL" | "DEALLOCATE ALL") {
+                    self.statements_discarded = true;
+                }
+            }
+            Message::EmptyQueryResponse | Message::PortalSuspended => front.results += 1,
+            Message::CloseComplete if !front.closes.is_empty() => {
+                front.closes.pop_front();
+                return Ok(Event::Consumed);
+            }
+            Message::ReadyForQuery(status) => {
+                if !front.synced {
+                    return Err(self.fail_protocol(
+                        "ReadyForQuery before the request's Sync was written",
+                    ));
+                }
+                self.transaction_status = status;
+                let Some(done) = self.requests.pop_front() else {
+                    return Err(self.fail_protocol("ReadyForQuery with no request pending"));
+                };
+                if !done.closes.is_empty()
+                    && let Ok(mut names) = self.close_queue.lock()
+                {
+                    // Skipped by the server (it never is): close them again, never leak.
+                    names.extend(done.closes);
+                }
+                return Ok(if done.abandoned {
+                    Event::Consumed
+                } else {
+                    Event::Message(msg)
+                });
+            }
+            Message::ErrorResponse(ref fields) => {
+                if let Some(fatal) = fatal_error(fields) {
+                    self.broken = true;
+                    self.fatal = Some(fatal);
+                }
+            }
+            Message::CopyInResponse(_) => {
+                self.refuse_copy_in();
+                return Ok(Event::Consumed);
+            }
+            Message::ParameterStatus(p) => {
+                self.parameter_status(p.name(), p.value())?;
+                return Ok(Event::Consumed);
+            }
+            Message::NoticeResponse(fields) => return Ok(Event::Notice(fields)),
+            Message::NotificationResponse(n) => {
+                self.notifications.push_back(n);
+                return Ok(Event::Consumed);
+            }
+            _ => {}
+        }
+        if self.requests.front().is_some_and(|r| r.abandoned) {
+            Ok(Event::Consumed)
+        } else {
+            Ok(Event::Message(msg))
+        }
+    }
+
+    /// A message while no request is owed an answer: only asynchronous ones may come.
+    fn unsolicited(&mut self, msg: Message) -> Result<Event, Error> {
+        match msg {
+            Message::ParameterStatus(p) => {
+                self.parameter_status(p.name(), p.value())?;
+                Ok(Event::Consumed)
+            }
+            Message::NoticeResponse(fields) => Ok(Event::Notice(fields)),
+            Message::NotificationResponse(n) => {
+                self.notifications.push_back(n);
+                Ok(Event::Consumed)
+            }
+            Message::ErrorResponse(fields) => match fatal_error(&fields) {
+                // The server ends the session while idle (pg_terminate_backend, a timeout,
+                // shutdown): keep why, the socket's end follows.
+                Some(fatal) => {
+                    self.broken = true;
+                    self.fatal = Some(fatal);
+                    Ok(Event::Consumed)
+                }
+                None => Err(self.fail_protocol("an ErrorResponse while no request was pending")),
+            },
+            other => Err(self.fail_protocol(&format!(
+                "unexpected {} while no request was pending",
+                message_name(&other)
+            ))),
+        }
+    }
+
+    fn parameter_status(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        if name == "client_encoding" && !value.eq_ignore_ascii_case("UTF8") {
+            // Every string pgtusk sends or reads is UTF-8; another encoding would misread
+            // parameters and results without an error.
+            self.broken = true;
+            return Err(Error::Interface(format!(
+                "the server's client_encoding changed to {value}; pgtusk speaks only UTF8, so \
+                 the connection was closed. Do not SET client_encoding (the server converts \
+                 from the database's encoding to UTF8 by itself)"
+            )));
+        }
+        self.parameters.insert(name.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    /// COPY FROM STDIN reached through a query method: abort it so the server is not left
+    /// waiting for data; its ErrorResponse tells the operation. In extended mode the server
+    /// ignores a Sync while it waits for data, so one is sent again when the COPY's Execute
+    /// was the last before the request's Sync; when more messages follow, the first of them
+    /// ends the COPY with an error and the request's own Sync is read normally.
+    fn refuse_copy_in(&mut self) {
+        let Some(front) = self.requests.front_mut() else {
+            return;
+        };
+        front.results += 1;
+        // Cannot fail: the constant has no NUL.
+        let _ = frontend::copy_fail(COPY_IN_REFUSED, &mut self.out);
+        if front.kind == RequestKind::Extended && front.synced && front.results == front.executes
+        {
+            frontend::sync(&mut self.out);
+        }
+    }
+
+    /// The connection's end, as the operation in progress sees it: the server's FATAL reason
+    /// when it sent one, else the I/O error.
+    pub(crate) fn connection_lost(&mut self, e: io::Error) -> Error {
+        self.broken = true;
+        match self.fatal.take() {
+            Some(fatal) => Error::Db(fatal),
+            None => Error::Io(e),
+        }
+    }
+
+    /// A protocol violation: the session's state is unknown from here on.
+    pub(crate) fn fail_protocol(&mut self, detail: &str) -> Error {
+        self.broken = true;
+        Error::Protocol(detail.to_owned())
+    }
+
+    /// Marks the session unusable (an I/O failure, a malformed message, closed).
+    pub(crate) fn set_broken(&mut self) {
+        self.broken = true;
+    }
+
+    /// The error for an operation on a broken session: the server's reason if not yet told.
+    pub(crate) fn closed_error(&mut self) -> Error {
+        match self.fatal.take() {
+            Some(fatal) => Error::Db(fatal),
+            None => Error::Closed,
+        }
+    }
+
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    pub(crate) fn transaction_status(&self) -> TransactionStatus {
+        self.transaction_status
+    }
+
+    pub(crate) fn parameter(&self, name: &str) -> Option<&str> {
+        self.parameters.get(name).map(String::as_str)
+    }
+
+    pub(crate) fn close_queue(&self) -> &CloseQueue {
+        &self.close_queue
+    }
+
+    /// Whether DISCARD ALL / DEALLOCATE ALL ran since the last call.
+    pub(crate) fn take_statements_discarded(&mut self) -> bool {
+        std::mem::take(&mut self.statements_discarded)
+    }
+
+    /// Notifications received so far, oldest first.
+    pub(crate) fn take_notifications(&mut self) -> VecDeque<Notification> {
+        std::mem::take(&mut self.notifications)
+    }
+
+    /// Appends Terminate; the session is over.
+    pub(crate) fn terminate(&mut self) {
+        frontend::terminate(&mut self.out);
+        self.broken = true;
+    }
+}
+
+/// The server's error if it ends the session (severity FATAL or PANIC).
+fn fatal_error(fields: &ErrorFields) -> Option<Box<DbError>> {
+    let fatal = fields.iter().flatten().any(|f| {
+        matches!(f.code, b'S' | b'V') && matches!(&*f.value, "FATAL" | "PANIC")
+    });
+    if !fatal {
+        return None;
+    }
+    match crate::connection::db_error(fields) {
+        Error::Db(e) => Some(e),
+        _ => None,
+    }
+}
+
+/// The message's name, for errors.
+pub(crate) fn message_name(msg: &Message) -> &'static str {
+    match msg {
+        Message::DataRow(_) => "DataRow",
+        Message::RowDescription(_) => "RowDescription",
+        Message::CommandComplete(_) => "CommandComplete",
+        Message::ReadyForQuery(_) => "ReadyForQuery",
+        Message::ParseComplete => "ParseComplete",
+        Message::BindComplete => "BindComplete",
+        Message::CloseComplete => "CloseComplete",
+        Message::NoData => "NoData",
+        Message::ParameterDescription(_) => "ParameterDescription",
+        Message::ParameterStatus(_) => "ParameterStatus",
+        Message::ErrorResponse(_) => "ErrorResponse",
+        Message::NoticeResponse(_) => "NoticeResponse",
+        Message::NotificationResponse(_) => "NotificationResponse",
+        Message::EmptyQueryResponse => "EmptyQueryResponse",
+        Message::PortalSuspended => "PortalSuspended",
+        Message::CopyInResponse(_) => "CopyInResponse",
+        Message::CopyOutResponse(_) => "CopyOutResponse",
+        Message::CopyBothResponse(_) => "CopyBothResponse",
+        Message::CopyData(_) => "CopyData",
+        Message::CopyDone => "CopyDone",
+        Message::BackendKeyData { .. } => "BackendKeyData",
+        Message::NegotiateProtocolVersion { .. } => "NegotiateProtocolVersion",
+        _ => "Authentication",
+    }
+}
