@@ -165,3 +165,36 @@ async fn a_dropped_batch_is_never_half_committed() {
         conn.execute("TRUNCATE dropped", &[]).await.unwrap();
     }
 }
+
+/// Bug: an encode error in the first, unsent chunk still sent a failing Parse, which aborted
+/// the caller's transaction. Nothing reaches the server now, cached or not.
+#[tokio::test]
+async fn an_encode_error_before_sending_leaves_the_transaction_usable() {
+    for cache in [100, 0] {
+        let mut conn =
+            pgtusk_tests::connect_with(pgtusk_tests::shared_options().statement_cache_size(cache))
+                .await;
+        table(&mut conn, "kept").await;
+        conn.execute_script("BEGIN; INSERT INTO kept VALUES (1, 'one')")
+            .await
+            .unwrap();
+        let id = 2i32;
+        let bad: [&(dyn Encode + Sync); 2] = [&id, &3.5f64];
+        let err = conn
+            .execute_many("INSERT INTO kept VALUES ($1, $2)", [bad])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Encode(_)), "cache {cache}: {err:?}");
+        assert_eq!(
+            conn.transaction_status(),
+            pgtusk::TransactionStatus::InTransaction,
+            "cache {cache}"
+        );
+        conn.execute_script("COMMIT").await.unwrap();
+        let n: i64 = conn
+            .fetch_value("SELECT count(*) FROM kept", &[])
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "cache {cache}");
+    }
+}

@@ -911,3 +911,41 @@ async fn generated_code_needs_no_prelude_or_imports() {
         (1, None, 0, 2, vec![3], "b", 4)
     );
 }
+
+/// Bug: the plan was made after Bind/Execute went out, so `UPDATE … RETURNING` into a struct
+/// that does not fit failed after the update ran. The columns are checked first now, by every
+/// typed method, cached or not.
+#[tokio::test]
+async fn a_struct_that_does_not_fit_fails_before_the_statement_runs() {
+    #[derive(Debug, FromRecord)]
+    struct Wrong {
+        #[allow(dead_code)]
+        missing: i32,
+    }
+    for cache in [100, 0] {
+        let mut conn =
+            pgtusk_tests::connect_with(pgtusk_tests::shared_options().statement_cache_size(cache))
+                .await;
+        conn.execute_script("CREATE TEMP TABLE guarded (n int); INSERT INTO guarded VALUES (1)")
+            .await
+            .unwrap();
+        let sql = "UPDATE guarded SET n = n + 1 RETURNING n";
+        let errors = [
+            conn.fetch_as::<Wrong>(sql, &[]).await.err(),
+            conn.fetch_one_as::<Wrong>(sql, &[]).await.err(),
+            conn.fetch_optional_as::<Wrong>(sql, &[]).await.err(),
+            conn.fetch_stream_as::<Wrong>(sql, &[]).await.err(),
+        ];
+        for err in errors {
+            assert!(
+                matches!(err, Some(Error::Decode(_))),
+                "cache {cache}: {err:?}"
+            );
+        }
+        let n: i32 = conn
+            .fetch_value("SELECT n FROM guarded", &[])
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "cache {cache}: the update ran");
+    }
+}

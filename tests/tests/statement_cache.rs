@@ -138,7 +138,10 @@ async fn an_uncached_prepared_statement_stays_itself_until_dropped() {
         );
         drop(stmt);
         conn.execute("SELECT 1", &[]).await.unwrap(); // carries the Close
-        assert!(server_statements(&mut conn).await.is_empty(), "closed once dropped");
+        assert!(
+            server_statements(&mut conn).await.is_empty(),
+            "closed once dropped"
+        );
     }
 }
 
@@ -147,18 +150,28 @@ async fn an_uncached_prepared_statement_stays_itself_until_dropped() {
 #[tokio::test]
 async fn rows_affected_survive_evictions() {
     let mut conn = connect_with(shared_options().statement_cache_size(2)).await;
-    conn.execute_script("CREATE TEMP TABLE counted (n int); INSERT INTO counted SELECT generate_series(1, 5)")
-        .await
-        .unwrap();
+    conn.execute_script(
+        "CREATE TEMP TABLE counted (n int); INSERT INTO counted SELECT generate_series(1, 5)",
+    )
+    .await
+    .unwrap();
     for i in 0..6 {
         // A new text each time: every call prepares, evicts, and closes the evicted one.
         let sql = format!("UPDATE counted SET n = n + {i}");
-        assert_eq!(conn.execute(sql.as_str(), &[]).await.unwrap(), 5, "round {i}");
+        assert_eq!(
+            conn.execute(sql.as_str(), &[]).await.unwrap(),
+            5,
+            "round {i}"
+        );
         let sql = format!("DELETE FROM counted WHERE n < -{i}");
         assert_eq!(conn.execute(sql.as_str(), &[]).await.unwrap(), 0);
         let sql = format!("SELECT n + {i} FROM counted");
         let mut rows = conn.fetch_stream(sql.as_str(), &[]).await.unwrap();
-        while futures_util::TryStreamExt::try_next(&mut rows).await.unwrap().is_some() {}
+        while futures_util::TryStreamExt::try_next(&mut rows)
+            .await
+            .unwrap()
+            .is_some()
+        {}
         assert_eq!(rows.rows_affected(), Some(5), "round {i}");
     }
 }

@@ -6,7 +6,7 @@
 //! are read before the next chunk is written: the server never blocks on a full socket while
 //! we are still writing. A batch dropped half-way is rolled back by the session (`Abandon::Fail`).
 
-use super::query::{Params, QueryRef};
+use super::query::{Params, QueryRef, query_text};
 use super::{Connection, IntoQuery, db_error};
 use crate::error::{Error, Result};
 use crate::protocol::backend::Message;
@@ -44,10 +44,19 @@ impl Connection {
         I: IntoIterator<Item = P>,
         P: AsRef<[&'p (dyn crate::Encode + Sync)]>,
     {
+        let query = query.into_query();
+        if first_keyword(query_text(query)).eq_ignore_ascii_case("COPY") {
+            // COPY FROM STDIN pipelined before other messages makes the server end the session
+            // ("protocol synchronization was lost"), so no COPY goes into a batch.
+            return Err(Error::Interface(
+                "execute_many cannot run COPY; run it once with execute, or use the COPY API"
+                    .to_owned(),
+            ));
+        }
         self.ready().await?;
         // The whole batch is one request with one Sync; an uncached statement is described
         // inside it (see `describe_unnamed`).
-        let stmt = match query.into_query() {
+        let stmt = match query {
             QueryRef::Sql(sql) if self.cache.get(sql).is_none() && !self.cache.admits(sql) => {
                 self.describe_unnamed(sql, Abandon::Fail).await?
             }
@@ -121,5 +130,39 @@ fn at_set(error: Error, index: usize) -> Error {
             Error::Db(db)
         }
         other => other,
+    }
+}
+
+/// The first word of a statement, after whitespace and comments.
+fn first_keyword(sql: &str) -> &str {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start();
+        if let Some(line) = rest.strip_prefix("--") {
+            rest = line.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(block) = rest.strip_prefix("/*") {
+            rest = block.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_keyword;
+
+    #[test]
+    fn first_keyword_skips_space_and_comments() {
+        assert_eq!(first_keyword("COPY t FROM STDIN"), "COPY");
+        assert_eq!(first_keyword("  \n\tcopy(x)"), "copy");
+        assert_eq!(first_keyword("-- a\n/* b */ Copy t"), "Copy");
+        assert_eq!(first_keyword("INSERT INTO t VALUES ($1)"), "INSERT");
+        assert_eq!(first_keyword("/* unterminated"), "");
+        assert_eq!(first_keyword(""), "");
     }
 }

@@ -11,10 +11,10 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 
 use super::{Connection, db_error};
-use crate::protocol::session::{Abandon, RequestKind};
 use crate::error::{DbError, Error, Result, SqlState};
 use crate::protocol::backend::{DataRow, Message, RowDescription, TransactionStatus};
 use crate::protocol::frontend::{self, BindError};
+use crate::protocol::session::{Abandon, RequestKind};
 use crate::record::{Column, Columns, Record};
 use crate::statement::{Statement, StatementInner, format_codes};
 use crate::types::{Decode, Encode, Type};
@@ -820,7 +820,7 @@ fn is_stale_statement(e: &DbError) -> bool {
             && e.message().starts_with("cache lookup failed for type"))
 }
 
-fn query_text(query: QueryRef<'_>) -> &str {
+pub(super) fn query_text(query: QueryRef<'_>) -> &str {
     match query {
         QueryRef::Sql(sql) => sql,
         QueryRef::Statement(stmt) => stmt.sql(),

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use super::Connection;
 use super::query::{IntoQuery, Params, RowStream, no_rows};
 use crate::error::{Error, Result};
-use crate::record::Columns;
 use crate::from_record::{FromRecord, RecordPlan};
+use crate::record::Columns;
 
 impl Connection {
     /// Runs a query and decodes every row into `T`.
@@ -135,9 +135,7 @@ impl Connection {
 
 /// A column check that makes `T`'s plan before the query runs: a struct that does not fit the
 /// result is an error before anything executes (an `UPDATE … RETURNING` included).
-fn plan_into<T>(
-    slot: &mut Option<T::Plan>,
-) -> impl FnMut(&Arc<Columns>) -> Result<()> + Send + '_
+fn plan_into<T>(slot: &mut Option<T::Plan>) -> impl FnMut(&Arc<Columns>) -> Result<()> + Send + '_
 where
     T: for<'r> FromRecord<'r>,
     T::Plan: Send,

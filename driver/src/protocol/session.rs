@@ -372,9 +372,9 @@ impl Session {
             }
             Message::ReadyForQuery(status) => {
                 if !front.synced {
-                    return Err(self.fail_protocol(
-                        "ReadyForQuery before the request's Sync was written",
-                    ));
+                    return Err(
+                        self.fail_protocol("ReadyForQuery before the request's Sync was written")
+                    );
                 }
                 self.transaction_status = status;
                 let Some(done) = self.requests.pop_front() else {
@@ -476,8 +476,7 @@ impl Session {
         front.results += 1;
         // Cannot fail: the constant has no NUL.
         let _ = frontend::copy_fail(COPY_IN_REFUSED, &mut self.out);
-        if front.kind == RequestKind::Extended && front.synced && front.results == front.executes
-        {
+        if front.kind == RequestKind::Extended && front.synced && front.results == front.executes {
             frontend::sync(&mut self.out);
         }
     }
@@ -546,9 +545,10 @@ impl Session {
 
 /// The server's error if it ends the session (severity FATAL or PANIC).
 fn fatal_error(fields: &ErrorFields) -> Option<Box<DbError>> {
-    let fatal = fields.iter().flatten().any(|f| {
-        matches!(f.code, b'S' | b'V') && matches!(&*f.value, "FATAL" | "PANIC")
-    });
+    let fatal = fields
+        .iter()
+        .flatten()
+        .any(|f| matches!(f.code, b'S' | b'V') && matches!(&*f.value, "FATAL" | "PANIC"));
     if !fatal {
         return None;
     }
@@ -584,5 +584,420 @@ pub(crate) fn message_name(msg: &Message) -> &'static str {
         Message::BackendKeyData { .. } => "BackendKeyData",
         Message::NegotiateProtocolVersion { .. } => "NegotiateProtocolVersion",
         _ => "Authentication",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::backend::parse_message;
+
+    /// One backend message from its tag and body.
+    fn msg(tag: u8, body: &[u8]) -> Message {
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&[tag]);
+        buf.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        buf.extend_from_slice(body);
+        parse_message(&mut buf, 1 << 20).unwrap().unwrap()
+    }
+
+    fn ready(status: u8) -> Message {
+        msg(b'Z', &[status])
+    }
+
+    fn command_complete(tag: &str) -> Message {
+        let mut body = tag.as_bytes().to_vec();
+        body.push(0);
+        msg(b'C', &body)
+    }
+
+    fn error(severity: &str, code: &str) -> Message {
+        let mut body = Vec::new();
+        for (field, value) in [
+            (b'S', severity),
+            (b'V', severity),
+            (b'C', code),
+            (b'M', "boom"),
+        ] {
+            body.push(field);
+            body.extend_from_slice(value.as_bytes());
+            body.push(0);
+        }
+        body.push(0);
+        msg(b'E', &body)
+    }
+
+    fn parameter_status(name: &str, value: &str) -> Message {
+        let body = [name.as_bytes(), &[0], value.as_bytes(), &[0]].concat();
+        msg(b'S', &body)
+    }
+
+    fn notification(channel: &str, payload: &str) -> Message {
+        let body = [
+            &7i32.to_be_bytes()[..],
+            channel.as_bytes(),
+            &[0],
+            payload.as_bytes(),
+            &[0],
+        ]
+        .concat();
+        msg(b'A', &body)
+    }
+
+    /// A session past startup, idle.
+    fn idle() -> Session {
+        let mut session = Session::new();
+        assert!(matches!(session.handle(ready(b'I')), Ok(Event::Message(_))));
+        session
+    }
+
+    /// Sends everything queued; returns the message tags that went out.
+    fn transmit(session: &mut Session) -> String {
+        let mut tags = String::new();
+        let _ = session.poll_transmit(|buf| {
+            let mut rest = buf;
+            while rest.len() >= 5 {
+                let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+                tags.push(rest[0] as char);
+                rest = &rest[1 + len..];
+            }
+            Poll::Ready(Ok(buf.len()))
+        });
+        tags
+    }
+
+    /// The tags queued but not sent.
+    fn queued(session: &Session) -> String {
+        let mut tags = String::new();
+        let mut rest = &session.out[..];
+        while rest.len() >= 5 {
+            let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+            tags.push(rest[0] as char);
+            rest = &rest[1 + len..];
+        }
+        tags
+    }
+
+    fn is_message(event: Result<Event, Error>) -> bool {
+        matches!(event, Ok(Event::Message(_)))
+    }
+
+    fn is_consumed(event: Result<Event, Error>) -> bool {
+        matches!(event, Ok(Event::Consumed))
+    }
+
+    /// Bind + Execute + Sync as a cached query writes them.
+    fn cached_query(session: &mut Session) {
+        session.begin_request(RequestKind::Extended, Abandon::Sync);
+        session.mark_effects();
+        frontend::bind(
+            "",
+            "s1",
+            &[],
+            0,
+            |_, _| Ok::<_, ()>(frontend::IsNull::No),
+            &[],
+            session.out(),
+        )
+        .unwrap();
+        session.execute(0);
+        session.sync();
+    }
+
+    #[test]
+    fn ready_for_query_is_counted_once_per_request() {
+        let mut session = idle();
+        // One more ReadyForQuery than requests: a protocol error, never an underflow.
+        let e = session.handle(ready(b'I')).unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+        assert!(session.is_broken());
+        assert!(matches!(session.start_operation(), Err(Error::Closed)));
+    }
+
+    #[test]
+    fn transaction_status_follows_ready_for_query() {
+        let mut session = idle();
+        session.start_operation().unwrap();
+        session.simple_query("BEGIN").unwrap();
+        transmit(&mut session);
+        assert!(is_message(session.handle(command_complete("BEGIN"))));
+        assert!(is_message(session.handle(ready(b'T'))));
+        assert_eq!(
+            session.transaction_status(),
+            TransactionStatus::InTransaction
+        );
+    }
+
+    /// Bug 2: the CloseComplete of an evicted statement's Close is the session's, not the
+    /// query's, so it can never overwrite the rows affected.
+    #[test]
+    fn closes_ride_first_and_their_replies_are_consumed() {
+        let mut session = idle();
+        session
+            .close_queue()
+            .lock()
+            .unwrap()
+            .push("pgtusk_1".into());
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        assert_eq!(transmit(&mut session), "CBES");
+        assert!(is_consumed(session.handle(msg(b'3', &[]))), "CloseComplete");
+        assert!(is_message(session.handle(msg(b'2', &[]))), "BindComplete");
+        assert!(is_message(session.handle(command_complete("UPDATE 5"))));
+        assert!(is_message(session.handle(ready(b'I'))));
+        // A CloseComplete the session did not ask for goes to the operation (and is refused
+        // there as unexpected), it is not silently taken as a close.
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        transmit(&mut session);
+        assert!(is_message(session.handle(msg(b'3', &[]))));
+    }
+
+    /// Bug 1's other half: a statement name queued while a request is in flight is closed by
+    /// the next extended request, after the Parse that made it.
+    #[test]
+    fn a_dropped_statement_is_closed_by_the_next_request() {
+        let mut session = idle();
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        transmit(&mut session);
+        session
+            .close_queue()
+            .lock()
+            .unwrap()
+            .push("pgtusk_7".into());
+        for m in [msg(b'2', &[]), command_complete("SELECT 1"), ready(b'I')] {
+            assert!(is_message(session.handle(m)));
+        }
+        session.start_operation().unwrap();
+        // A simple query carries no Close; the next extended request does.
+        session.simple_query("SELECT 1").unwrap();
+        assert_eq!(transmit(&mut session), "Q");
+        assert!(is_message(session.handle(ready(b'I'))));
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        assert_eq!(transmit(&mut session), "CBES");
+    }
+
+    /// A dropped operation's replies are drained by the next one, up to its ReadyForQuery.
+    #[test]
+    fn an_abandoned_request_is_drained_not_delivered() {
+        let mut session = idle();
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        transmit(&mut session);
+        // The operation is dropped here; the next one starts.
+        session.start_operation().unwrap();
+        assert!(session.is_draining());
+        for m in [msg(b'2', &[]), msg(b'D', &[0, 0]), error("ERROR", "22012")] {
+            assert!(is_consumed(session.handle(m)));
+        }
+        assert!(is_consumed(session.handle(ready(b'I'))));
+        assert!(!session.is_draining());
+    }
+
+    /// A dropped operation whose request never reached the socket costs nothing.
+    #[test]
+    fn an_abandoned_request_never_sent_is_cut() {
+        let mut session = idle();
+        session
+            .close_queue()
+            .lock()
+            .unwrap()
+            .push("pgtusk_3".into());
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        assert_eq!(queued(&session), "CBES");
+        session.start_operation().unwrap();
+        assert!(!session.is_draining());
+        assert_eq!(queued(&session), "", "cut");
+        // Its Close was put back and rides with the next request.
+        cached_query(&mut session);
+        assert_eq!(transmit(&mut session), "CBES");
+    }
+
+    /// Bug 7: an encode error before any of a batch was sent sends nothing at all (no failing
+    /// Parse that would abort the caller's transaction).
+    #[test]
+    fn a_batch_refused_before_sending_leaves_no_trace() {
+        let mut session = idle();
+        session.start_operation().unwrap();
+        session.begin_request(RequestKind::Extended, Abandon::Fail);
+        session.mark_effects();
+        frontend::bind(
+            "",
+            "s1",
+            &[],
+            0,
+            |_, _| Ok::<_, ()>(frontend::IsNull::No),
+            &[],
+            session.out(),
+        )
+        .unwrap();
+        session.execute(0);
+        assert!(!session.abort_request(), "no ReadyForQuery owed");
+        assert_eq!(queued(&session), "");
+        assert!(session.requests.is_empty());
+    }
+
+    /// Bug 7's other side: a batch dropped after a chunk went out is rolled back, never
+    /// committed in part.
+    #[test]
+    fn a_batch_abandoned_after_a_chunk_went_out_fails_then_syncs() {
+        let mut session = idle();
+        session.start_operation().unwrap();
+        session.begin_request(RequestKind::Extended, Abandon::Fail);
+        session.mark_effects();
+        frontend::bind(
+            "",
+            "s1",
+            &[],
+            0,
+            |_, _| Ok::<_, ()>(frontend::IsNull::No),
+            &[],
+            session.out(),
+        )
+        .unwrap();
+        session.execute(0);
+        session.flush();
+        assert_eq!(transmit(&mut session), "BEH");
+        // Dropped here.
+        session.start_operation().unwrap();
+        assert_eq!(queued(&session), "PS", "a failing Parse, then Sync");
+        assert!(session.is_draining());
+    }
+
+    /// Bug 11: an uncached statement is described with Flush, not Sync; if the operation is
+    /// dropped after the description went out, the request ends with a plain Sync.
+    #[test]
+    fn an_abandoned_description_gets_its_sync() {
+        let mut session = idle();
+        session.start_operation().unwrap();
+        session.begin_request(RequestKind::Extended, Abandon::Sync);
+        frontend::parse("", "SELECT 1", &[], session.out()).unwrap();
+        frontend::describe(frontend::KIND_STATEMENT, "", session.out()).unwrap();
+        session.flush();
+        assert_eq!(transmit(&mut session), "PDH");
+        // The Bind was written but not sent when the operation was dropped: it is cut.
+        session.mark_effects();
+        frontend::bind(
+            "",
+            "",
+            &[],
+            0,
+            |_, _| Ok::<_, ()>(frontend::IsNull::No),
+            &[],
+            session.out(),
+        )
+        .unwrap();
+        session.execute(0);
+        session.start_operation().unwrap();
+        assert_eq!(queued(&session), "S");
+        for m in [msg(b'1', &[]), msg(b'n', &[])] {
+            assert!(is_consumed(session.handle(m)));
+        }
+        assert!(is_consumed(session.handle(ready(b'I'))));
+        assert!(!session.is_draining());
+    }
+
+    /// Bug 6: the FATAL reason is kept and reported when the socket ends.
+    #[test]
+    fn a_fatal_error_is_kept_as_the_reason() {
+        let mut session = idle();
+        // While idle: consumed, kept.
+        assert!(is_consumed(session.handle(error("FATAL", "57P01"))));
+        assert!(session.is_broken());
+        let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "closed");
+        match session.connection_lost(eof) {
+            Error::Db(e) => assert_eq!(e.code().code(), "57P01"),
+            other => panic!("{other:?}"),
+        }
+        // During a request: delivered, and kept for the end of the socket too.
+        let mut session = idle();
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        transmit(&mut session);
+        assert!(is_message(session.handle(error("FATAL", "25P03"))));
+        let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "closed");
+        assert_eq!(
+            session
+                .connection_lost(eof)
+                .sqlstate()
+                .map(|s| s.code().to_owned()),
+            Some("25P03".to_owned())
+        );
+    }
+
+    #[test]
+    fn notifications_are_queued_in_order() {
+        let mut session = idle();
+        assert!(is_consumed(session.handle(notification("a", "1"))));
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        transmit(&mut session);
+        assert!(is_consumed(session.handle(notification("b", "2"))));
+        let got: Vec<_> = session
+            .take_notifications()
+            .iter()
+            .map(|n| (n.channel().to_owned(), n.payload().to_owned()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "2".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn client_encoding_other_than_utf8_breaks_the_session() {
+        let mut session = idle();
+        assert!(is_consumed(
+            session.handle(parameter_status("client_encoding", "UTF8"))
+        ));
+        assert!(is_consumed(
+            session.handle(parameter_status("TimeZone", "UTC"))
+        ));
+        assert_eq!(session.parameter("TimeZone"), Some("UTC"));
+        let e = session
+            .handle(parameter_status("client_encoding", "LATIN1"))
+            .unwrap_err();
+        assert!(e.to_string().contains("LATIN1"), "{e}");
+        assert!(session.is_broken());
+    }
+
+    /// COPY FROM STDIN through a query method is refused with CopyFail; Sync is sent again
+    /// only when the server ate the request's own one.
+    #[test]
+    fn copy_in_is_refused_with_copy_fail() {
+        let copy_in = || msg(b'G', &[0, 0, 0]);
+        let mut session = idle();
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        transmit(&mut session);
+        assert!(is_message(session.handle(msg(b'2', &[]))));
+        assert!(is_consumed(session.handle(copy_in())));
+        assert_eq!(queued(&session), "fS");
+        transmit(&mut session);
+        assert!(is_message(session.handle(error("ERROR", "57014"))));
+        assert!(is_message(session.handle(ready(b'I'))));
+        // A simple query: CopyFail alone.
+        session.start_operation().unwrap();
+        session.simple_query("COPY t FROM STDIN").unwrap();
+        transmit(&mut session);
+        assert!(is_consumed(session.handle(copy_in())));
+        assert_eq!(queued(&session), "f");
+    }
+
+    #[test]
+    fn startup_ready_for_query_ends_the_startup_request() {
+        let mut session = Session::new();
+        assert!(is_message(session.handle(msg(b'R', &0i32.to_be_bytes()))));
+        assert!(is_consumed(
+            session.handle(parameter_status("server_version", "15.19"))
+        ));
+        assert!(is_message(session.handle(ready(b'I'))));
+        assert!(session.requests.is_empty());
     }
 }
