@@ -12,7 +12,7 @@
 //! | `BigUnsigned` (u64) | `numeric` |
 //! | `Float` | `float4` |
 //! | `Double` | `float8` |
-//! | `String`, `Char` | `text` |
+//! | `String`, `Char` | no cast: `$1`, of the left-hand side's array type (below) |
 //! | `Bytes` | `bytea` |
 //! | `Json` | `jsonb` (`json` has no `=` operator) |
 //! | `Uuid` | `uuid` |
@@ -26,21 +26,52 @@
 //!
 //! Unsigned variants map to the smallest signed type that holds every value of theirs.
 //!
-//! The cast picks the comparison: a `citext` column compared with `text[]` compares
-//! case-sensitively, and a domain with its own operators compares as its base type. Use
-//! [`TuskQueryBuilder::without_casts`](crate::TuskQueryBuilder::without_casts) for such columns.
+//! # Strings take the type of the left-hand side
+//!
+//! In `x IN ('a', 'b')` the literals have no type of their own: they take `x`'s, so the
+//! comparison is `x`'s own `=` — char(n) ignores trailing spaces, citext ignores case, a domain
+//! compares as its base type, `"char"` keeps the first byte. A cast would pick another operator
+//! (`bpchar = text` compares as text, where `'a  '` and `'a'` differ), so a list of strings is
+//! bound as `x = ANY($1)` with no cast, and the server infers `$1`'s type from `x` exactly as it
+//! types the literals: `bpchar[]`, `citext[]`, `name[]`, the base type's array for a domain, and
+//! `text[]` for `varchar`, for any text expression and for a left side with no type of its own
+//! (a parameter, `'b'`, `NULL`). The strings are encoded for the type the server asked for.
+//! Against a column that is not a string type (`uuid_col IN ('…')`) the server asks for that
+//! type's array, which strings do not encode as: an encode error naming both types, where the
+//! inline literal would be parsed (and where the old `text[]` cast found no `uuid = text`).
+//!
+//! The other variants keep their cast: it types a left side that has no type of its own (a
+//! parameter), their inline literals are typed (`1` is an int4, `1.5` a numeric), and the
+//! cross-type operators the cast picks compare exactly (`int2 = int4`, `numeric = int8`: a value
+//! past the column's range is not equal, as inline). Where a cast and an inline literal part:
+//!
+//! - floating point: a `Float`/`Double` list compares its binary value as float4/float8, where
+//!   sea-query's inline `0.1` is a decimal literal. An `f32` `0.1` against a float8 column is
+//!   `0.100000001…`, not float8 `0.1`; an `f64` list against a numeric column compares as float8.
+//! - the quoted literals of dates, times, uuids, bytea and json take the column's type inline;
+//!   with the cast they compare as the list's type (a date column against a timestamp list
+//!   compares timestamps), or fail where no operator exists (a text column against uuids).
 
 use sea_query::{ArrayType, Value};
 
 /// The element type of a rewritten list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ElementType {
-    /// The SQL name of the element type (`int4`); for enums, `text`.
+    /// The SQL name of the element type (`int4`); for enums and strings, `text` (strings are
+    /// bound without it: [`ElementType::takes_left_type`]).
     pub sql_name: &'static str,
     /// The sea-query array type of the bound parameter.
     pub array_type: ArrayType,
     /// For enums: the enum's type name, cast to after `text[]`.
     pub enum_name: Option<String>,
+}
+
+impl ElementType {
+    /// Whether the list is bound with no cast, so that it takes the type of the left-hand side
+    /// as inline string literals do: lists of `String` and `Char`.
+    pub fn takes_left_type(&self) -> bool {
+        self.enum_name.is_none() && matches!(self.array_type, ArrayType::String | ArrayType::Char)
+    }
 }
 
 /// The element type for lists of this value's variant; `None` when the variant has no array

@@ -18,7 +18,8 @@ use crate::array_type::{ElementType, element_type};
 /// |---|---|
 /// | `expr IN (v1, …, vn)`, every `vi` a plain value of one variant | `expr = ANY($k::T[])` |
 /// | `expr NOT IN (v1, …, vn)` | `expr <> ALL($k::T[])` |
-/// | `(a, b) IN ((1, 'x'), (2, 'y'))`, one variant per position | `(a, b) IN (SELECT * FROM unnest($1::int4[], $2::text[]))` |
+/// | `expr IN ('a', …)`, `expr NOT IN ('a', …)`: strings | `expr = ANY($k)`, `expr <> ALL($k)`: no cast |
+/// | `(a, b) IN ((1, 2.5), (2, 3.5))`, one variant per position, no strings | `(a, b) IN (SELECT * FROM unnest($1::int4[], $2::float8[]))` |
 /// | `expr IN ()`, `expr NOT IN ()` | `1 = 2`, `1 = 1` (sea-query's truth values, written inline: its `$1 = $2` would reach the server as two text parameters) |
 /// | columns, expressions, mixed variants, array values | unchanged (`IN (…)`) |
 ///
@@ -41,19 +42,23 @@ use crate::array_type::{ElementType, element_type};
 ///     .build(TuskQueryBuilder::new());
 /// assert_eq!(
 ///     sql,
-///     r#"SELECT "name" FROM "users" WHERE "id" = ANY($1::int4[]) AND "team" <> ALL($2::text[])"#
+///     r#"SELECT "name" FROM "users" WHERE "id" = ANY($1::int4[]) AND "team" <> ALL($2)"#
 /// );
 /// assert_eq!(values.0.len(), 2);
 /// ```
 ///
-/// # Casts change comparisons
+/// # Strings compare in the left side's type
 ///
-/// The cast decides which `=` operator runs. A `citext` column compared against `$1::text[]`
-/// compares as text, case-sensitively, where `citext IN ('a', 'B')` would not; a domain with its
-/// own operators loses them the same way. For such columns build with
-/// [`TuskQueryBuilder::without_casts`]: it renders `expr = ANY($k)` and the server infers the
-/// array type from the left-hand side (the parameter is then encoded for the type the server
-/// asked for).
+/// The cast decides which `=` operator runs, so strings get none: in `code IN ('a  ')` the
+/// literal takes `code`'s type, and in `code = ANY($1)` the server gives `$1` the array of that
+/// type (`bpchar[]` for a char(n) column, `citext[]`, a domain's base type) — char(n) ignores
+/// trailing spaces, citext ignores case, exactly as `IN` does. `$1::text[]` would compare as
+/// text. Row values with a string position keep `(a, b) IN (($1, $2), …)` for the same reason:
+/// `unnest` needs its arrays typed.
+///
+/// [`TuskQueryBuilder::without_casts`] drops the casts of the other lists too: the server then
+/// types every list from its left side, and the values are encoded for that type (an int4 list
+/// against an int2 column is then an int2 list, and a value past int2's range an error).
 ///
 /// Lists are rewritten wherever expressions go, `ORDER BY` included: `ORDER BY "id" =
 /// ANY($1::int4[]) DESC NULLS LAST`, and `Order::Field`'s `CASE WHEN "id" = ANY($1::int4[])=TRUE
@@ -76,18 +81,19 @@ impl Default for TuskQueryBuilder {
 }
 
 impl TuskQueryBuilder {
-    /// The builder with array casts (`= ANY($1::int4[])`).
+    /// The builder with array casts (`= ANY($1::int4[])`) on every list but lists of strings.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Render `expr = ANY($k)` without a cast: the server infers the array type from `expr`.
-    /// Row-value lists keep their casts (`unnest` needs them).
+    /// Render every list as `expr = ANY($k)` without a cast (lists of strings never have one):
+    /// the server infers the array type from `expr`. Row-value lists keep their casts
+    /// (`unnest` needs them).
     pub fn without_casts(self) -> Self {
         TuskQueryBuilder { casts: false }
     }
 
-    /// Whether array parameters carry a `::T[]` cast.
+    /// Whether array parameters other than lists of strings carry a `::T[]` cast.
     pub fn casts(&self) -> bool {
         self.casts
     }
@@ -155,7 +161,7 @@ impl TuskQueryBuilder {
         sql.into_parts()
     }
 
-    /// `left IN (items)` as `left = ANY($k::T[])`, if the items qualify.
+    /// `left IN (items)` as `left = ANY($k::T[])` (strings: `ANY($k)`), if the items qualify.
     fn try_any(&self, left: &Expr, op: BinOper, items: &[Expr], sql: &mut impl SqlWriter) -> bool {
         let Some((ty, values)) = uniform_values(items) else {
             return false;
@@ -175,7 +181,9 @@ impl TuskQueryBuilder {
             " <> ALL("
         })
         .unwrap();
-        self.push_array(ty, values, self.casts, sql);
+        // Strings take the left side's type, as inline literals do (see `crate::array_type`).
+        let cast = self.casts && !ty.takes_left_type();
+        self.push_array(ty, values, cast, sql);
         sql.write_str(")").unwrap();
         true
     }
@@ -210,6 +218,9 @@ impl TuskQueryBuilder {
         let mut typed = Vec::with_capacity(width);
         for col in &columns {
             match uniform_values(col) {
+                // `unnest` needs every array's type, but strings must take their column's
+                // type, which only the server knows: `(a, b) IN (($1, $2), …)` keeps it.
+                Some((ty, _)) if ty.takes_left_type() => return false,
                 Some(t) => typed.push(t),
                 None => return false,
             }

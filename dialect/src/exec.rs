@@ -1,4 +1,5 @@
-//! Running sea-query statements on pgtusk: one [`Executor`] trait, one [`StatementExt`] trait.
+//! Running sea-query statements on pgtusk: [`StatementExt`] runs them on any [`Executor`]
+//! (pgtusk's own trait, re-exported here: a connection today, transactions and pools next).
 //!
 //! ```no_run
 //! use pgtusk_dialect::StatementExt;
@@ -22,87 +23,11 @@
 
 use std::future::Future;
 
-use pgtusk::{Connection, Encode, Error, FromRecord, Record, Result};
+pub use pgtusk::Executor;
+use pgtusk::{Error, FromRecord, Record, Result};
 use sea_query::{DeleteStatement, InsertStatement, SelectStatement, UpdateStatement, Values};
 
 use crate::{TuskQueryBuilder, bind};
-
-/// Something that runs SQL with pgtusk parameters: a [`Connection`] today; transactions and
-/// pools implement the same three methods and every [`StatementExt`] method works on them.
-pub trait Executor {
-    /// Runs a query and returns every row.
-    fn fetch(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<Vec<Record>>> + Send;
-
-    /// Runs a query and returns its first row, if any (only one row travels).
-    fn fetch_optional(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<Option<Record>>> + Send;
-
-    /// Runs a statement and returns the number of rows it affected.
-    fn execute(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<u64>> + Send;
-}
-
-impl Executor for Connection {
-    fn fetch(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<Vec<Record>>> + Send {
-        Connection::fetch(self, sql, params)
-    }
-
-    fn fetch_optional(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<Option<Record>>> + Send {
-        Connection::fetch_optional(self, sql, params)
-    }
-
-    fn execute(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<u64>> + Send {
-        Connection::execute(self, sql, params)
-    }
-}
-
-impl<E: Executor + Send> Executor for &mut E {
-    fn fetch(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<Vec<Record>>> + Send {
-        (**self).fetch(sql, params)
-    }
-
-    fn fetch_optional(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<Option<Record>>> + Send {
-        (**self).fetch_optional(sql, params)
-    }
-
-    fn execute(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<u64>> + Send {
-        (**self).execute(sql, params)
-    }
-}
 
 /// Decodes every record into `T`, planning once.
 fn decode_all<T>(records: &[Record]) -> Result<Vec<T>>

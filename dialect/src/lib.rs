@@ -29,6 +29,7 @@
 pub mod array_type;
 mod builder;
 pub mod exec;
+mod list_string;
 pub mod params;
 pub mod value;
 mod value_array;

@@ -15,13 +15,15 @@
 //! | `Uuid`, `Decimal` | `uuid::Uuid`, `rust_decimal::Decimal` |
 //! | `ChronoDate`, `ChronoTime`, `ChronoDateTime` | `NaiveDate`, `NaiveTime`, `NaiveDateTime` |
 //! | `ChronoDateTimeUtc`, `…Local`, `…WithTimeZone` | `DateTime<Utc>`, `DateTime<Local>`, `DateTime<FixedOffset>` |
-//! | `Array(T, …)` | [`PgArray`] of the element's type |
+//! | `Array(T, …)` | [`PgArray`] of the element's type (strings: of a string that also encodes as `"char"`, for `IN` lists the server types from a `"char"` column) |
 
 use bytes::{BufMut, BytesMut};
 use pgtusk::types::{IsNull, Kind, Type};
 use pgtusk::{BoxError, Encode};
 use rust_decimal::Decimal;
 use sea_query::{ArrayType, Value, Values};
+
+use crate::list_string::ListString;
 
 /// One parameter: a boxed Rust value pgtusk can encode.
 pub type Param = Box<dyn Encode + Send + Sync>;
@@ -213,8 +215,8 @@ fn array(ty: ArrayType, values: Option<Vec<Value>>) -> Result<Param, String> {
         ArrayType::BigUnsigned => arm!(BigUnsigned, |x: u64| WideInt(x.into())),
         ArrayType::Float => arm!(Float, |x: f32| x),
         ArrayType::Double => arm!(Double, |x: f64| x),
-        ArrayType::String => arm!(String, |x: String| x),
-        ArrayType::Char => arm!(Char, |x: char| String::from(x)),
+        ArrayType::String => arm!(String, ListString),
+        ArrayType::Char => arm!(Char, |x: char| ListString(String::from(x))),
         ArrayType::Bytes => arm!(Bytes, |x: Vec<u8>| x),
         ArrayType::Json => arm!(Json, |x: Box<serde_json::Value>| *x),
         ArrayType::Uuid => arm!(Uuid, |x: uuid::Uuid| x),
@@ -262,14 +264,14 @@ fn array(ty: ArrayType, values: Option<Vec<Value>>) -> Result<Param, String> {
 ///
 /// It encodes as whatever array type the server asks for whose element type `T` encodes, and
 /// writes that element type's OID, so `PgArray<String>` serves `text[]`, `varchar[]` and
-/// `citext[]` alike.
+/// `citext[]` alike (an array of a domain: its elements encode as the domain's base type).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PgArray<T>(pub Vec<Option<T>>);
 
 impl<T: Element> Encode for PgArray<T> {
     fn accepts(ty: &Type) -> bool {
         match ty.base_type().kind() {
-            Kind::Array(elem) => T::accepts(elem),
+            Kind::Array(elem) => T::accepts(elem.base_type()),
             _ => false,
         }
     }
@@ -278,6 +280,9 @@ impl<T: Element> Encode for PgArray<T> {
         let Kind::Array(elem) = ty.base_type().kind() else {
             return Err(format!("{ty} is not an array type").into());
         };
+        // Elements of a domain travel as its base type; the header names the element type.
+        let elem_oid = elem.oid();
+        let elem = elem.base_type();
         if !ty.is_binary() {
             // The driver sends this array type in text format.
             self.encode_text(buf);
@@ -288,12 +293,12 @@ impl<T: Element> Encode for PgArray<T> {
         if len == 0 {
             buf.put_i32(0);
             buf.put_i32(0);
-            buf.put_u32(elem.oid());
+            buf.put_u32(elem_oid);
             return Ok(IsNull::No);
         }
         buf.put_i32(1);
         buf.put_i32(i32::from(has_null));
-        buf.put_u32(elem.oid());
+        buf.put_u32(elem_oid);
         buf.put_i32(len);
         buf.put_i32(1);
         for item in &self.0 {

@@ -107,3 +107,25 @@ async fn integers_widen_to_the_asked_type_and_refuse_what_does_not_fit() {
         .unwrap();
     assert_eq!(row.get::<String>(0), u64::MAX.to_string());
 }
+
+/// The server asks for an array of a domain (`$1::dom[]`): the elements travel as the base type.
+#[tokio::test]
+async fn arrays_of_a_domain_encode_as_its_base_type() {
+    let mut conn = common::connect().await;
+    conn.execute_script(
+        "DO $$ BEGIN CREATE DOMAIN tusk_array_item AS char(2);
+         EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+    )
+    .await
+    .unwrap();
+    let list = Value::Array(
+        pgtusk_dialect::sea_query::ArrayType::String,
+        Some(Box::new(vec!["a".into(), Value::String(None), "bc".into()])),
+    );
+    let p = param(list).unwrap();
+    let row = conn
+        .fetch_one("SELECT $1::tusk_array_item[]::text", &[p.as_ref()])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String>(0), r#"{"a ",NULL,bc}"#);
+}

@@ -135,3 +135,19 @@ async fn futures_are_send() {
     let handle = tokio::spawn(async move { count_pets(&mut conn).await });
     assert_eq!(handle.await.unwrap(), 3);
 }
+
+/// `pgtusk_dialect::Executor` is pgtusk's own trait: code generic over `pgtusk::Executor`
+/// hands its executor to the dialect.
+async fn count_pets_via_driver_trait<E: pgtusk::Executor + Send>(ex: &mut E) -> usize {
+    count_pets(ex).await
+}
+
+#[tokio::test]
+async fn the_executor_is_pgtusks() {
+    let mut conn = setup().await;
+    assert_eq!(count_pets_via_driver_trait(&mut conn).await, 3);
+    let rows = pgtusk::Executor::fetch(&mut conn, "SELECT 1", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+}

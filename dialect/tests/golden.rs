@@ -107,7 +107,7 @@ fn cases() -> Vec<Case> {
                 .order_by("id", Order::Asc)
                 .to_owned(),
             r#"SELECT "id" FROM "users" WHERE "name" NOT IN ($1, $2) AND "age" > $3 ORDER BY "id" ASC"#,
-            r#"SELECT "id" FROM "users" WHERE "name" <> ALL($1::text[]) AND "age" > $2 ORDER BY "id" ASC"#,
+            r#"SELECT "id" FROM "users" WHERE "name" <> ALL($1) AND "age" > $2 ORDER BY "id" ASC"#,
         ),
         case(
             "join on with a list",
@@ -125,7 +125,7 @@ fn cases() -> Vec<Case> {
                 .order_by(("users", "id"), Order::Asc)
                 .to_owned(),
             r#"SELECT "users"."name", "teams"."title" FROM "users" INNER JOIN "teams" ON "users"."team_id" = "teams"."id" AND "teams"."title" IN ($1, $2) ORDER BY "users"."id" ASC"#,
-            r#"SELECT "users"."name", "teams"."title" FROM "users" INNER JOIN "teams" ON "users"."team_id" = "teams"."id" AND "teams"."title" = ANY($1::text[]) ORDER BY "users"."id" ASC"#,
+            r#"SELECT "users"."name", "teams"."title" FROM "users" INNER JOIN "teams" ON "users"."team_id" = "teams"."id" AND "teams"."title" = ANY($1) ORDER BY "users"."id" ASC"#,
         ),
         case(
             "subquery in where",
@@ -250,6 +250,23 @@ fn cases() -> Vec<Case> {
                 .column("id")
                 .from("users")
                 .and_where(
+                    Expr::tuple([Expr::col("id"), Expr::col("score")]).in_tuples([
+                        (1, 1.5),
+                        (2, 9.0),
+                        (5, 5.5),
+                    ]),
+                )
+                .order_by("id", Order::Asc)
+                .to_owned(),
+            r#"SELECT "id" FROM "users" WHERE ("id", "score") IN (($1, $2), ($3, $4), ($5, $6)) ORDER BY "id" ASC"#,
+            r#"SELECT "id" FROM "users" WHERE ("id", "score") IN (SELECT * FROM unnest($1::int4[], $2::float8[])) ORDER BY "id" ASC"#,
+        ),
+        case(
+            "row values with strings keep IN",
+            Query::select()
+                .column("id")
+                .from("users")
+                .and_where(
                     Expr::tuple([Expr::col("id"), Expr::col("name")]).in_tuples([
                         (1, "ann".to_owned()),
                         (2, "zed".to_owned()),
@@ -259,7 +276,7 @@ fn cases() -> Vec<Case> {
                 .order_by("id", Order::Asc)
                 .to_owned(),
             r#"SELECT "id" FROM "users" WHERE ("id", "name") IN (($1, $2), ($3, $4), ($5, $6)) ORDER BY "id" ASC"#,
-            r#"SELECT "id" FROM "users" WHERE ("id", "name") IN (SELECT * FROM unnest($1::int4[], $2::text[])) ORDER BY "id" ASC"#,
+            r#"SELECT "id" FROM "users" WHERE ("id", "name") IN (($1, $2), ($3, $4), ($5, $6)) ORDER BY "id" ASC"#,
         ),
         case(
             "from subquery and an expression on the left",
@@ -435,7 +452,7 @@ fn cases() -> Vec<Case> {
                 .order_by_expr(Expr::col("age").is_in([45]), Order::Desc)
                 .to_owned(),
             r#"EXPLAIN (ANALYZE, VERBOSE 0, FORMAT JSON) SELECT "id", "name" FROM "users" WHERE "name" NOT IN ($1, $2) ORDER BY "age" IN ($3) DESC"#,
-            r#"EXPLAIN (ANALYZE, VERBOSE 0, FORMAT JSON) SELECT "id", "name" FROM "users" WHERE "name" <> ALL($1::text[]) ORDER BY "age" = ANY($2::int4[]) DESC"#,
+            r#"EXPLAIN (ANALYZE, VERBOSE 0, FORMAT JSON) SELECT "id", "name" FROM "users" WHERE "name" <> ALL($1) ORDER BY "age" = ANY($2::int4[]) DESC"#,
         ),
         explain_case(
             "explain analyze update, its own statement replaced",

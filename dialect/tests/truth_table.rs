@@ -7,7 +7,7 @@ mod common;
 use chrono::{FixedOffset, Local, NaiveDate, TimeZone, Utc};
 use pgtusk_dialect::sea_query::{
     BinOper, Enum, Expr, ExprTrait, OptionEnum, Order, PostgresQueryBuilder, Query,
-    QueryStatementWriter, Value,
+    QueryStatementWriter, Value, Values,
 };
 use pgtusk_dialect::{TuskQueryBuilder, bind};
 use rust_decimal::Decimal;
@@ -21,6 +21,7 @@ async fn rows(
         Builder::Postgres => stmt.build(PostgresQueryBuilder),
         Builder::Tusk => stmt.build(TuskQueryBuilder::new()),
         Builder::NoCasts => stmt.build(TuskQueryBuilder::new().without_casts()),
+        Builder::Inline => (stmt.to_string(PostgresQueryBuilder), Values(Vec::new())),
     };
     let params = bind(values).unwrap();
     let rows = conn
@@ -35,6 +36,8 @@ enum Builder {
     Postgres,
     Tusk,
     NoCasts,
+    /// PostgresQueryBuilder with the values written inline: `IN (1, 2)`.
+    Inline,
 }
 
 /// Table `t` of `sql_type` holds a, b, c and NULL; every list of a, b, c, d (not in the table)
@@ -364,17 +367,18 @@ async fn enums() {
 async fn row_values_with_nulls() {
     let mut conn = common::connect().await;
     conn.execute_script(
-        "CREATE TEMP TABLE pairs (k int4 PRIMARY KEY, a int4, b text);
-         INSERT INTO pairs VALUES (1, 1, 'x'), (2, 2, NULL), (3, NULL, 'y'), (4, 4, 'w'), (5, NULL, NULL)",
+        "CREATE TEMP TABLE pairs (k int4 PRIMARY KEY, a int4, b int8);
+         INSERT INTO pairs VALUES (1, 1, 10), (2, 2, NULL), (3, NULL, 30), (4, 4, 40), (5, NULL, NULL)",
     )
     .await
     .unwrap();
-    let lists: Vec<Vec<(Option<i32>, Option<String>)>> = vec![
-        vec![(Some(1), Some("x".into()))],
-        vec![(Some(1), Some("x".into())), (Some(1), Some("x".into()))],
-        vec![(Some(2), None), (None, Some("y".into()))],
-        vec![(Some(4), Some("z".into())), (None, None)],
-        vec![(Some(9), Some("q".into()))],
+    // (Strings take their column's type, so rows with strings keep IN: tests/string_lists.rs.)
+    let lists: Vec<Vec<(Option<i32>, Option<i64>)>> = vec![
+        vec![(Some(1), Some(10))],
+        vec![(Some(1), Some(10)), (Some(1), Some(10))],
+        vec![(Some(2), None), (None, Some(30))],
+        vec![(Some(4), Some(99)), (None, None)],
+        vec![(Some(9), Some(90))],
     ];
     for list in &lists {
         for not in [false, true] {
@@ -398,6 +402,112 @@ async fn row_values_with_nulls() {
             assert_eq!(want.len(), 5);
             let got = rows(&mut conn, &select, Builder::Tusk).await;
             assert_eq!(got, want, "not: {not}, list {list:?}");
+        }
+    }
+}
+
+/// A list of one number type against a column of another compares as the inline `IN (1, 2.5)`
+/// does: the cast picks exact cross-type operators (`int2 = int4`, `numeric = int8`), and a
+/// value past the column's range is simply not equal.
+#[tokio::test]
+async fn numbers_of_another_type_compare_as_inline_in() {
+    let ints = |v: &[Option<i32>]| v.iter().map(|&x| Value::Int(x)).collect::<Vec<_>>();
+    let bigs = |v: &[i64]| {
+        v.iter()
+            .map(|&x| Value::BigInt(Some(x)))
+            .collect::<Vec<_>>()
+    };
+    let smalls = |v: &[i16]| {
+        v.iter()
+            .map(|&x| Value::SmallInt(Some(x)))
+            .collect::<Vec<_>>()
+    };
+    let decimals = |v: &[(i64, u32)]| {
+        v.iter()
+            .map(|&(m, s)| Value::Decimal(Some(Decimal::new(m, s))))
+            .collect::<Vec<_>>()
+    };
+    let doubles = |v: &[f64]| {
+        v.iter()
+            .map(|&x| Value::Double(Some(x)))
+            .collect::<Vec<_>>()
+    };
+    let floats = |v: &[f32]| v.iter().map(|&x| Value::Float(Some(x))).collect::<Vec<_>>();
+    let cases: Vec<(&str, &str, Vec<Vec<Value>>)> = vec![
+        (
+            "int2",
+            "1, -2, 32767, NULL",
+            vec![
+                ints(&[Some(1)]),
+                ints(&[Some(70000), Some(1)]),
+                ints(&[Some(32767), None]),
+                bigs(&[1, 5_000_000_000]),
+                decimals(&[(10, 1), (15, 1)]),
+                doubles(&[1.0, -2.5]),
+            ],
+        ),
+        (
+            "int4",
+            "1, -2, 2147483647, NULL",
+            vec![
+                smalls(&[1, -2]),
+                bigs(&[2147483647, 5_000_000_000]),
+                decimals(&[(-20, 1), (15, 1)]),
+                doubles(&[1.0, 2.5]),
+            ],
+        ),
+        (
+            "int8",
+            "1, -2, 5000000000, NULL",
+            vec![
+                ints(&[Some(1), None]),
+                smalls(&[-2]),
+                decimals(&[(5_000_000_000, 0)]),
+            ],
+        ),
+        (
+            "numeric",
+            "1, 1.5, 0.1, 70000, NULL",
+            vec![
+                ints(&[Some(1), Some(70000)]),
+                smalls(&[1]),
+                bigs(&[70000]),
+                decimals(&[(150, 2), (1, 1)]),
+                doubles(&[1.5, 0.25]),
+            ],
+        ),
+        (
+            "float8",
+            "1, 1.5, 0.25, NULL",
+            vec![ints(&[Some(1)]), floats(&[1.5, 0.25]), decimals(&[(15, 1)])],
+        ),
+    ];
+    let mut conn = common::connect().await;
+    for (sql_type, stored, lists) in cases {
+        conn.execute_script(&format!(
+            "DROP TABLE IF EXISTS n; CREATE TEMP TABLE n (k serial PRIMARY KEY, v {sql_type});
+             INSERT INTO n (v) SELECT unnest('{{{stored}}}'::{sql_type}[])"
+        ))
+        .await
+        .unwrap();
+        for list in &lists {
+            for not in [false, true] {
+                let items = list.iter().cloned();
+                let test = if not {
+                    Expr::col("v").is_not_in(items)
+                } else {
+                    Expr::col("v").is_in(items)
+                };
+                let select = Query::select()
+                    .column("k")
+                    .expr_as(test, "r")
+                    .from("n")
+                    .order_by("k", Order::Asc)
+                    .to_owned();
+                let want = rows(&mut conn, &select, Builder::Inline).await;
+                let got = rows(&mut conn, &select, Builder::Tusk).await;
+                assert_eq!(got, want, "{sql_type}, not: {not}, list {list:?}");
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod cluster;
 pub mod config;
 mod connection;
 pub mod error;
+mod executor;
 mod from_record;
 pub mod protocol;
 mod record;
@@ -41,6 +42,7 @@ pub mod types;
 pub use config::{ConnectOptions, SslMode};
 pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream, TypedRowStream};
 pub use error::{BoxError, DbError, Error, ErrorPosition, Result, SqlState};
+pub use executor::Executor;
 #[doc(hidden)]
 pub use from_record::__private;
 pub use from_record::{FromRecord, RecordPlan};
