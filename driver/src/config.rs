@@ -56,7 +56,10 @@ const KEYS: &str = "host, hostaddr, port, user, password, dbname (or database), 
 /// # Keys
 ///
 /// An empty value (`user=`) means the same as leaving the key out. A key not
-/// in this table is an error.
+/// in this table is an error, and so is a value holding a NUL byte (raw or
+/// `%00`, from a DSN, a setter, an environment variable or `.pgpass`):
+/// [`Error::Config`] naming the key, when parsing or connecting, before
+/// anything is sent.
 ///
 /// | key | meaning | environment | default |
 /// | --- | --- | --- | --- |
@@ -339,12 +342,19 @@ impl ConnectOptions {
         env: &dyn Fn(&str) -> Option<String>,
         socket_exists: &dyn Fn(&Path) -> bool,
     ) -> Result<Resolved, Error> {
-        // An empty variable counts as unset.
-        let env = |key: &str| env(key).filter(|v| !v.is_empty());
+        // An empty variable counts as unset; a NUL byte is refused only in a variable we use.
+        let env = |key: &str| -> Result<Option<String>, Error> {
+            let value = env(key).filter(|v| !v.is_empty());
+            if let Some(v) = &value {
+                refuse_nul(key, v)?;
+            }
+            Ok(value)
+        };
+        self.refuse_nul_in_values()?;
 
         let ssl_mode = match self.ssl_mode {
             Some(mode) => mode,
-            None => match env("PGSSLMODE") {
+            None => match env("PGSSLMODE")? {
                 Some(v) => parse_ssl_mode("PGSSLMODE", &v)?,
                 None => SslMode::default(),
             },
@@ -360,7 +370,7 @@ impl ConnectOptions {
         }
 
         let hosts = if self.hosts.is_empty() {
-            match env("PGHOST") {
+            match env("PGHOST")? {
                 Some(v) => parse_host_list("PGHOST", &v)?,
                 None => Vec::new(),
             }
@@ -375,7 +385,7 @@ impl ConnectOptions {
             self.hosts.clone()
         };
         let (ports, port_key) = if self.ports.is_empty() {
-            match env("PGPORT") {
+            match env("PGPORT")? {
                 Some(v) => (parse_port_list("PGPORT", &v)?, "PGPORT"),
                 None => (Vec::new(), "port"),
             }
@@ -447,24 +457,27 @@ impl ConnectOptions {
             }
         }
 
-        let user = self
-            .user
-            .clone()
-            .or_else(|| env("PGUSER"))
-            .or_else(|| env("USER"))
-            .or_else(|| env("LOGNAME"))
+        // The option's own value, else the first of these variables that is set.
+        let pick = |own: &Option<String>, vars: &[&str]| -> Result<Option<String>, Error> {
+            if own.is_some() {
+                return Ok(own.clone());
+            }
+            for var in vars {
+                if let Some(v) = env(var)? {
+                    return Ok(Some(v));
+                }
+            }
+            Ok(None)
+        };
+        let user = pick(&self.user, &["PGUSER", "USER", "LOGNAME"])?
             .unwrap_or_else(|| FALLBACK_USER.to_owned());
-        let dbname = self
-            .dbname
-            .clone()
-            .or_else(|| env("PGDATABASE"))
-            .unwrap_or_else(|| user.clone());
-        let password = self.password.clone().or_else(|| env("PGPASSWORD"));
-        let application_name = self.application_name.clone().or_else(|| env("PGAPPNAME"));
-        let options = self.options.clone().or_else(|| env("PGOPTIONS"));
+        let dbname = pick(&self.dbname, &["PGDATABASE"])?.unwrap_or_else(|| user.clone());
+        let password = pick(&self.password, &["PGPASSWORD"])?;
+        let application_name = pick(&self.application_name, &["PGAPPNAME"])?;
+        let options = pick(&self.options, &["PGOPTIONS"])?;
         let connect_timeout = match self.connect_timeout {
             Some(t) => Some(t),
-            None => match env("PGCONNECT_TIMEOUT") {
+            None => match env("PGCONNECT_TIMEOUT")? {
                 Some(v) => Some(parse_timeout("PGCONNECT_TIMEOUT", &v)?),
                 None => None,
             },
@@ -481,21 +494,40 @@ impl ConnectOptions {
         }
 
         // .pgpass is read only when some target needs it, and at most once.
-        let mut pgpass: Option<Vec<PgpassEntry>> = None;
+        let mut pgpass: Option<(PathBuf, Vec<PgpassEntry>)> = None;
         let mut targets = Vec::with_capacity(places.len());
         for (host, pgpass_name, port) in places {
             let password = match &password {
                 Some(p) => Some(p.clone()),
                 None => {
-                    let entries = pgpass.get_or_insert_with(|| {
-                        let path = self
-                            .passfile
-                            .clone()
-                            .or_else(|| env("PGPASSFILE").map(PathBuf::from))
-                            .or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass")));
-                        path.map(|p| read_pgpass(&p)).unwrap_or_default()
-                    });
-                    pgpass_lookup(entries, &pgpass_name, port, &dbname, &user)
+                    if pgpass.is_none() {
+                        let path = match &self.passfile {
+                            Some(p) => Some(p.clone()),
+                            None => match env("PGPASSFILE")? {
+                                Some(p) => Some(PathBuf::from(p)),
+                                None => env("HOME")?.map(|h| Path::new(&h).join(".pgpass")),
+                            },
+                        };
+                        pgpass = path.map(|p| {
+                            let entries = read_pgpass(&p);
+                            (p, entries)
+                        });
+                    }
+                    match &pgpass {
+                        Some((path, entries)) => {
+                            let found = pgpass_lookup(entries, &pgpass_name, port, &dbname, &user);
+                            if found.as_deref().is_some_and(|p| p.contains('\0')) {
+                                return Err(Error::Config(format!(
+                                    "invalid value for \"password\" in the password file {}, on \
+                                     the line for {pgpass_name}:{port}:{dbname}:{user}: it contains \
+                                     a NUL byte, which PostgreSQL cannot receive (fix that line)",
+                                    path.display()
+                                )));
+                            }
+                            found
+                        }
+                        None => None,
+                    }
                 }
             };
             targets.push(Target {
@@ -593,8 +625,48 @@ impl ConnectOptions {
                 )));
             }
         }
+        refuse_nul(key, value)
+    }
+
+    /// An error naming the first value set by a builder setter (or a DSN) that holds a NUL byte.
+    fn refuse_nul_in_values(&self) -> Result<(), Error> {
+        for host in &self.hosts {
+            refuse_nul("host", host)?;
+        }
+        for (key, value) in [
+            ("user", &self.user),
+            ("password", &self.password),
+            ("dbname", &self.dbname),
+            ("application_name", &self.application_name),
+            ("options", &self.options),
+        ] {
+            if let Some(v) = value {
+                refuse_nul(key, v)?;
+            }
+        }
+        if let Some(path) = &self.passfile {
+            if path.as_os_str().as_encoded_bytes().contains(&0) {
+                return Err(nul_error("passfile"));
+            }
+        }
         Ok(())
     }
+}
+
+/// A NUL byte cannot reach the server: its strings end at one. `key` is the option or the
+/// environment variable the value came from; the value is not shown (it may be a password).
+fn refuse_nul(key: &str, value: &str) -> Result<(), Error> {
+    if value.contains('\0') {
+        return Err(nul_error(key));
+    }
+    Ok(())
+}
+
+fn nul_error(key: &str) -> Error {
+    Error::Config(format!(
+        "invalid value for {key:?}: it contains a NUL byte, which PostgreSQL cannot receive \
+         (remove it)"
+    ))
 }
 
 impl FromStr for ConnectOptions {
@@ -755,6 +827,7 @@ fn parse_url(rest: &str) -> Result<ConnectOptions, Error> {
                     "empty host name in the list; expected comma-separated host[:port] items",
                 ));
             }
+            refuse_nul("host", &host)?;
             let port = match port.map(|p| percent_decode("port", p)).transpose()? {
                 Some(p) if !p.is_empty() => {
                     any_port = true;
@@ -2014,5 +2087,103 @@ mod tests {
         // A directory is not a password file.
         let r = resolve(&opts, &[("PGPASSFILE", dir.path().to_str().unwrap())]).unwrap();
         assert_eq!(r.targets[0].password, None);
+    }
+
+    /// Every way a NUL byte can get into a value is a Config error naming where it came from,
+    /// found when parsing or resolving, never a protocol error at startup.
+    #[test]
+    fn a_nul_byte_is_a_config_error_naming_the_key() {
+        let nul_error = |e: Error, key: &str| {
+            let m = config_msg(e);
+            assert!(
+                m.contains(&format!("{key:?}")) && m.contains("NUL"),
+                "{key}: {m}"
+            );
+            assert!(!m.contains("se\0cret"), "the password leaked: {m}");
+        };
+        for (dsn, key) in [
+            ("postgres://us\0er@h/db", "user"),
+            ("postgres://us%00er@h/db", "user"),
+            ("postgres://u:se\0cret@h/db", "password"),
+            ("postgres://u:se%00cret@h/db", "password"),
+            ("postgres://h\0st/db", "host"),
+            ("postgres://h1,h\0st:5433/db", "host"),
+            ("postgres://h/d\0b", "dbname"),
+            ("postgres://h/db?options=-c%20a=\0", "options"),
+            ("postgres://h/db?application_name=a%00", "application_name"),
+            ("postgres://h/db?passfile=/tmp/p\0", "passfile"),
+            ("host=h\0 user=u", "host"),
+            ("user='a\0b'", "user"),
+            ("password=se\0cret", "password"),
+            ("dbname=a\0b", "dbname"),
+            ("database=a\0b", "database"),
+            ("options='-c a=\0'", "options"),
+            ("application_name=\0", "application_name"),
+            ("passfile=/tmp/\0", "passfile"),
+        ] {
+            nul_error(dsn.parse::<ConnectOptions>().expect_err(dsn), key);
+        }
+        let o = ConnectOptions::new;
+        for (opts, key) in [
+            (o().host("a\0"), "host"),
+            (o().user("a\0"), "user"),
+            (o().password("se\0cret"), "password"),
+            (o().dbname("a\0"), "dbname"),
+            (o().application_name("a\0"), "application_name"),
+            (o().options("a\0"), "options"),
+            (o().passfile("/tmp/\0"), "passfile"),
+        ] {
+            nul_error(resolve(&opts, &[]).expect_err(key), key);
+        }
+        for var in [
+            "PGHOST",
+            "PGPORT",
+            "PGUSER",
+            "PGDATABASE",
+            "PGPASSWORD",
+            "PGAPPNAME",
+            "PGOPTIONS",
+            "PGSSLMODE",
+            "PGCONNECT_TIMEOUT",
+            "PGPASSFILE",
+        ] {
+            nul_error(resolve(&o(), &[(var, "se\0cret")]).expect_err(var), var);
+        }
+        nul_error(resolve(&o(), &[("USER", "a\0")]).unwrap_err(), "USER");
+        nul_error(resolve(&o(), &[("LOGNAME", "a\0")]).unwrap_err(), "LOGNAME");
+        nul_error(resolve(&o(), &[("HOME", "/a\0")]).unwrap_err(), "HOME");
+        // A variable that is overridden is not used, so not refused.
+        let r = resolve(
+            &o().user("u").password("p"),
+            &[("PGUSER", "a\0"), ("HOME", "\0")],
+        );
+        assert_eq!(r.unwrap().user, "u");
+    }
+
+    #[test]
+    fn a_nul_byte_in_a_pgpass_password_is_a_config_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_pgpass(dir.path(), "h:5432:db:u:se\0cret\nok:*:*:*:fine\n", 0o600);
+        let opts = ConnectOptions::new()
+            .host("h")
+            .user("u")
+            .dbname("db")
+            .passfile(&path);
+        let m = config_msg(resolve(&opts, &[]).unwrap_err());
+        assert!(
+            m.contains("\"password\"")
+                && m.contains("NUL")
+                && m.contains(&path.display().to_string()),
+            "{m}"
+        );
+        assert!(!m.contains("se\0cret"), "the password leaked: {m}");
+        // Another line of the same file is fine.
+        let opts = ConnectOptions::new()
+            .host("ok")
+            .user("u")
+            .dbname("db")
+            .passfile(&path);
+        let r = resolve(&opts, &[]).unwrap();
+        assert_eq!(r.targets[0].password.as_deref(), Some("fine"));
     }
 }
