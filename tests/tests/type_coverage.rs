@@ -291,7 +291,8 @@ async fn types_with_oids_from_initdb_are_looked_up_at_run_time() {
         "{element}: {:?}",
         element.kind()
     );
-    let value: Vec<(String, Option<String>, Option<String>, Option<String>)> = row.get(0);
+    type Extension = (String, Option<String>, Option<String>, Option<String>);
+    let value: Vec<Extension> = row.get(0);
     assert_eq!(
         value,
         [(
