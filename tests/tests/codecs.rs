@@ -117,6 +117,43 @@ async fn numeric_as_string_is_exact_at_any_size() {
     }
 }
 
+/// More than 32,767 base-10000 groups: `numeric_send` writes the count with `pq_sendint16`, so
+/// it arrives as a wrapped int16, and `numeric_recv` reads it back as a uint16.
+#[tokio::test]
+async fn numeric_with_more_than_32767_digit_groups_round_trips() {
+    let mut conn = connect().await;
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    // 131,072 nines: 32,768 groups, weight 32,767.
+    let nines = leak("9".repeat(131_072));
+    // The largest numeric PostgreSQL allows: 131,072 digits before the point, 16,383 after.
+    let largest = leak(format!("{}.{}", "9".repeat(131_072), "9".repeat(16_383)));
+    let smallest = leak(format!("-{largest}"));
+    let one_then_zeros = leak(format!("1{}", "0".repeat(131_071)));
+    check(
+        &mut conn,
+        "numeric",
+        vec![
+            same(s(nines), nines),
+            same(s(largest), largest),
+            same(s(smallest), smallest),
+            same(s(one_then_zeros), one_then_zeros),
+        ],
+    )
+    .await;
+    // One digit more than PostgreSQL allows is a clear error before anything is sent.
+    let err = encode_error(&mut conn, "SELECT $1::numeric", &"1e131072").await;
+    assert!(err.contains("out of range"), "{err}");
+    // rust_decimal::Decimal cannot hold them: a clear error that points at String.
+    for literal in [nines, largest, smallest] {
+        let err = decode_error::<Decimal>(&mut conn, &format!("SELECT {literal}::numeric")).await;
+        assert!(
+            err.contains("out of range") && err.contains("String"),
+            "{}: {err}",
+            &literal[..20]
+        );
+    }
+}
+
 #[tokio::test]
 async fn numeric_as_decimal_refuses_what_it_cannot_hold() {
     let mut conn = connect().await;
@@ -728,6 +765,110 @@ async fn timestamptz_across_dst_offsets() {
         assert_eq!(row.get::<DateTime<FixedOffset>>(i), instant);
         assert_eq!(row.get::<DateTime<Local>>(i), instant);
     }
+}
+
+/// Sub-microsecond nanoseconds are truncated: the stored value keeps the digits it had, it never
+/// rounds up across a second, day or year boundary, before 2000 (negative offsets from
+/// PostgreSQL's epoch) and 1970 as after.
+#[tokio::test]
+async fn sub_microsecond_nanoseconds_are_truncated_never_rounded_up() {
+    let mut conn = connect().await;
+    conn.execute_script("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'")
+        .await
+        .unwrap();
+    let nano = |h, mi, s, ns| NaiveTime::from_hms_nano_opt(h, mi, s, ns).unwrap();
+    let ts = |y, mo, d, t| date(y, mo, d).and_time(t);
+    check(
+        &mut conn,
+        "timestamp",
+        vec![
+            norm(
+                ts(1999, 12, 31, nano(23, 59, 59, 999_999_999)),
+                ts(1999, 12, 31, time(23, 59, 59, 999_999)),
+                "1999-12-31 23:59:59.999999",
+            ),
+            norm(
+                ts(1969, 12, 31, nano(23, 59, 59, 999_999_500)),
+                ts(1969, 12, 31, time(23, 59, 59, 999_999)),
+                "1969-12-31 23:59:59.999999",
+            ),
+            norm(
+                ts(1899, 6, 30, nano(12, 0, 0, 1)),
+                ts(1899, 6, 30, time(12, 0, 0, 0)),
+                "1899-06-30 12:00:00",
+            ),
+            norm(
+                ts(0, 12, 31, nano(23, 59, 59, 999_999_001)),
+                ts(0, 12, 31, time(23, 59, 59, 999_999)),
+                "0001-12-31 23:59:59.999999 BC",
+            ),
+            norm(
+                ts(2024, 12, 31, nano(23, 59, 59, 999_999_999)),
+                ts(2024, 12, 31, time(23, 59, 59, 999_999)),
+                "2024-12-31 23:59:59.999999",
+            ),
+            // A chrono leap second counts as the second after it, as chrono's own arithmetic does.
+            norm(
+                ts(1999, 12, 31, nano(23, 59, 59, 1_500_000_000)),
+                ts(2000, 1, 1, time(0, 0, 0, 500_000)),
+                "2000-01-01 00:00:00.5",
+            ),
+        ],
+    )
+    .await;
+    check(
+        &mut conn,
+        "timestamptz",
+        vec![
+            norm(
+                ts(1999, 12, 31, nano(23, 59, 59, 999_999_999)).and_utc(),
+                ts(1999, 12, 31, time(23, 59, 59, 999_999)).and_utc(),
+                "1999-12-31 23:59:59.999999+00",
+            ),
+            norm(
+                ts(1901, 1, 1, nano(0, 0, 0, 999)).and_utc(),
+                ts(1901, 1, 1, NaiveTime::MIN).and_utc(),
+                "1901-01-01 00:00:00+00",
+            ),
+        ],
+    )
+    .await;
+    // An instant in another zone is the same instant, truncated the same way.
+    let berlin = FixedOffset::east_opt(3600)
+        .unwrap()
+        .from_local_datetime(&ts(1970, 1, 1, nano(0, 59, 59, 999_999_999)))
+        .unwrap();
+    let back: DateTime<Utc> = conn
+        .fetch_value("SELECT $1::timestamptz", &[&berlin])
+        .await
+        .unwrap();
+    assert_eq!(back, ts(1969, 12, 31, time(23, 59, 59, 999_999)).and_utc());
+    check(
+        &mut conn,
+        "time",
+        vec![norm(
+            nano(23, 59, 59, 999_999_999),
+            time(23, 59, 59, 999_999),
+            "23:59:59.999999",
+        )],
+    )
+    .await;
+    check(
+        &mut conn,
+        "timetz",
+        vec![norm(
+            TimeTz {
+                time: nano(23, 59, 59, 999_999_999),
+                offset: FixedOffset::west_opt(3600).unwrap(),
+            },
+            TimeTz {
+                time: time(23, 59, 59, 999_999),
+                offset: FixedOffset::west_opt(3600).unwrap(),
+            },
+            "23:59:59.999999-01",
+        )],
+    )
+    .await;
 }
 
 #[test]

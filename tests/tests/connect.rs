@@ -212,6 +212,70 @@ async fn bad_dsns_name_what_is_wrong() {
     }
 }
 
+/// A NUL byte cannot reach the server (its strings are NUL-terminated). However it gets into a
+/// value — raw or `%00` in a URL, a `key=value` DSN, a builder setter — connecting fails with
+/// `Error::Config` naming the key, before any network traffic.
+#[tokio::test]
+async fn a_nul_byte_in_any_value_is_a_config_error_naming_the_key() {
+    // A port nobody listens on: a Config error must come before any connection attempt.
+    let port = free_port();
+    let dsns = [
+        (format!("postgres://us\0er@127.0.0.1:{port}/db"), "user"),
+        (format!("postgres://us%00er@127.0.0.1:{port}/db"), "user"),
+        (
+            format!("postgres://u:pa\0ss@127.0.0.1:{port}/db"),
+            "password",
+        ),
+        (format!("postgres://u@127.0.0.1:{port}/d\0b"), "dbname"),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?options=-c%20a\0"),
+            "options",
+        ),
+        (
+            format!("postgres://u@127.0.0.1:{port}/db?application_name=a\0"),
+            "application_name",
+        ),
+        (format!("host=127.0.0.1 port={port} user='a\0b'"), "user"),
+        (
+            format!("host=127.0.0.1 port={port} password=a\0b"),
+            "password",
+        ),
+        (format!("host=127.0.0.1 port={port} dbname=a\0b"), "dbname"),
+        (format!("host=127.0.0.1\0 port={port}"), "host"),
+    ];
+    for (dsn, key) in &dsns {
+        let err = Connection::connect(dsn).await.expect_err(dsn);
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Config(_)), "{dsn:?}: {err:?}");
+        assert!(msg.contains(&format!("{key:?}")), "{dsn:?}: {msg}");
+        assert!(msg.contains("NUL"), "{dsn:?}: {msg}");
+        assert!(
+            !msg.contains("pa\0ss"),
+            "{dsn:?}: the password leaked: {msg}"
+        );
+    }
+    let base = || ConnectOptions::new().host("127.0.0.1").port(port);
+    let builders = [
+        (base().user("a\0b"), "user"),
+        (base().password("se\0cret"), "password"),
+        (base().dbname("a\0b"), "dbname"),
+        (base().application_name("a\0b"), "application_name"),
+        (base().options("-c a=\0"), "options"),
+        (ConnectOptions::new().host("local\0host").port(port), "host"),
+        (base().passfile("/tmp/pg\0pass"), "passfile"),
+    ];
+    for (options, key) in &builders {
+        let err = Connection::connect_with(options).await.expect_err(key);
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Config(_)), "{key}: {err:?}");
+        assert!(
+            msg.contains(&format!("{key:?}")) && msg.contains("NUL"),
+            "{key}: {msg}"
+        );
+        assert!(!msg.contains("se\0cret"), "the password leaked: {msg}");
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -255,3 +255,71 @@ async fn builtin_arrays_follow_their_element_format() {
         assert_eq!(ty.is_binary(), element.is_binary(), "{name}");
     }
 }
+
+/// The driver's table holds only OIDs below 10000, which PostgreSQL fixes in its catalog
+/// headers; the others (the row types of system views and their arrays) differ between
+/// versions and are looked up in `pg_type` at run time, like any type the driver does not know.
+#[tokio::test]
+async fn types_with_oids_from_initdb_are_looked_up_at_run_time() {
+    let mut conn = connect().await;
+    let late: Vec<(String, i64)> = conn
+        .fetch_as(
+            "SELECT typname::text, oid::int8 FROM pg_catalog.pg_type \
+             WHERE typnamespace = 'pg_catalog'::regnamespace AND oid >= 10000 ORDER BY oid",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(late.len() > 100, "{} types", late.len());
+    for (name, oid) in &late {
+        assert!(
+            Type::from_oid(*oid as u32).is_none(),
+            "{name} (OID {oid}) is in the driver's table, but its OID differs between versions"
+        );
+    }
+    // An array of a system view's row type: an array of a composite, read as one.
+    let sql =
+        "SELECT ARRAY[ROW('ext', '1.0', NULL, 'a comment')::pg_catalog.pg_available_extensions]";
+    let row = conn.fetch_one(sql, &[]).await.unwrap();
+    let ty = row.columns().get(0).unwrap().type_().clone();
+    assert_eq!(ty.name(), "_pg_available_extensions");
+    let pgtusk::types::Kind::Array(element) = ty.kind() else {
+        panic!("{ty} is not an array: {:?}", ty.kind());
+    };
+    assert!(
+        matches!(element.kind(), pgtusk::types::Kind::Composite(fields) if fields.len() == 4),
+        "{element}: {:?}",
+        element.kind()
+    );
+    type Extension = (String, Option<String>, Option<String>, Option<String>);
+    let value: Vec<Extension> = row.get(0);
+    assert_eq!(
+        value,
+        [(
+            "ext".to_owned(),
+            Some("1.0".to_owned()),
+            None,
+            Some("a comment".to_owned())
+        )]
+    );
+    // The same for an array of a catalog's row type (a fixed OID, but an element the table
+    // cannot describe).
+    let ty = conn
+        .fetch_one(
+            "SELECT ARRAY(SELECT t FROM pg_catalog.pg_type t LIMIT 0)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .columns()
+        .get(0)
+        .unwrap()
+        .type_()
+        .clone();
+    assert_eq!((ty.name(), ty.oid()), ("_pg_type", 210));
+    assert!(
+        matches!(ty.kind(), pgtusk::types::Kind::Array(e) if matches!(e.kind(), pgtusk::types::Kind::Composite(_))),
+        "{ty}: {:?}",
+        ty.kind()
+    );
+}

@@ -70,3 +70,25 @@ pub(super) const fn has_binary_codec(oid: Oid) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only OIDs fixed by PostgreSQL's catalog headers (below `FirstGenbkiObjectId`), sorted,
+    /// and every array's element is in the table too.
+    #[test]
+    fn the_table_holds_only_stable_oids_sorted_with_their_elements() {
+        assert!(table::BY_OID.windows(2).all(|w| w[0].oid < w[1].oid));
+        for b in table::BY_OID {
+            assert!(b.oid < 10_000, "{} has OID {}", b.name, b.oid);
+            if let Kind::Array(e) | Kind::Range(e) | Kind::Multirange(e) = &b.kind {
+                assert!(lookup(e.oid()).is_some(), "{}'s element", b.name);
+            }
+            // record[] is a pseudo-type; every other `_name` is an array of `name`.
+            if b.name.starts_with('_') && b.kind != Kind::Pseudo {
+                assert!(matches!(b.kind, Kind::Array(_)), "{} is an array", b.name);
+            }
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! date, time, timetz, timestamp and timestamptz ↔ chrono (feature "chrono").
 //!
 //! PostgreSQL counts days (date) and microseconds (timestamp, timestamptz) from 2000-01-01,
-//! and microseconds from midnight (time). Sub-microsecond nanoseconds are truncated when sent.
+//! and microseconds from midnight (time). Sub-microsecond nanoseconds are truncated when sent:
+//! the digits are dropped (`23:59:59.999999999` is stored as `23:59:59.999999`), before 2000 too.
 //! `infinity` / `-infinity` are an error for chrono types: use [`MaybeInfinite`].
 //! PostgreSQL's dates reach 5874897 AD, chrono's about 262142 AD: a later value is an error.
 //!
@@ -72,9 +73,19 @@ fn time_from_micros(ty: &Type, us: i64) -> Result<NaiveTime, BoxError> {
     .ok_or_else(|| format!("invalid {ty} value: {us} microseconds from midnight").into())
 }
 
+/// Microseconds from 2000-01-01, the nanoseconds truncated toward the past (the digits are
+/// dropped, as documented). chrono's `num_microseconds` truncates toward zero instead, which
+/// before 2000 rounds a value *up*, across a second, day or year boundary; so the whole days
+/// and the time of day are counted apart, and only the time of day, never negative, is divided.
 fn timestamp_micros(ty: &Type, dt: &NaiveDateTime) -> Result<i64, BoxError> {
-    (*dt - epoch())
-        .num_microseconds()
+    let days = dt.date().signed_duration_since(epoch_date()).num_days();
+    let time = dt.time();
+    // A chrono leap second (nanoseconds >= 1e9) counts as the second after it, as chrono's
+    // own arithmetic does.
+    let of_day = i64::from(time.num_seconds_from_midnight()) * 1_000_000
+        + i64::from(time.nanosecond() / 1_000);
+    days.checked_mul(USECS_PER_DAY)
+        .and_then(|us| us.checked_add(of_day))
         .ok_or_else(|| format!("{dt} is out of range for {ty}").into())
 }
 
@@ -240,5 +251,36 @@ impl Decode<'_> for DateTime<Local> {
         Ok(timestamp_from_micros(ty, raw, "chrono::DateTime<Local>")?
             .and_utc()
             .with_timezone(&Local))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nanoseconds_are_truncated_toward_the_past() {
+        let ty = Type::TIMESTAMP;
+        let at = |y, mo, d, h, mi, s, ns| {
+            NaiveDate::from_ymd_opt(y, mo, d)
+                .unwrap()
+                .and_hms_nano_opt(h, mi, s, ns)
+                .unwrap()
+        };
+        for (dt, us) in [
+            (at(2000, 1, 1, 0, 0, 0, 0), 0),
+            (at(2000, 1, 1, 0, 0, 0, 999), 0),
+            (at(1999, 12, 31, 23, 59, 59, 999_999_999), -1),
+            (at(1999, 12, 31, 23, 59, 59, 999_998_001), -2),
+            (at(1999, 12, 31, 0, 0, 0, 1), -USECS_PER_DAY),
+            // A leap second is the second after it.
+            (at(1999, 12, 31, 23, 59, 59, 1_000_000_999), 0),
+        ] {
+            assert_eq!(timestamp_micros(&ty, &dt).unwrap(), us, "{dt}");
+        }
+        assert_eq!(
+            timestamp_micros(&ty, &NaiveDateTime::MIN).unwrap(),
+            (NaiveDateTime::MIN - epoch()).num_microseconds().unwrap()
+        );
     }
 }

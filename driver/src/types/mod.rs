@@ -120,7 +120,9 @@ impl Type {
         Type(Inner::Custom(Arc::new(custom)))
     }
 
-    /// The built-in type with this OID, if there is one.
+    /// The built-in type with this OID, if there is one: a `pg_catalog` type with an OID below
+    /// 10000 (those are the same in every PostgreSQL version). A connection looks up every
+    /// other type in `pg_type` when it first meets it.
     pub fn from_oid(oid: Oid) -> Option<Type> {
         builtin::lookup(oid).map(Type::from_builtin)
     }

@@ -1,9 +1,13 @@
 //! numeric: exact, any size, as a `String` (PostgreSQL's own text form) and, with the feature
 //! "decimal", as a [`rust_decimal::Decimal`] where the value fits.
 //!
-//! The binary form follows PostgreSQL's `numeric_send` / `numeric_recv`: `ndigits: i16`,
-//! `weight: i16`, `sign: u16`, `dscale: u16`, then `ndigits` base-10000 digits (`i16`, 0..=9999).
+//! The binary form follows PostgreSQL's `numeric_send` / `numeric_recv`: `ndigits`, `weight: i16`,
+//! `sign: u16`, `dscale: u16`, then `ndigits` base-10000 digits (`i16`, 0..=9999).
 //! The value is `sum(digit[i] * 10000^(weight - i))`, shown with `dscale` fractional digits.
+//!
+//! `ndigits` is read and written as a `u16`: `numeric_send` writes it with `pq_sendint16`, so
+//! the largest values (up to 36,864 groups) arrive as a wrapped int16, and `numeric_recv` reads
+//! it back as a uint16.
 
 use bytes::{BufMut, BytesMut};
 
@@ -18,6 +22,9 @@ const SIGN_NINF: u16 = 0xF000;
 const DSCALE_MAX: u16 = 0x3FFF;
 /// The longest numeric PostgreSQL accepts: 131072 digits before the point, 16383 after.
 const MAX_EXPONENT: i64 = 131_072 + 16_383 + 8;
+/// The most base-10000 groups a numeric PostgreSQL accepts holds: 32768 before the point
+/// (weight 32767, `NUMERIC_WEIGHT_MAX`) and 4096 after (16383 digits).
+const MAX_GROUPS: usize = 32_768 + 4_096;
 
 /// A numeric value as it travels: a borrowed view of the binary form, validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,12 +51,11 @@ impl<'a> NumericView<'a> {
             )
             .into());
         };
-        let ndigits = i16::from_be_bytes([header[0], header[1]]);
+        // A uint16, as numeric_recv reads it (see the module comment).
+        let ndigits = usize::from(u16::from_be_bytes([header[0], header[1]]));
         let weight = i16::from_be_bytes([header[2], header[3]]);
         let sign = u16::from_be_bytes([header[4], header[5]]);
         let dscale = u16::from_be_bytes([header[6], header[7]]);
-        let ndigits = usize::try_from(ndigits)
-            .map_err(|_| format!("invalid numeric value: negative digit count {ndigits}"))?;
         if digits.len() != ndigits * 2 {
             return Err(format!(
                 "invalid numeric value: {ndigits} digits announced, {} bytes follow",
@@ -149,9 +155,18 @@ fn put_numeric(
     dscale: u16,
     digits: &[i16],
 ) -> Result<(), BoxError> {
-    let ndigits = i16::try_from(digits.len()).map_err(|_| "numeric value out of range")?;
+    // Written as a uint16, as numeric_send does; numeric_recv reads it back as one.
+    let ndigits = u16::try_from(digits.len())
+        .ok()
+        .filter(|&n| usize::from(n) <= MAX_GROUPS)
+        .ok_or_else(|| {
+            format!(
+                "numeric value out of range: {} base-10000 digit groups, PostgreSQL holds at most {MAX_GROUPS}",
+                digits.len()
+            )
+        })?;
     buf.reserve(8 + digits.len() * 2);
-    buf.put_i16(ndigits);
+    buf.put_u16(ndigits);
     buf.put_i16(weight);
     buf.put_u16(sign);
     buf.put_u16(dscale);
@@ -448,6 +463,36 @@ mod tests {
         assert_eq!(roundtrip(&big), big);
         let tiny = format!("0.{}1", "0".repeat(999));
         assert_eq!(roundtrip("1e-1000"), tiny);
+    }
+
+    #[test]
+    fn more_than_32767_groups_travel_as_a_uint16_count() {
+        // 131,072 nines: 32,768 groups of 9999, weight 32,767; the count is 0x8000 on the wire.
+        let nines = "9".repeat(131_072);
+        let mut buf = BytesMut::new();
+        encode_str(&nines, &mut buf).unwrap();
+        assert_eq!(&buf[..8], &[0x80, 0x00, 0x7f, 0xff, 0, 0, 0, 0]);
+        assert_eq!(buf.len(), 8 + 32_768 * 2);
+        assert_eq!(NumericView::parse(&buf).unwrap().to_text(), nines);
+        // The largest numeric PostgreSQL allows, both signs.
+        let largest = format!("{nines}.{}", "9".repeat(16_383));
+        assert_eq!(roundtrip(&largest), largest);
+        assert_eq!(roundtrip(&format!("-{largest}")), format!("-{largest}"));
+        // One more digit before the point is out of PostgreSQL's range.
+        for s in [format!("1{nines}"), "1e131072".to_owned()] {
+            let err = encode_str(&s, &mut BytesMut::new()).unwrap_err();
+            assert!(err.to_string().contains("out of range"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_count_without_its_digits_is_an_error_not_an_allocation() {
+        // 65,535 groups announced, none sent.
+        let err = NumericView::parse(&[0xff, 0xff, 0, 0, 0, 0, 0, 0]).unwrap_err();
+        assert!(err.to_string().contains("65535 digits announced"), "{err}");
+        let mut raw = vec![0x80, 0x00, 0x7f, 0xff, 0, 0, 0, 0];
+        raw.extend(std::iter::repeat_n([0x27, 0x0f], 32_767).flatten());
+        assert!(NumericView::parse(&raw).is_err());
     }
 
     #[test]
