@@ -292,7 +292,8 @@ async fn a_recreated_type_is_prepared_again() {
     assert_eq!(got, "newer");
 }
 
-/// With a small cache the same holds for a statement evicted and prepared again.
+/// Without a cache every query is described afresh, so a re-created type is simply looked up
+/// under its new OID (a guard: this case worked before, only cached statements failed).
 #[tokio::test]
 async fn uncached_connections_see_recreated_types_too() {
     let mut conn = connect_with(shared_options().statement_cache_size(0)).await;
