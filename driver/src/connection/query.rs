@@ -584,7 +584,7 @@ fn describe_fields(desc: &RowDescription) -> Result<Vec<RawField>> {
     for field in desc.fields() {
         let f = field?;
         fields.push(RawField {
-            name: f.name.to_owned(),
+            name: f.name.into_owned(),
             type_oid: f.type_oid,
             table_oid: f.table_oid,
             column_id: f.column_id,

@@ -226,8 +226,8 @@ impl DbError {
     /// let err = DbError::from_fields([(b'S', "ERROR"), (b'M', "boom")]).unwrap_err();
     /// assert_eq!(err, "error or notice is missing field C (code)");
     /// ```
-    pub fn from_fields<'a>(
-        fields: impl IntoIterator<Item = (u8, &'a str)>,
+    pub fn from_fields<V: AsRef<str>>(
+        fields: impl IntoIterator<Item = (u8, V)>,
     ) -> Result<DbError, String> {
         let mut severity = None;
         let mut code = None;
@@ -253,6 +253,7 @@ impl DbError {
             routine: None,
         };
         for (field, value) in fields {
+            let value = value.as_ref();
             let text = || Some(value.to_owned());
             match field {
                 b'S' => severity = text(),
@@ -714,7 +715,7 @@ mod tests {
             "error or notice is missing fields S (severity), C (code), M (message)"
         );
         assert_eq!(
-            DbError::from_fields([]).unwrap_err(),
+            DbError::from_fields::<&str>([]).unwrap_err(),
             "error or notice is missing fields S (severity), C (code), M (message)"
         );
     }
