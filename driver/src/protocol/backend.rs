@@ -1730,7 +1730,10 @@ mod tests {
         match ok(b'D', body) {
             Message::DataRow(row) => {
                 assert_eq!(row.len(), 40_000);
-                assert_eq!(row.ranges().filter(|r| matches!(r, Ok(None))).count(), 40_000);
+                assert_eq!(
+                    row.ranges().filter(|r| matches!(r, Ok(None))).count(),
+                    40_000
+                );
             }
             m => panic!("{m:?}"),
         }
@@ -1755,10 +1758,23 @@ mod tests {
         }
         // Impossible lengths are still refused.
         let e = err(b't', Body::new().bytes(&65_535u16.to_be_bytes()).u32(23));
-        assert!(e.message().contains("65535 parameter types need 262140 bytes, 4 present"), "{e}");
-        err(b'D', Body::new().bytes(&65_535u16.to_be_bytes()).field(None));
-        err(b'T', field_bytes(Body::new().bytes(&65_535u16.to_be_bytes()), "a", 23, 0));
-        err(b'G', Body::new().u8(0).bytes(&65_535u16.to_be_bytes()).i16(0));
+        assert!(
+            e.message()
+                .contains("65535 parameter types need 262140 bytes, 4 present"),
+            "{e}"
+        );
+        err(
+            b'D',
+            Body::new().bytes(&65_535u16.to_be_bytes()).field(None),
+        );
+        err(
+            b'T',
+            field_bytes(Body::new().bytes(&65_535u16.to_be_bytes()), "a", 23, 0),
+        );
+        err(
+            b'G',
+            Body::new().u8(0).bytes(&65_535u16.to_be_bytes()).i16(0),
+        );
     }
 
     // ---- NegotiateProtocolVersion ----
