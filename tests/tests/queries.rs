@@ -416,3 +416,30 @@ async fn narrow_and_wide_rows_decode_every_column() {
         }
     }
 }
+
+#[tokio::test]
+async fn in_parameter_syntax_error_says_to_use_any() {
+    let mut conn = connect().await;
+    let err = conn
+        .fetch("SELECT 1 WHERE 1 IN $1", &[&vec![1i32]])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.sqlstate(),
+        Some(pgtusk::SqlState::SYNTAX_ERROR),
+        "{err}"
+    );
+    let db = err.as_db_error().unwrap();
+    assert!(db.message().contains("syntax error"), "{err}");
+    let hint = db
+        .driver_hint()
+        .unwrap_or_else(|| panic!("no pgtusk hint: {err}"));
+    assert!(hint.contains("`= ANY($1::T[])`"), "{hint}");
+    assert!(err.to_string().contains(hint), "{err}");
+    // The form the hint suggests works.
+    let rows = conn
+        .fetch("SELECT 1 WHERE 1 = ANY($1::int4[])", &[&vec![1i32]])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+}

@@ -512,7 +512,7 @@ impl Connection {
         }
         self.unconfirmed_statement = None;
         if let Some(e) = error {
-            return Err(e);
+            return Err(e.with_query_hint(sql));
         }
         let column_oids = fields.iter().map(|f: &RawField| f.type_oid);
         self.resolve_types(param_oids.iter().copied().chain(column_oids))
@@ -555,18 +555,19 @@ fn encode_param(
 ) -> Result<crate::types::IsNull> {
     let ty = ty.base_type();
     if !param.accepts_dyn(ty) {
-        return Err(Error::Encode(format!(
+        return Err(Error::encode(format!(
             "parameter ${}: Rust type {} cannot be sent as PostgreSQL type {ty}",
             i + 1,
             param.rust_type_name()
         )));
     }
     param.encode(ty, buf).map_err(|e| {
-        Error::Encode(format!(
+        let message = format!(
             "parameter ${}: cannot encode Rust type {} as PostgreSQL type {ty}: {e}",
             i + 1,
             param.rust_type_name()
-        ))
+        );
+        Error::encode_with(message, e)
     })
 }
 
