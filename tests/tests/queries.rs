@@ -443,3 +443,17 @@ async fn in_parameter_syntax_error_says_to_use_any() {
         .unwrap();
     assert_eq!(rows.len(), 1);
 }
+
+#[tokio::test]
+async fn decode_error_keeps_the_decoders_error_as_its_source() {
+    use std::error::Error as _;
+
+    let mut conn = connect().await;
+    let row = conn
+        .fetch_one("SELECT NULL::int4 AS missing", &[])
+        .await
+        .unwrap();
+    let err = row.try_get::<i32>("missing").unwrap_err();
+    let source = err.source().unwrap_or_else(|| panic!("no source: {err}"));
+    assert!(source.is::<pgtusk::types::UnexpectedNull>(), "{source:?}");
+}
