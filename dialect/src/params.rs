@@ -72,7 +72,7 @@ pub fn bind(values: impl Into<BindValues>) -> pgtusk::Result<Params> {
     let values = values.into().0;
     let mut out = Vec::with_capacity(values.len());
     for (i, v) in values.into_iter().enumerate() {
-        out.push(param(v).map_err(|m| pgtusk::Error::Encode(format!("${}: {m}", i + 1)))?);
+        out.push(param(v).map_err(|m| pgtusk::Error::encode(format!("${}: {m}", i + 1)))?);
     }
     Ok(Params(out))
 }

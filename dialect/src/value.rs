@@ -31,7 +31,7 @@ pub fn column_value(record: &Record, index: usize) -> Result<Value> {
     let column = record
         .columns()
         .get(index)
-        .ok_or_else(|| Error::Decode(format!("no column {index} in this row")))?;
+        .ok_or_else(|| Error::decode(format!("no column {index} in this row")))?;
     let ty = column.type_().base_type().clone();
     if let Kind::Array(elem) = ty.kind() {
         return crate::value_array::array_value(record, index, &ty, elem.base_type());

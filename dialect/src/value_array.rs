@@ -13,7 +13,7 @@ pub(crate) fn array_value(record: &Record, index: usize, ty: &Type, elem: &Type)
     let Some(raw) = record.raw(index) else {
         return Ok(Value::Array(at, None));
     };
-    let fail = |m: String| Error::Decode(format!("column {index} ({ty}): {m}"));
+    let fail = |m: String| Error::decode(format!("column {index} ({ty}): {m}"));
     let items = if ty.is_binary() {
         binary_items(raw)
             .map_err(fail)?

@@ -21,7 +21,7 @@
 
 use std::fmt;
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result};
 use crate::record::{Column, Columns, Record};
 use crate::types::{Decode, Oid, Type};
 
@@ -54,7 +54,7 @@ pub trait RecordPlan {
 ///     fn plan(columns: &Columns) -> Result<usize> {
 ///         columns
 ///             .index_of("label")
-///             .ok_or_else(|| Error::Decode("Label: no column \"label\"".into()))
+///             .ok_or_else(|| Error::decode("Label: no column \"label\""))
 ///     }
 ///
 ///     fn from_record(record: &'r Record, plan: &usize) -> Result<Self> {
@@ -226,7 +226,7 @@ pub mod __private {
                 });
             }
             let list = column_list(columns);
-            return Err(Error::Decode(match at {
+            return Err(Error::decode(match at {
                 At::Name(name) => {
                     format!("{ctx}: no column \"{name}\" in the result (columns: {list})")
                 }
@@ -239,7 +239,7 @@ pub mod __private {
         let column = &columns.as_slice()[index];
         let ty = column.type_();
         if !accepts(ty.base_type()) {
-            return Err(Error::Decode(format!(
+            return Err(Error::decode(format!(
                 "{ctx}: column \"{}\" (index {index}) is {ty}, which Rust type {} cannot decode",
                 column.name(),
                 short_type_name(rust_type)
@@ -266,7 +266,7 @@ pub mod __private {
     fn column<'r>(plan: &FieldPlan, record: &'r Record, ctx: &Ctx) -> Result<&'r Column> {
         match record.columns().get(plan.index) {
             Some(column) if column.type_().oid() == plan.oid => Ok(column),
-            _ => Err(Error::Decode(format!(
+            _ => Err(Error::decode(format!(
                 "{ctx}: this record does not have the columns its plan was made for; \
                  make the plan from this result's columns"
             ))),
@@ -284,24 +284,28 @@ pub mod __private {
         };
         result.map_err(|e| {
             if e.is::<crate::types::UnexpectedNull>() {
-                null_error(ctx, column, T::rust_type_name())
+                null_error(ctx, column, T::rust_type_name(), e)
             } else {
-                Error::Decode(format!(
+                let message = format!(
                     "{ctx}: column \"{}\" (index {}): invalid {ty} value for Rust type {}: {e}",
                     column.name(),
                     plan.index,
                     short_type_name(T::rust_type_name())
-                ))
+                );
+                Error::decode_with(message, e)
             }
         })
     }
 
-    fn null_error(ctx: &Ctx, column: &Column, rust_type: &str) -> Error {
+    /// `source` is the decoder's error: [`UnexpectedNull`](crate::types::UnexpectedNull), or
+    /// serde_json's for a `#[record(json)]` field.
+    fn null_error(ctx: &Ctx, column: &Column, rust_type: &str, source: BoxError) -> Error {
         let rust_type = short_type_name(rust_type);
-        Error::Decode(format!(
+        let message = format!(
             "{ctx}: column \"{}\" is NULL but {rust_type} cannot hold NULL; use Option<{rust_type}>",
             column.name()
-        ))
+        );
+        Error::decode_with(message, source)
     }
 
     /// Decodes a `#[record(default)]` field: `Default::default()` when its column is absent.
@@ -329,7 +333,7 @@ pub mod __private {
         let value: D = decode(plan, record, ctx)?;
         T::try_from(value).map_err(|e| {
             let name = record.columns().get(plan.index).map_or("", |c| c.name());
-            Error::Decode(format!(
+            Error::decode(format!(
                 "{ctx}: column \"{name}\" (index {}): the {} value does not convert into {}: {e}",
                 plan.index,
                 short_type_name(D::rust_type_name()),
@@ -425,28 +429,29 @@ pub mod __private {
         let column = column(plan, record, ctx)?;
         let ty = column.type_().base_type();
         let invalid = |e: &dyn fmt::Display| {
-            Error::Decode(format!(
+            format!(
                 "{ctx}: column \"{}\" (index {}): invalid JSON for Rust type {}: {e}",
                 column.name(),
                 plan.index,
                 short_type_name(std::any::type_name::<T>())
-            ))
+            )
         };
         let Some(mut raw) = record.raw(plan.index) else {
             // SQL NULL: what JSON null becomes (None for an Option), else a NULL error.
             return serde_json::from_str::<T>("null")
-                .map_err(|_| null_error(ctx, column, std::any::type_name::<T>()));
+                .map_err(|e| null_error(ctx, column, std::any::type_name::<T>(), e.into()));
         };
         if *ty == Type::JSONB && ty.is_binary() {
             match raw.split_first() {
                 Some((1, rest)) => raw = rest,
                 Some((version, _)) => {
-                    return Err(invalid(&format_args!("unknown jsonb version {version}")));
+                    let message = invalid(&format_args!("unknown jsonb version {version}"));
+                    return Err(Error::decode(message));
                 }
-                None => return Err(invalid(&"empty jsonb value")),
+                None => return Err(Error::decode(invalid(&"empty jsonb value"))),
             }
         }
-        serde_json::from_slice(raw).map_err(|e| invalid(&e))
+        serde_json::from_slice(raw).map_err(|e| Error::decode_with(invalid(&e), e))
     }
 
     /// [`decode_json`], or `Default::default()` when the column is absent.

@@ -300,7 +300,7 @@ impl Record {
 
     #[cold]
     fn no_such_column(&self, idx: &dyn fmt::Debug) -> Error {
-        Error::Decode(format!(
+        Error::decode(format!(
             "no column {idx:?} in this row (columns: {})",
             column_list(&self.columns)
         ))
@@ -308,7 +308,7 @@ impl Record {
 
     #[cold]
     fn no_such_index(&self, index: usize) -> Error {
-        Error::Decode(format!(
+        Error::decode(format!(
             "no column {index} in this row ({} columns)",
             self.len()
         ))
@@ -356,7 +356,7 @@ impl Record {
 
 #[cold]
 fn wrong_type<'r, T: Decode<'r>>(index: usize, column: &Column) -> Error {
-    Error::Decode(format!(
+    Error::decode(format!(
         "column {index} \"{}\": cannot decode PostgreSQL type {} into Rust type {}",
         column.name,
         column.ty.base_type(),
@@ -367,19 +367,20 @@ fn wrong_type<'r, T: Decode<'r>>(index: usize, column: &Column) -> Error {
 #[cold]
 fn invalid_value<'r, T: Decode<'r>>(index: usize, column: &Column, e: BoxError) -> Error {
     let ty = column.ty.base_type();
-    if e.is::<UnexpectedNull>() {
-        Error::Decode(format!(
+    let message = if e.is::<UnexpectedNull>() {
+        format!(
             "column {index} \"{}\" ({ty}) is NULL but Rust type {} cannot hold NULL; decode into an Option",
             column.name,
             T::rust_type_name()
-        ))
+        )
     } else {
-        Error::Decode(format!(
+        format!(
             "column {index} \"{}\": invalid {ty} value for Rust type {}: {e}",
             column.name,
             T::rust_type_name()
-        ))
-    }
+        )
+    };
+    Error::decode_with(message, e)
 }
 
 fn column_list(columns: &Columns) -> String {

@@ -11,7 +11,7 @@ use pgtusk_tests::connect;
 /// The message of a decode error, or a panic naming what came instead.
 fn decode_message<T: std::fmt::Debug>(result: pgtusk::Result<T>) -> String {
     match result {
-        Err(Error::Decode(message)) => message,
+        Err(Error::Decode(message)) => message.to_string(),
         other => panic!("expected a decode error, got {other:?}"),
     }
 }

@@ -416,3 +416,44 @@ async fn narrow_and_wide_rows_decode_every_column() {
         }
     }
 }
+
+#[tokio::test]
+async fn in_parameter_syntax_error_says_to_use_any() {
+    let mut conn = connect().await;
+    let err = conn
+        .fetch("SELECT 1 WHERE 1 IN $1", &[&vec![1i32]])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.sqlstate(),
+        Some(pgtusk::SqlState::SYNTAX_ERROR),
+        "{err}"
+    );
+    let db = err.as_db_error().unwrap();
+    assert!(db.message().contains("syntax error"), "{err}");
+    let hint = db
+        .driver_hint()
+        .unwrap_or_else(|| panic!("no pgtusk hint: {err}"));
+    assert!(hint.contains("`= ANY($1::T[])`"), "{hint}");
+    assert!(err.to_string().contains(hint), "{err}");
+    // The form the hint suggests works.
+    let rows = conn
+        .fetch("SELECT 1 WHERE 1 = ANY($1::int4[])", &[&vec![1i32]])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+}
+
+#[tokio::test]
+async fn decode_error_keeps_the_decoders_error_as_its_source() {
+    use std::error::Error as _;
+
+    let mut conn = connect().await;
+    let row = conn
+        .fetch_one("SELECT NULL::int4 AS missing", &[])
+        .await
+        .unwrap();
+    let err = row.try_get::<i32>("missing").unwrap_err();
+    let source = err.source().unwrap_or_else(|| panic!("no source: {err}"));
+    assert!(source.is::<pgtusk::types::UnexpectedNull>(), "{source:?}");
+}

@@ -123,7 +123,7 @@ impl Connection {
 /// Says which parameter set an error belongs to.
 fn at_set(error: Error, index: usize) -> Error {
     match error {
-        Error::Encode(m) => Error::Encode(format!("parameter set {index}: {m}")),
+        Error::Encode(e) => Error::Encode(e.prefixed(format_args!("parameter set {index}"))),
         Error::Interface(m) => Error::Interface(format!("parameter set {index}: {m}")),
         Error::Db(db) => {
             tracing::debug!(index, "execute_many failed; the batch was rolled back");

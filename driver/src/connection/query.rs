@@ -644,7 +644,7 @@ impl Connection {
                 Message::NoData if !synced => break,
                 Message::NoData => {}
                 Message::ErrorResponse(fields) => {
-                    let e = with_query_hint(db_error(&fields), sql);
+                    let e = db_error(&fields).with_query_hint(sql);
                     if !synced {
                         return Err(self.abort_request(e).await);
                     }
@@ -749,15 +749,9 @@ fn cannot_send(e: crate::protocol::ProtocolError) -> Error {
 
 /// The error `fetch_one` gives for an empty result.
 pub(super) fn no_rows(query: QueryRef<'_>) -> Error {
-    Error::Interface(format!(
-        "fetch_one: the query returned no rows ({}); use fetch_optional to accept none",
-        query_text(query)
-    ))
-}
-
-/// Adds pgtusk's answer to a server error about this SQL (`x IN $1`).
-fn with_query_hint(error: Error, _sql: &str) -> Error {
-    error
+    Error::NoRows {
+        query: query_text(query).to_owned(),
+    }
 }
 
 /// Writes parameter `$i+1` after checking that its Rust type can be the server's type.
@@ -769,18 +763,19 @@ fn encode_param(
 ) -> Result<crate::types::IsNull> {
     let ty = ty.base_type();
     if !param.accepts_dyn(ty) {
-        return Err(Error::Encode(format!(
+        return Err(Error::encode(format!(
             "parameter ${}: Rust type {} cannot be sent as PostgreSQL type {ty}",
             i + 1,
             param.rust_type_name()
         )));
     }
     param.encode(ty, buf).map_err(|e| {
-        Error::Encode(format!(
+        let message = format!(
             "parameter ${}: cannot encode Rust type {} as PostgreSQL type {ty}: {e}",
             i + 1,
             param.rust_type_name()
-        ))
+        );
+        Error::encode_with(message, e)
     })
 }
 
@@ -798,7 +793,7 @@ fn describe_fields(desc: &RowDescription) -> Result<Vec<RawField>> {
     for field in desc.fields() {
         let f = field?;
         fields.push(RawField {
-            name: f.name.to_owned(),
+            name: f.name.into_owned(),
             type_oid: f.type_oid,
             table_oid: f.table_oid,
             column_id: f.column_id,

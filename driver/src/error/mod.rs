@@ -18,8 +18,11 @@
 
 use std::fmt;
 
+mod conversion;
+mod query_hint;
 mod sqlstate;
 
+pub use conversion::ConversionError;
 pub use sqlstate::SqlState;
 
 /// A boxed error from a codec or a user callback.
@@ -47,12 +50,22 @@ pub enum Error {
     Config(String),
     /// Authentication could not proceed on our side (unsupported method, bad SCRAM exchange).
     Auth(String),
-    /// A parameter could not be encoded; the message names `$n` and both types.
-    Encode(String),
-    /// A column could not be decoded; the message names the column and both types.
-    Decode(String),
-    /// The API was used in a way that cannot work (wrong parameter count, no rows for fetch_one, ...).
+    /// A parameter could not be encoded; the message names `$n` and both types, and
+    /// [`source`](std::error::Error::source) is the codec's error when there was one.
+    /// Build one with [`Error::encode`] or [`Error::encode_with`].
+    Encode(ConversionError),
+    /// A column could not be decoded; the message names the column and both types, and
+    /// [`source`](std::error::Error::source) is the codec's error when there was one
+    /// (a serde_json error, [`UnexpectedNull`](crate::types::UnexpectedNull), an overflow).
+    /// Build one with [`Error::decode`] or [`Error::decode_with`].
+    Decode(ConversionError),
+    /// The API was used in a way that cannot work (wrong parameter count, ...).
     Interface(String),
+    /// `fetch_one` found no row. Use `fetch_optional` to accept none.
+    NoRows {
+        /// The query's SQL text.
+        query: String,
+    },
     /// The connection is closed or was marked broken by an earlier failure.
     Closed,
     /// A connect or operation timeout expired.
@@ -78,6 +91,10 @@ impl fmt::Display for Error {
             Error::Encode(m) => write!(f, "encode error: {m}"),
             Error::Decode(m) => write!(f, "decode error: {m}"),
             Error::Interface(m) => write!(f, "{m}"),
+            Error::NoRows { query } => write!(
+                f,
+                "fetch_one: the query returned no rows ({query}); use fetch_optional to accept none"
+            ),
             Error::Closed => f.write_str("the connection is closed"),
             Error::Timeout => f.write_str("timed out"),
         }
@@ -89,6 +106,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io(e) => Some(e),
             Error::Db(e) | Error::StatementInvalidated(e) => Some(&**e),
+            Error::Encode(e) | Error::Decode(e) => e.cause(),
             _ => None,
         }
     }
@@ -118,10 +136,48 @@ impl Error {
         }
     }
 
-    /// Whether the connection is closed or broken ([`Error::Closed`]): it must
-    /// be dropped, not reused.
+    /// Whether this error left the connection unusable: it must be dropped (a pool discards
+    /// it), not reused.
+    ///
+    /// True for [`Error::Closed`]; for every [`Error::Io`] (a failed read or write leaves
+    /// the exchange with the server in an unknown state); and for an [`Error::Db`] whose
+    /// severity is `FATAL` or `PANIC`, with which the server ends the session (an
+    /// administrator's `pg_terminate_backend`, a shutdown, a crash). An `ERROR` leaves the
+    /// connection usable. A protocol error usually breaks the connection too, without
+    /// saying so here: the next operation then fails with [`Error::Closed`].
     pub fn is_closed(&self) -> bool {
-        matches!(self, Error::Closed)
+        match self {
+            Error::Closed | Error::Io(_) => true,
+            Error::Db(e) => e.ends_session(),
+            _ => false,
+        }
+    }
+
+    /// An [`Error::Encode`] with this message and no underlying cause.
+    pub fn encode(message: impl Into<String>) -> Error {
+        Error::Encode(ConversionError::new(message))
+    }
+
+    /// An [`Error::Encode`] with this message, whose [`source`](std::error::Error::source) is
+    /// the codec's error.
+    pub fn encode_with(message: impl Into<String>, source: impl Into<BoxError>) -> Error {
+        Error::Encode(ConversionError::with_source(message, source))
+    }
+
+    /// An [`Error::Decode`] with this message and no underlying cause.
+    ///
+    /// ```
+    /// let err = pgtusk::Error::decode("Label: no column \"label\"");
+    /// assert_eq!(err.to_string(), "decode error: Label: no column \"label\"");
+    /// ```
+    pub fn decode(message: impl Into<String>) -> Error {
+        Error::Decode(ConversionError::new(message))
+    }
+
+    /// An [`Error::Decode`] with this message, whose [`source`](std::error::Error::source) is
+    /// the codec's error.
+    pub fn decode_with(message: impl Into<String>, source: impl Into<BoxError>) -> Error {
+        Error::Decode(ConversionError::with_source(message, source))
     }
 }
 
@@ -189,6 +245,8 @@ pub struct DbError {
     file: Option<String>,
     line: Option<u32>,
     routine: Option<String>,
+    /// Not from the server: what pgtusk suggests from the query text (see `query_hint.rs`).
+    driver_hint: Option<String>,
 }
 
 /// Where in a query an error is, as [`DbError::position`] reports it.
@@ -226,8 +284,8 @@ impl DbError {
     /// let err = DbError::from_fields([(b'S', "ERROR"), (b'M', "boom")]).unwrap_err();
     /// assert_eq!(err, "error or notice is missing field C (code)");
     /// ```
-    pub fn from_fields<'a>(
-        fields: impl IntoIterator<Item = (u8, &'a str)>,
+    pub fn from_fields<V: AsRef<str>>(
+        fields: impl IntoIterator<Item = (u8, V)>,
     ) -> Result<DbError, String> {
         let mut severity = None;
         let mut code = None;
@@ -251,8 +309,10 @@ impl DbError {
             file: None,
             line: None,
             routine: None,
+            driver_hint: None,
         };
         for (field, value) in fields {
+            let value = value.as_ref();
             let text = || Some(value.to_owned());
             match field {
                 b'S' => severity = text(),
@@ -408,6 +468,23 @@ impl DbError {
         self.routine.as_deref()
     }
 
+    /// A suggestion pgtusk added, not the server: what to write instead when the query
+    /// text shows a known mistake (such as `x IN $1` for an array parameter). The server's
+    /// own suggestion stays in [`hint`](DbError::hint). `Display` shows both.
+    pub fn driver_hint(&self) -> Option<&str> {
+        self.driver_hint.as_deref()
+    }
+
+    /// Whether the server ends the session with this error (severity `FATAL` or `PANIC`).
+    fn ends_session(&self) -> bool {
+        // `V` is never translated; `S` is, but servers before 9.6 send only `S`.
+        let severity = self
+            .severity_nonlocalized
+            .as_deref()
+            .unwrap_or(&self.severity);
+        matches!(severity, "FATAL" | "PANIC")
+    }
+
     /// The line and column, both counted from 1, of the error position (`P`)
     /// in `sql`, which must be the query text the client sent.
     ///
@@ -459,6 +536,7 @@ impl fmt::Display for DbError {
             for (label, value) in [
                 ("DETAIL", &self.detail),
                 ("HINT", &self.hint),
+                ("HINT (pgtusk)", &self.driver_hint),
                 ("CONTEXT", &self.where_),
             ] {
                 if let Some(value) = value {
@@ -466,7 +544,11 @@ impl fmt::Display for DbError {
                 }
             }
         } else {
-            for (label, value) in [("detail", &self.detail), ("hint", &self.hint)] {
+            for (label, value) in [
+                ("detail", &self.detail),
+                ("hint", &self.hint),
+                ("hint (pgtusk)", &self.driver_hint),
+            ] {
                 if let Some(value) = value {
                     write!(f, "; {label}: {value}")?;
                 }
@@ -714,7 +796,7 @@ mod tests {
             "error or notice is missing fields S (severity), C (code), M (message)"
         );
         assert_eq!(
-            DbError::from_fields([]).unwrap_err(),
+            DbError::from_fields::<&str>([]).unwrap_err(),
             "error or notice is missing fields S (severity), C (code), M (message)"
         );
     }
@@ -832,6 +914,93 @@ mod tests {
         assert_eq!(at("10", "select ("), None);
         assert_eq!(at("0", "select"), None);
         assert_eq!(minimal(&[]).position_in("select"), None);
+    }
+
+    #[test]
+    fn is_closed_when_the_connection_is_unusable() {
+        let with_severity = |fields: &[(u8, &str)]| {
+            let mut all = vec![(b'C', "57P01"), (b'M', "terminating connection")];
+            all.extend_from_slice(fields);
+            Error::from(DbError::from_fields(all).unwrap())
+        };
+        for fields in [
+            &[(b'S', "FATAL"), (b'V', "FATAL")][..],
+            &[(b'S', "PANIC"), (b'V', "PANIC")],
+            // Localized `S` with the untranslated `V`; or `S` alone (before 9.6).
+            &[(b'S', "SCHWERWIEGEND"), (b'V', "FATAL")],
+            &[(b'S', "FATAL")],
+        ] {
+            assert!(with_severity(fields).is_closed(), "{fields:?}");
+        }
+        for fields in [
+            &[(b'S', "ERROR"), (b'V', "ERROR")][..],
+            &[(b'S', "FEHLER"), (b'V', "ERROR")],
+            &[(b'S', "WARNING")],
+        ] {
+            assert!(!with_severity(fields).is_closed(), "{fields:?}");
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "eof");
+        assert!(Error::from(io).is_closed());
+        assert!(Error::Closed.is_closed());
+        for open in [
+            Error::Timeout,
+            Error::Protocol("p".into()),
+            Error::decode("d"),
+            Error::encode("e"),
+            Error::Interface("i".into()),
+            Error::NoRows { query: "q".into() },
+        ] {
+            assert!(!open.is_closed(), "{open}");
+        }
+    }
+
+    #[test]
+    fn no_rows_names_the_query_and_the_way_out() {
+        let err = Error::NoRows {
+            query: "SELECT 1 WHERE false".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "fetch_one: the query returned no rows (SELECT 1 WHERE false); use fetch_optional to accept none"
+        );
+        assert!(matches!(err, Error::NoRows { ref query } if query == "SELECT 1 WHERE false"));
+    }
+
+    #[test]
+    fn encode_and_decode_keep_their_source() {
+        use std::error::Error as _;
+
+        let overflow = u8::try_from(300i32).unwrap_err();
+        let err = Error::decode_with("column 0 \"n\": 300 does not fit", overflow);
+        assert!(matches!(err, Error::Decode(_)));
+        assert_eq!(
+            err.to_string(),
+            "decode error: column 0 \"n\": 300 does not fit"
+        );
+        let source = err.source().expect("the codec's error");
+        assert!(source.is::<std::num::TryFromIntError>(), "{source:?}");
+
+        let null: BoxError = Box::new(crate::types::UnexpectedNull);
+        let err = Error::encode_with("parameter $1: no", null);
+        assert!(matches!(err, Error::Encode(_)));
+        assert_eq!(err.to_string(), "encode error: parameter $1: no");
+        assert!(err.source().unwrap().is::<crate::types::UnexpectedNull>());
+
+        // Without a cause there is no source; the message is the same either way.
+        let err = Error::decode("no column \"x\"");
+        assert!(err.source().is_none());
+        assert_eq!(err.to_string(), "decode error: no column \"x\"");
+        let Error::Decode(inner) = err else {
+            unreachable!()
+        };
+        assert_eq!(inner.message(), "no column \"x\"");
+        assert!(inner.into_source().is_none());
+
+        // A prefix keeps the source.
+        let prefixed = ConversionError::with_source("m", u8::try_from(-1i32).unwrap_err())
+            .prefixed(format_args!("parameter set {}", 3));
+        assert_eq!(prefixed.to_string(), "parameter set 3: m");
+        assert!(prefixed.source().is_some());
     }
 
     #[test]

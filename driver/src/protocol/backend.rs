@@ -7,6 +7,7 @@
 //! The one-byte answer to an SSLRequest (`S` or `N`) is not a message; the connection reads it
 //! before any message arrives.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use std::str;
@@ -471,7 +472,7 @@ impl CopyResponse {
         if !matches!(format, 0 | 1) {
             return Err(r.error(format_args!("unknown overall format {format}")));
         }
-        let count = r.count()?;
+        let count = usize::from(r.count()?);
         if r.remaining() != count * 2 {
             return Err(r.error(format_args!(
                 "{count} column formats need {} bytes, {} present",
@@ -526,12 +527,8 @@ impl DataRow {
                 "DataRow: message ends before the field count",
             ));
         };
-        let count = i16::from_be_bytes([hi, lo]);
-        let Ok(len) = u16::try_from(count) else {
-            return Err(ProtocolError::new(format!(
-                "DataRow: negative field count {count}"
-            )));
-        };
+        // Unsigned, as PostgreSQL writes it (pq_sendint16); at most 1664 in practice.
+        let len = u16::from_be_bytes([hi, lo]);
         // The count was read above, so these two bytes are there.
         body.advance(2);
         let row = DataRow { len, buf: body };
@@ -652,7 +649,9 @@ impl ErrorFields {
     fn parse(body: Bytes, what: &'static str) -> Result<ErrorFields, ProtocolError> {
         let mut r = Reader::new(&body, what);
         while r.u8()? != 0 {
-            r.cstr()?;
+            // Not checked as UTF-8: a SQL_ASCII database sends its bytes unconverted, and the
+            // error must still reach the caller (its values are decoded lossily).
+            r.cstr_bytes()?;
         }
         r.finish()?;
         Ok(ErrorFields { buf: body })
@@ -668,12 +667,14 @@ impl ErrorFields {
 }
 
 /// One field of an ErrorResponse or NoticeResponse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorField<'a> {
     /// The field type: `S` severity, `C` SQLSTATE, `M` message, `D` detail, `H` hint, ...
     pub code: u8,
-    /// The field's value.
-    pub value: &'a str,
+    /// The field's value: borrowed from the message when it is UTF-8, otherwise decoded
+    /// lossily (each invalid sequence becomes U+FFFD), as a SQL_ASCII database may send
+    /// bytes in any encoding.
+    pub value: Cow<'a, str>,
 }
 
 /// Iterator over [`ErrorFields`].
@@ -695,7 +696,10 @@ impl<'a> Iterator for ErrorFieldsIter<'a> {
                 self.done = true;
                 return None;
             }
-            Ok(code) => self.reader.cstr().map(|value| ErrorField { code, value }),
+            Ok(code) => self
+                .reader
+                .cstr_lossy()
+                .map(|value| ErrorField { code, value }),
             Err(e) => Err(e),
         };
         self.done = field.is_err();
@@ -751,7 +755,8 @@ pub struct ParameterDescription {
 impl ParameterDescription {
     fn parse(body: Bytes) -> Result<ParameterDescription, ProtocolError> {
         let mut r = Reader::new(&body, "ParameterDescription");
-        let count = r.count()?;
+        // Unsigned: a statement may have up to 65535 parameters.
+        let count = usize::from(r.count()?);
         if r.remaining() != count * 4 {
             return Err(r.error(format_args!(
                 "{count} parameter types need {} bytes, {} present",
@@ -826,15 +831,15 @@ const FIELD_FIXED_LEN: usize = 4 + 2 + 4 + 2 + 4 + 2;
 impl RowDescription {
     fn parse(body: Bytes) -> Result<RowDescription, ProtocolError> {
         let mut r = Reader::new(&body, "RowDescription");
-        let count = r.count()?;
+        // Unsigned, as PostgreSQL writes it; at most 1664 (MaxTupleAttributeNumber) in practice.
+        let len = r.count()?;
         // Each field takes at least its name's NUL and the fixed part.
-        if count * (1 + FIELD_FIXED_LEN) > r.remaining() {
+        if usize::from(len) * (1 + FIELD_FIXED_LEN) > r.remaining() {
             return Err(r.error(format_args!(
-                "{count} fields do not fit in {} bytes",
+                "{len} fields do not fit in {} bytes",
                 r.remaining()
             )));
         }
-        let len = u16::try_from(count).map_err(|_| r.error("field count out of range"))?;
         let description = RowDescription {
             len,
             buf: body.slice(2..),
@@ -867,10 +872,11 @@ impl RowDescription {
 }
 
 /// One column of a [`RowDescription`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldDescription<'a> {
-    /// The column name.
-    pub name: &'a str,
+    /// The column name: borrowed from the message when it is UTF-8, otherwise decoded lossily
+    /// (each invalid sequence becomes U+FFFD), as a SQL_ASCII database may send any bytes.
+    pub name: Cow<'a, str>,
     /// The OID of the table the column comes from, or 0.
     pub table_oid: u32,
     /// The column's attribute number in that table, or 0.
@@ -896,7 +902,7 @@ impl<'a> FieldDescriptions<'a> {
     fn read(&mut self) -> Result<FieldDescription<'a>, ProtocolError> {
         let r = &mut self.reader;
         Ok(FieldDescription {
-            name: r.cstr()?,
+            name: r.cstr_lossy()?,
             table_oid: r.u32()?,
             column_id: r.i16()?,
             type_oid: r.u32()?,
@@ -933,10 +939,10 @@ fn str_or_empty(bytes: &[u8]) -> &str {
     str::from_utf8(bytes).unwrap_or_default()
 }
 
-/// A non-negative Int16 count at the start of `buf` (0 if absent; only used on validated bodies).
+/// The unsigned Int16 count at the start of `buf` (0 if absent; only used on validated bodies).
 fn read_count(buf: &[u8]) -> usize {
     match buf.first_chunk::<2>() {
-        Some(&[hi, lo]) => usize::try_from(i16::from_be_bytes([hi, lo])).unwrap_or(0),
+        Some(&[hi, lo]) => usize::from(u16::from_be_bytes([hi, lo])),
         None => 0,
     }
 }
@@ -997,10 +1003,31 @@ impl<'a> Reader<'a> {
         self.array().map(u32::from_be_bytes)
     }
 
-    /// An Int16 count that must not be negative.
-    fn count(&mut self) -> Result<usize, ProtocolError> {
-        let count = self.i16()?;
-        usize::try_from(count).map_err(|_| self.error(format_args!("negative count {count}")))
+    /// A count of parameters, columns or formats. The protocol calls it Int16, but PostgreSQL
+    /// writes it with `pq_sendint16` and libpq reads it unsigned (`pqGetInt`), so 65535
+    /// parameters arrive as 0xffff. Callers check it against the bytes present.
+    fn count(&mut self) -> Result<u16, ProtocolError> {
+        self.array().map(u16::from_be_bytes)
+    }
+
+    /// The bytes of a NUL-terminated string (without the NUL), in any encoding; moves past
+    /// the NUL.
+    fn cstr_bytes(&mut self) -> Result<&'a [u8], ProtocolError> {
+        let rest = self.rest();
+        let Some(nul) = rest.iter().position(|&b| b == 0) else {
+            return Err(self.error(format_args!(
+                "string at offset {} has no NUL terminator",
+                self.pos
+            )));
+        };
+        self.pos += nul + 1;
+        Ok(&rest[..nul])
+    }
+
+    /// A NUL-terminated string, borrowed when it is UTF-8 and decoded lossily otherwise;
+    /// moves past the NUL.
+    fn cstr_lossy(&mut self) -> Result<Cow<'a, str>, ProtocolError> {
+        self.cstr_bytes().map(String::from_utf8_lossy)
     }
 
     /// The range of a NUL-terminated UTF-8 string (without the NUL); moves past the NUL.
@@ -1043,6 +1070,8 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::*;
     use crate::protocol::DEFAULT_MAX_MESSAGE_SIZE;
 
@@ -1374,7 +1403,7 @@ mod tests {
 
     #[test]
     fn data_row_malformed() {
-        // No field count; a count of 1000 in 10 bytes; a negative count.
+        // No field count; a count of 1000 in 10 bytes; a count of 65535 with no fields.
         err(b'D', Body::new());
         err(b'D', Body::new().u8(0));
         let e = err(b'D', Body::new().i16(1000).bytes(&[0; 10]));
@@ -1421,19 +1450,19 @@ mod tests {
                 [
                     ErrorField {
                         code: b'S',
-                        value: "ERROR"
+                        value: "ERROR".into()
                     },
                     ErrorField {
                         code: b'C',
-                        value: "42P01"
+                        value: "42P01".into()
                     },
                     ErrorField {
                         code: b'M',
-                        value: "relation \"nope\" does not exist"
+                        value: "relation \"nope\" does not exist".into()
                     },
                     ErrorField {
                         code: b'P',
-                        value: "15"
+                        value: "15".into()
                     },
                 ]
             );
@@ -1451,9 +1480,39 @@ mod tests {
         err(b'E', Body::new().u8(b'S').cstr("ERROR"));
         err(b'E', Body::new().u8(b'S').bytes(b"ERROR"));
         err(b'N', Body::new().u8(b'S'));
-        // Invalid UTF-8, bytes after the terminator.
-        err(b'E', Body::new().u8(b'M').bytes(&[0xff, 0]).u8(0));
+        // Bytes after the terminator (invalid UTF-8 is decoded lossily, not refused).
         err(b'N', Body::new().u8(b'S').cstr("NOTICE").u8(0).u8(0));
+    }
+
+    #[test]
+    fn error_and_notice_fields_decode_non_utf8_lossily() {
+        // A SQL_ASCII database sends its bytes unconverted: 0xe9 is "é" in LATIN1.
+        let body = || {
+            Body::new()
+                .u8(b'S')
+                .cstr("ERROR")
+                .u8(b'C')
+                .cstr("P0001")
+                .u8(b'M')
+                .bytes(b"caf\xe9 \xff\xfe!")
+                .u8(0)
+                .u8(b'D')
+                .cstr("fine")
+                .u8(0)
+        };
+        for tag in [b'E', b'N'] {
+            let fields = match ok(tag, body()) {
+                Message::ErrorResponse(f) | Message::NoticeResponse(f) => f,
+                m => panic!("{m:?}"),
+            };
+            let fields: Vec<_> = fields.iter().collect::<Result<_, _>>().unwrap();
+            assert_eq!(fields.len(), 4);
+            assert_eq!(fields[1].value, "P0001");
+            assert_eq!(fields[2].value, "caf\u{fffd} \u{fffd}\u{fffd}!");
+            assert!(matches!(fields[2].value, Cow::Owned(_)));
+            // Valid UTF-8 is still borrowed from the message, not copied.
+            assert!(matches!(fields[3].value, Cow::Borrowed("fine")));
+        }
     }
 
     // ---- NotificationResponse ----
@@ -1593,7 +1652,7 @@ mod tests {
         assert_eq!(
             fields[0],
             FieldDescription {
-                name: "id",
+                name: "id".into(),
                 table_oid: 16_384,
                 column_id: 2,
                 type_oid: 23,
@@ -1623,14 +1682,99 @@ mod tests {
         err(b'T', field_bytes(Body::new().i16(1000), "a", 23, 0));
         // Two claimed, one present.
         err(b'T', field_bytes(Body::new().i16(2), "a", 23, 0));
-        // Name without NUL, fixed part cut short, bad UTF-8 name, trailing bytes.
+        // Name without NUL, fixed part cut short, trailing bytes.
         err(b'T', Body::new().i16(1).bytes(&[b'a'; 30]));
         err(b'T', Body::new().i16(1).cstr("a").bytes(&[0; 17]));
+        err(b'T', field_bytes(Body::new().i16(1), "a", 23, 0).u8(0));
+    }
+
+    #[test]
+    fn row_description_decodes_a_non_utf8_name_lossily() {
+        let body = field_bytes(Body::new().i16(2).bytes(b"caf\xe9"), "", 25, 0);
+        let body = field_bytes(body, "ok", 23, 1);
+        let d = match ok(b'T', body) {
+            Message::RowDescription(d) => d,
+            m => panic!("{m:?}"),
+        };
+        let fields: Vec<_> = d.fields().collect::<Result<_, _>>().unwrap();
+        assert_eq!(fields[0].name, "caf\u{fffd}");
+        assert_eq!(fields[0].type_oid, 25);
+        assert!(matches!(fields[1].name, Cow::Borrowed("ok")));
+        assert_eq!(fields[1].type_oid, 23);
+    }
+
+    #[test]
+    fn counts_are_unsigned_int16() {
+        // PostgreSQL writes every count with pq_sendint16 and libpq reads it unsigned:
+        // a statement may have up to 65535 parameters.
+        for count in [32_768u16, 40_000, 65_535] {
+            let mut body = Body::new().bytes(&count.to_be_bytes());
+            for i in 0..u32::from(count) {
+                body = body.u32(i);
+            }
+            match ok(b't', body) {
+                Message::ParameterDescription(p) => {
+                    assert_eq!(p.len(), usize::from(count));
+                    assert_eq!(p.types().len(), usize::from(count));
+                    assert_eq!(p.types().last(), Some(u32::from(count) - 1));
+                }
+                m => panic!("{m:?}"),
+            }
+        }
+        // DataRow and RowDescription never carry more than 1664 columns, but an unsigned
+        // count over 32767 is read as what it says, and then refused when the bytes are not there.
+        let mut body = Body::new().bytes(&40_000u16.to_be_bytes());
+        for _ in 0..40_000 {
+            body = body.field(None);
+        }
+        match ok(b'D', body) {
+            Message::DataRow(row) => {
+                assert_eq!(row.len(), 40_000);
+                assert_eq!(
+                    row.ranges().filter(|r| matches!(r, Ok(None))).count(),
+                    40_000
+                );
+            }
+            m => panic!("{m:?}"),
+        }
+        let mut body = Body::new().bytes(&32_768u16.to_be_bytes());
+        for _ in 0..32_768 {
+            body = field_bytes(body, "c", 23, 1);
+        }
+        match ok(b'T', body) {
+            Message::RowDescription(d) => assert_eq!(d.fields().count(), 32_768),
+            m => panic!("{m:?}"),
+        }
+        let mut body = Body::new().u8(0).bytes(&32_768u16.to_be_bytes());
+        for _ in 0..32_768 {
+            body = body.i16(0);
+        }
+        match ok(b'H', body) {
+            Message::CopyOutResponse(r) => {
+                assert_eq!(r.len(), 32_768);
+                assert_eq!(r.column_formats().len(), 32_768);
+            }
+            m => panic!("{m:?}"),
+        }
+        // Impossible lengths are still refused.
+        let e = err(b't', Body::new().bytes(&65_535u16.to_be_bytes()).u32(23));
+        assert!(
+            e.message()
+                .contains("65535 parameter types need 262140 bytes, 4 present"),
+            "{e}"
+        );
+        err(
+            b'D',
+            Body::new().bytes(&65_535u16.to_be_bytes()).field(None),
+        );
         err(
             b'T',
-            field_bytes(Body::new().i16(1).bytes(&[0xff]), "", 23, 0),
+            field_bytes(Body::new().bytes(&65_535u16.to_be_bytes()), "a", 23, 0),
         );
-        err(b'T', field_bytes(Body::new().i16(1), "a", 23, 0).u8(0));
+        err(
+            b'G',
+            Body::new().u8(0).bytes(&65_535u16.to_be_bytes()).i16(0),
+        );
     }
 
     // ---- NegotiateProtocolVersion ----
