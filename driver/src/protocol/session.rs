@@ -450,7 +450,7 @@ impl Session {
     }
 
     fn parameter_status(&mut self, name: &str, value: &str) -> Result<(), Error> {
-        if name == "client_encoding" && !value.eq_ignore_ascii_case("UTF8") {
+        if name == "client_encoding" && !self.speaks_utf8(value) {
             // Every string pgtusk sends or reads is UTF-8; another encoding would misread
             // parameters and results without an error.
             self.broken = true;
@@ -462,6 +462,18 @@ impl Session {
         }
         self.parameters.insert(name.to_owned(), value.to_owned());
         Ok(())
+    }
+
+    /// Whether text still travels as UTF-8 with this client_encoding: UTF8 itself, or
+    /// SQL_ASCII (no conversion at all) over a UTF8 or SQL_ASCII database, where the bytes are
+    /// the database's own (text that is not UTF-8 is then a decode error, never misread).
+    fn speaks_utf8(&self, client_encoding: &str) -> bool {
+        let is = |name: &str, encoding: &str| encoding.eq_ignore_ascii_case(name);
+        is("UTF8", client_encoding)
+            || (is("SQL_ASCII", client_encoding)
+                && self
+                    .parameter("server_encoding")
+                    .is_none_or(|server| is("UTF8", server) || is("SQL_ASCII", server)))
     }
 
     /// COPY FROM STDIN reached through a query method: abort it so the server is not left
@@ -965,6 +977,24 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("LATIN1"), "{e}");
         assert!(session.is_broken());
+        // SQL_ASCII converts nothing: bytes pass as they are over a UTF8 (or SQL_ASCII)
+        // database, not over a LATIN1 one.
+        let mut session = idle();
+        assert!(is_consumed(
+            session.handle(parameter_status("server_encoding", "UTF8"))
+        ));
+        assert!(is_consumed(
+            session.handle(parameter_status("client_encoding", "SQL_ASCII"))
+        ));
+        let mut session = idle();
+        assert!(is_consumed(
+            session.handle(parameter_status("server_encoding", "LATIN1"))
+        ));
+        assert!(
+            session
+                .handle(parameter_status("client_encoding", "SQL_ASCII"))
+                .is_err()
+        );
     }
 
     /// COPY FROM STDIN through a query method is refused with CopyFail; Sync is sent again
