@@ -120,3 +120,43 @@ async fn dropped_prepare_leaves_no_statement_behind() {
     let cached = (0..6).filter(|_| true).count() as i64;
     assert!(on_server <= cached, "{on_server} statements on the server");
 }
+
+/// Without a cache every query is one open request (Parse, Describe, Flush, then Bind,
+/// Execute, Sync) and a batch is one too: dropped anywhere in it, the session ends it (Sync,
+/// or a failing Parse for a batch that may have run in part) and the connection stays usable.
+#[tokio::test]
+async fn dropped_uncached_queries_and_batches() {
+    let mut conn =
+        pgtusk_tests::connect_with(pgtusk_tests::shared_options().statement_cache_size(0)).await;
+    conn.execute_script(
+        "CREATE TEMP TABLE batched (n int PRIMARY KEY); \
+         CREATE TYPE pg_temp.dropped_mood AS ENUM ('calm')",
+    )
+    .await
+    .unwrap();
+    let ids: Vec<i32> = (0..3000).collect();
+    for polls in 0..40 {
+        poll_then_drop(
+            conn.fetch_value::<String>("SELECT 'calm'::pg_temp.dropped_mood::text", &[]),
+            polls % 8,
+        )
+        .await;
+        still_answers(&mut conn, polls as i32).await;
+        poll_then_drop(
+            conn.execute_many(
+                "INSERT INTO batched VALUES ($1)",
+                ids.iter().map(|id| [id as &(dyn pgtusk::Encode + Sync)]),
+            ),
+            polls,
+        )
+        .await;
+        still_answers(&mut conn, polls as i32).await;
+        // A batch is all or nothing: every row, or none.
+        let n: i64 = conn
+            .fetch_value("SELECT count(*) FROM batched", &[])
+            .await
+            .unwrap();
+        assert!(n == 0 || n == 3000, "round {polls}: {n} rows of a batch");
+        conn.execute("DELETE FROM batched", &[]).await.unwrap();
+    }
+}

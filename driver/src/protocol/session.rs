@@ -303,13 +303,15 @@ impl Session {
     /// encoded, a struct that does not fit the result). Returns whether a ReadyForQuery is
     /// owed for it: `false` when nothing of it had reached the socket and it was cut.
     pub(crate) fn abort_request(&mut self) -> bool {
-        match self.requests.back() {
-            Some(last) if !last.synced => {}
-            _ => return !self.requests.is_empty(),
+        let Some(last) = self.requests.back() else {
+            return false;
+        };
+        if last.synced {
+            return true;
         }
-        if self.requests.back().is_some_and(|r| r.start >= self.sent) {
+        if last.start >= self.sent {
             self.cut_last();
-            return !self.requests.is_empty();
+            return false;
         }
         self.end_unsynced();
         true
