@@ -674,7 +674,7 @@ async fn typed_methods_take_prepared_statements_and_parameters() {
         .fetch_one_as::<User>(&stmt, &[&99i32])
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Interface(_)), "{err:?}");
+    assert!(matches!(err, Error::NoRows { .. }), "{err:?}");
 
     let names: Vec<String> = conn
         .fetch_stream_as::<(String,)>("SELECT name FROM people ORDER BY id", &[])

@@ -57,7 +57,7 @@ impl Connection {
         // The whole batch is one request with one Sync; an uncached statement is described
         // inside it (see `describe_unnamed`).
         let stmt = match query {
-            QueryRef::Sql(sql) if self.cache.get(sql).is_none() && !self.cache.admits(sql) => {
+            QueryRef::Sql(sql) if !self.cache.admits(sql) => {
                 self.describe_unnamed(sql, Abandon::Fail).await?
             }
             QueryRef::Sql(sql) => self.cached_or_prepare(sql).await?,

@@ -301,14 +301,7 @@ impl Connection {
     /// also goes into the statement cache when the SQL fits there.
     pub async fn prepare(&mut self, sql: &str) -> Result<Statement> {
         self.ready().await?;
-        if let Some(stmt) = self.cache.get(sql) {
-            return Ok(stmt.clone());
-        }
-        let stmt = self.prepare_named(sql).await?;
-        if self.cache.admits(sql) {
-            self.cache.insert(stmt.clone());
-        }
-        Ok(stmt)
+        self.cached_or_prepare(sql).await
     }
 
     /// Runs `query` and hands each row to `sink`; returns the rows affected.
@@ -399,17 +392,11 @@ impl Connection {
         self.ready().await?;
         let max_rows = if limit == Limit::One { 1 } else { 0 };
         let stmt = match query {
-            QueryRef::Sql(sql) => match self.cache.get(sql).cloned() {
-                Some(stmt) => stmt,
-                None if !self.cache.admits(sql) => {
-                    return self.start_unnamed(sql, params, max_rows, check).await;
-                }
-                None => {
-                    let stmt = self.prepare_named(sql).await?;
-                    self.cache.insert(stmt.clone());
-                    stmt
-                }
-            },
+            // SQL the cache does not admit is never in it: no lookup.
+            QueryRef::Sql(sql) if !self.cache.admits(sql) => {
+                return self.start_unnamed(sql, params, max_rows, check).await;
+            }
+            QueryRef::Sql(sql) => self.cached_or_prepare(sql).await?,
             QueryRef::Statement(stmt) => self.own_statement(stmt)?,
         };
         check(stmt.columns_arc())?;
@@ -546,7 +533,8 @@ impl Connection {
         }
     }
 
-    /// The statement for `sql`, from the cache or prepared named (and cached when it fits).
+    /// The statement for `sql`, from the cache or prepared named (and cached when it fits;
+    /// one that does not fit is closed on the server once its last clone is dropped).
     pub(super) async fn cached_or_prepare(&mut self, sql: &str) -> Result<Statement> {
         if let Some(stmt) = self.cache.get(sql) {
             return Ok(stmt.clone());
