@@ -137,7 +137,7 @@ async fn an_uncached_prepared_statement_stays_itself_until_dropped() {
             "on the server while it lives"
         );
         drop(stmt);
-        conn.execute("SELECT 1", &[]).await.unwrap(); // carries the Close
+        conn.execute("SELECT 1 AS carrier", &[]).await.unwrap(); // uncached: carries the Close
         assert!(
             server_statements(&mut conn).await.is_empty(),
             "closed once dropped"
