@@ -203,10 +203,14 @@ impl Connection {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
+    #[inline]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         loop {
-            if let Some(msg) = ready!(self.poll_event(cx))? {
-                return Poll::Ready(Ok(msg));
+            let msg = ready!(self.poll_message(cx))?;
+            match self.session.handle(&msg)? {
+                Event::Deliver => return Poll::Ready(Ok(msg)),
+                Event::Notice => self.handle_notice(&msg),
+                Event::Consumed => {}
             }
         }
     }
@@ -215,54 +219,29 @@ impl Connection {
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         ready!(self.poll_flush(cx))?;
         while self.session.is_draining() {
-            if let Some(msg) = ready!(self.poll_event(cx))? {
-                return Poll::Ready(Err(self.unexpected(&msg, "draining a dropped operation")));
+            let msg = ready!(self.poll_message(cx))?;
+            match self.session.handle(&msg)? {
+                Event::Deliver => {
+                    return Poll::Ready(Err(self.unexpected(&msg, "draining a dropped operation")));
+                }
+                Event::Notice => self.handle_notice(&msg),
+                Event::Consumed => {}
             }
         }
         Poll::Ready(Ok(()))
     }
 
-    /// Writes what the session queued, then reads one message and hands it to the session:
-    /// `Some` when it is for the operation in progress.
-    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>>> {
-        // The session may have queued a reply (CopyFail); it goes out before we wait.
+    /// The next backend message, whatever it is, after writing what the session queued (a
+    /// reply such as CopyFail goes out before we wait).
+    #[inline]
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         if self.session.has_output() {
             ready!(self.poll_flush(cx))?;
         }
         loop {
             match backend::parse_message(&mut self.read_buf, self.max_message_size) {
-                Ok(Some(msg)) => {
-                    return Poll::Ready(match self.session.handle(msg) {
-                        Ok(Event::Message(msg)) => Ok(Some(msg)),
-                        Ok(Event::Notice(fields)) => {
-                            self.handle_notice(&fields);
-                            Ok(None)
-                        }
-                        Ok(Event::Consumed) => Ok(None),
-                        Err(e) => Err(e),
-                    });
-                }
-                Ok(None) => {
-                    if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
-                        self.read_buf.reserve(READ_CHUNK);
-                    }
-                    let read = ready!(tokio_util::io::poll_read_buf(
-                        Pin::new(&mut self.socket),
-                        cx,
-                        &mut self.read_buf
-                    ));
-                    match read {
-                        Ok(0) => {
-                            let eof = io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                "the server closed the connection",
-                            );
-                            return Poll::Ready(Err(self.session.connection_lost(eof)));
-                        }
-                        Ok(_) => {}
-                        Err(e) => return Poll::Ready(Err(self.session.connection_lost(e))),
-                    }
-                }
+                Ok(Some(msg)) => return Poll::Ready(Ok(msg)),
+                Ok(None) => ready!(self.poll_fill(cx))?,
                 Err(e) => {
                     self.session.set_broken();
                     return Poll::Ready(Err(e.into()));
@@ -271,7 +250,33 @@ impl Connection {
         }
     }
 
-    fn handle_notice(&mut self, fields: &ErrorFields) {
+    /// Reads more bytes from the socket into the read buffer.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
+            self.read_buf.reserve(READ_CHUNK);
+        }
+        let read = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.socket),
+            cx,
+            &mut self.read_buf
+        ));
+        Poll::Ready(match read {
+            Ok(0) => {
+                let eof = io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                );
+                Err(self.session.connection_lost(eof))
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.session.connection_lost(e)),
+        })
+    }
+
+    fn handle_notice(&mut self, msg: &Message) {
+        let Message::NoticeResponse(fields) = msg else {
+            return;
+        };
         match db_error(fields) {
             Error::Db(notice) => {
                 tracing::info!(target: "pgtusk::notice", "{notice}");

@@ -444,6 +444,11 @@ impl CommandComplete {
         str_or_empty(&self.tag)
     }
 
+    /// The command tag's bytes, for comparing without another UTF-8 check.
+    pub fn tag_bytes(&self) -> &[u8] {
+        &self.tag
+    }
+
     /// The row count of an INSERT, UPDATE, DELETE, SELECT, MOVE, FETCH, COPY or MERGE tag.
     pub fn rows(&self) -> Option<u64> {
         let tag = self.tag();

@@ -65,12 +65,12 @@ pub(crate) enum Abandon {
 }
 
 /// What a backend message is to the operation in progress.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Event {
-    /// A reply for the operation in progress.
-    Message(Message),
+    /// A reply for the operation in progress: hand it over.
+    Deliver,
     /// A NoticeResponse, for the notice handler.
-    Notice(ErrorFields),
+    Notice,
     /// Nothing for the operation: bookkeeping, or a reply to an abandoned request.
     Consumed,
 }
@@ -354,16 +354,17 @@ impl Session {
     }
 
     /// Takes in one backend message: keeps the books and says what it is to the operation.
+    /// The message stays the caller's: a row is not moved on its way to the operation.
     #[inline]
-    pub(crate) fn handle(&mut self, msg: Message) -> Result<Event, Error> {
+    pub(crate) fn handle(&mut self, msg: &Message) -> Result<Event, Error> {
         let Some(front) = self.requests.front_mut() else {
             return self.unsolicited(msg);
         };
         match msg {
             Message::DataRow(_) | Message::RowDescription(_) | Message::BindComplete => {}
-            Message::CommandComplete(ref done) => {
+            Message::CommandComplete(done) => {
                 front.results += 1;
-                if matches!(done.tag(), "DISCARD ALL" | "DEALLOCATE ALL") {
+                if matches!(done.tag_bytes(), b"DISCARD ALL" | b"DEALLOCATE ALL") {
                     self.statements_discarded = true;
                 }
             }
@@ -372,29 +373,8 @@ impl Session {
                 front.closes.pop_front();
                 return Ok(Event::Consumed);
             }
-            Message::ReadyForQuery(status) => {
-                if !front.synced {
-                    return Err(
-                        self.fail_protocol("ReadyForQuery before the request's Sync was written")
-                    );
-                }
-                self.transaction_status = status;
-                let Some(done) = self.requests.pop_front() else {
-                    return Err(self.fail_protocol("ReadyForQuery with no request pending"));
-                };
-                if !done.closes.is_empty()
-                    && let Ok(mut names) = self.close_queue.lock()
-                {
-                    // Skipped by the server (it never is): close them again, never leak.
-                    names.extend(done.closes);
-                }
-                return Ok(if done.abandoned {
-                    Event::Consumed
-                } else {
-                    Event::Message(msg)
-                });
-            }
-            Message::ErrorResponse(ref fields) => {
+            Message::ReadyForQuery(status) => return self.ready_for_query(*status),
+            Message::ErrorResponse(fields) => {
                 if let Some(fatal) = fatal_error(fields) {
                     self.broken = true;
                     self.fatal = Some(fatal);
@@ -404,37 +384,65 @@ impl Session {
                 self.refuse_copy_in();
                 return Ok(Event::Consumed);
             }
-            Message::ParameterStatus(p) => {
-                self.parameter_status(p.name(), p.value())?;
-                return Ok(Event::Consumed);
-            }
-            Message::NoticeResponse(fields) => return Ok(Event::Notice(fields)),
-            Message::NotificationResponse(n) => {
-                self.notifications.push_back(n);
-                return Ok(Event::Consumed);
-            }
+            Message::ParameterStatus(_)
+            | Message::NoticeResponse(_)
+            | Message::NotificationResponse(_) => return self.asynchronous(msg),
             _ => {}
         }
         if self.requests.front().is_some_and(|r| r.abandoned) {
             Ok(Event::Consumed)
         } else {
-            Ok(Event::Message(msg))
+            Ok(Event::Deliver)
         }
     }
 
-    /// A message while no request is owed an answer: only asynchronous ones may come.
-    fn unsolicited(&mut self, msg: Message) -> Result<Event, Error> {
+    /// ReadyForQuery ends the oldest request, counted exactly once.
+    fn ready_for_query(&mut self, status: TransactionStatus) -> Result<Event, Error> {
+        if self.requests.front().is_none_or(|r| !r.synced) {
+            return Err(self.fail_protocol(
+                "ReadyForQuery for no request, or before the request's Sync was written",
+            ));
+        }
+        self.transaction_status = status;
+        let Some(done) = self.requests.pop_front() else {
+            return Err(self.fail_protocol("ReadyForQuery with no request pending"));
+        };
+        if !done.closes.is_empty()
+            && let Ok(mut names) = self.close_queue.lock()
+        {
+            // Skipped by the server (it never is): close them again, never leak.
+            names.extend(done.closes);
+        }
+        Ok(if done.abandoned {
+            Event::Consumed
+        } else {
+            Event::Deliver
+        })
+    }
+
+    /// Messages the server may send at any time.
+    fn asynchronous(&mut self, msg: &Message) -> Result<Event, Error> {
         match msg {
             Message::ParameterStatus(p) => {
                 self.parameter_status(p.name(), p.value())?;
                 Ok(Event::Consumed)
             }
-            Message::NoticeResponse(fields) => Ok(Event::Notice(fields)),
+            Message::NoticeResponse(_) => Ok(Event::Notice),
             Message::NotificationResponse(n) => {
-                self.notifications.push_back(n);
+                self.notifications.push_back(n.clone());
                 Ok(Event::Consumed)
             }
-            Message::ErrorResponse(fields) => match fatal_error(&fields) {
+            other => Err(self.fail_protocol(&format!(
+                "unexpected {} while no request was pending",
+                message_name(other)
+            ))),
+        }
+    }
+
+    /// A message while no request is owed an answer: only asynchronous ones may come.
+    fn unsolicited(&mut self, msg: &Message) -> Result<Event, Error> {
+        match msg {
+            Message::ErrorResponse(fields) => match fatal_error(fields) {
                 // The server ends the session while idle (pg_terminate_backend, a timeout,
                 // shutdown): keep why, the socket's end follows.
                 Some(fatal) => {
@@ -444,10 +452,7 @@ impl Session {
                 }
                 None => Err(self.fail_protocol("an ErrorResponse while no request was pending")),
             },
-            other => Err(self.fail_protocol(&format!(
-                "unexpected {} while no request was pending",
-                message_name(&other)
-            ))),
+            other => self.asynchronous(other),
         }
     }
 
@@ -661,7 +666,7 @@ mod tests {
     /// A session past startup, idle.
     fn idle() -> Session {
         let mut session = Session::new();
-        assert!(matches!(session.handle(ready(b'I')), Ok(Event::Message(_))));
+        assert!(matches!(session.handle(&ready(b'I')), Ok(Event::Deliver)));
         session
     }
 
@@ -693,7 +698,7 @@ mod tests {
     }
 
     fn is_message(event: Result<Event, Error>) -> bool {
-        matches!(event, Ok(Event::Message(_)))
+        matches!(event, Ok(Event::Deliver))
     }
 
     fn is_consumed(event: Result<Event, Error>) -> bool {
@@ -722,7 +727,7 @@ mod tests {
     fn ready_for_query_is_counted_once_per_request() {
         let mut session = idle();
         // One more ReadyForQuery than requests: a protocol error, never an underflow.
-        let e = session.handle(ready(b'I')).unwrap_err();
+        let e = session.handle(&ready(b'I')).unwrap_err();
         assert!(matches!(e, Error::Protocol(_)), "{e:?}");
         assert!(session.is_broken());
         assert!(matches!(session.start_operation(), Err(Error::Closed)));
@@ -734,8 +739,8 @@ mod tests {
         session.start_operation().unwrap();
         session.simple_query("BEGIN").unwrap();
         transmit(&mut session);
-        assert!(is_message(session.handle(command_complete("BEGIN"))));
-        assert!(is_message(session.handle(ready(b'T'))));
+        assert!(is_message(session.handle(&command_complete("BEGIN"))));
+        assert!(is_message(session.handle(&ready(b'T'))));
         assert_eq!(
             session.transaction_status(),
             TransactionStatus::InTransaction
@@ -755,16 +760,16 @@ mod tests {
         session.start_operation().unwrap();
         cached_query(&mut session);
         assert_eq!(transmit(&mut session), "CBES");
-        assert!(is_consumed(session.handle(msg(b'3', &[]))), "CloseComplete");
-        assert!(is_message(session.handle(msg(b'2', &[]))), "BindComplete");
-        assert!(is_message(session.handle(command_complete("UPDATE 5"))));
-        assert!(is_message(session.handle(ready(b'I'))));
+        assert!(is_consumed(session.handle(&msg(b'3', &[]))), "CloseComplete");
+        assert!(is_message(session.handle(&msg(b'2', &[]))), "BindComplete");
+        assert!(is_message(session.handle(&command_complete("UPDATE 5"))));
+        assert!(is_message(session.handle(&ready(b'I'))));
         // A CloseComplete the session did not ask for goes to the operation (and is refused
         // there as unexpected), it is not silently taken as a close.
         session.start_operation().unwrap();
         cached_query(&mut session);
         transmit(&mut session);
-        assert!(is_message(session.handle(msg(b'3', &[]))));
+        assert!(is_message(session.handle(&msg(b'3', &[]))));
     }
 
     /// Bug 1's other half: a statement name queued while a request is in flight is closed by
@@ -781,13 +786,13 @@ mod tests {
             .unwrap()
             .push("pgtusk_7".into());
         for m in [msg(b'2', &[]), command_complete("SELECT 1"), ready(b'I')] {
-            assert!(is_message(session.handle(m)));
+            assert!(is_message(session.handle(&m)));
         }
         session.start_operation().unwrap();
         // A simple query carries no Close; the next extended request does.
         session.simple_query("SELECT 1").unwrap();
         assert_eq!(transmit(&mut session), "Q");
-        assert!(is_message(session.handle(ready(b'I'))));
+        assert!(is_message(session.handle(&ready(b'I'))));
         session.start_operation().unwrap();
         cached_query(&mut session);
         assert_eq!(transmit(&mut session), "CBES");
@@ -804,9 +809,9 @@ mod tests {
         session.start_operation().unwrap();
         assert!(session.is_draining());
         for m in [msg(b'2', &[]), msg(b'D', &[0, 0]), error("ERROR", "22012")] {
-            assert!(is_consumed(session.handle(m)));
+            assert!(is_consumed(session.handle(&m)));
         }
-        assert!(is_consumed(session.handle(ready(b'I'))));
+        assert!(is_consumed(session.handle(&ready(b'I'))));
         assert!(!session.is_draining());
     }
 
@@ -908,9 +913,9 @@ mod tests {
         session.start_operation().unwrap();
         assert_eq!(queued(&session), "S");
         for m in [msg(b'1', &[]), msg(b'n', &[])] {
-            assert!(is_consumed(session.handle(m)));
+            assert!(is_consumed(session.handle(&m)));
         }
-        assert!(is_consumed(session.handle(ready(b'I'))));
+        assert!(is_consumed(session.handle(&ready(b'I'))));
         assert!(!session.is_draining());
     }
 
@@ -919,7 +924,7 @@ mod tests {
     fn a_fatal_error_is_kept_as_the_reason() {
         let mut session = idle();
         // While idle: consumed, kept.
-        assert!(is_consumed(session.handle(error("FATAL", "57P01"))));
+        assert!(is_consumed(session.handle(&error("FATAL", "57P01"))));
         assert!(session.is_broken());
         let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "closed");
         match session.connection_lost(eof) {
@@ -931,7 +936,7 @@ mod tests {
         session.start_operation().unwrap();
         cached_query(&mut session);
         transmit(&mut session);
-        assert!(is_message(session.handle(error("FATAL", "25P03"))));
+        assert!(is_message(session.handle(&error("FATAL", "25P03"))));
         let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "closed");
         assert_eq!(
             session
@@ -945,11 +950,11 @@ mod tests {
     #[test]
     fn notifications_are_queued_in_order() {
         let mut session = idle();
-        assert!(is_consumed(session.handle(notification("a", "1"))));
+        assert!(is_consumed(session.handle(&notification("a", "1"))));
         session.start_operation().unwrap();
         cached_query(&mut session);
         transmit(&mut session);
-        assert!(is_consumed(session.handle(notification("b", "2"))));
+        assert!(is_consumed(session.handle(&notification("b", "2"))));
         let got: Vec<_> = session
             .take_notifications()
             .iter()
@@ -968,14 +973,13 @@ mod tests {
     fn client_encoding_other_than_utf8_breaks_the_session() {
         let mut session = idle();
         assert!(is_consumed(
-            session.handle(parameter_status("client_encoding", "UTF8"))
+            session.handle(&parameter_status("client_encoding", "UTF8"))
         ));
         assert!(is_consumed(
-            session.handle(parameter_status("TimeZone", "UTC"))
+            session.handle(&parameter_status("TimeZone", "UTC"))
         ));
         assert_eq!(session.parameter("TimeZone"), Some("UTC"));
-        let e = session
-            .handle(parameter_status("client_encoding", "LATIN1"))
+        let e = session.handle(&parameter_status("client_encoding", "LATIN1"))
             .unwrap_err();
         assert!(e.to_string().contains("LATIN1"), "{e}");
         assert!(session.is_broken());
@@ -983,18 +987,17 @@ mod tests {
         // database, not over a LATIN1 one.
         let mut session = idle();
         assert!(is_consumed(
-            session.handle(parameter_status("server_encoding", "UTF8"))
+            session.handle(&parameter_status("server_encoding", "UTF8"))
         ));
         assert!(is_consumed(
-            session.handle(parameter_status("client_encoding", "SQL_ASCII"))
+            session.handle(&parameter_status("client_encoding", "SQL_ASCII"))
         ));
         let mut session = idle();
         assert!(is_consumed(
-            session.handle(parameter_status("server_encoding", "LATIN1"))
+            session.handle(&parameter_status("server_encoding", "LATIN1"))
         ));
         assert!(
-            session
-                .handle(parameter_status("client_encoding", "SQL_ASCII"))
+            session.handle(&parameter_status("client_encoding", "SQL_ASCII"))
                 .is_err()
         );
     }
@@ -1008,28 +1011,28 @@ mod tests {
         session.start_operation().unwrap();
         cached_query(&mut session);
         transmit(&mut session);
-        assert!(is_message(session.handle(msg(b'2', &[]))));
-        assert!(is_consumed(session.handle(copy_in())));
+        assert!(is_message(session.handle(&msg(b'2', &[]))));
+        assert!(is_consumed(session.handle(&copy_in())));
         assert_eq!(queued(&session), "fS");
         transmit(&mut session);
-        assert!(is_message(session.handle(error("ERROR", "57014"))));
-        assert!(is_message(session.handle(ready(b'I'))));
+        assert!(is_message(session.handle(&error("ERROR", "57014"))));
+        assert!(is_message(session.handle(&ready(b'I'))));
         // A simple query: CopyFail alone.
         session.start_operation().unwrap();
         session.simple_query("COPY t FROM STDIN").unwrap();
         transmit(&mut session);
-        assert!(is_consumed(session.handle(copy_in())));
+        assert!(is_consumed(session.handle(&copy_in())));
         assert_eq!(queued(&session), "f");
     }
 
     #[test]
     fn startup_ready_for_query_ends_the_startup_request() {
         let mut session = Session::new();
-        assert!(is_message(session.handle(msg(b'R', &0i32.to_be_bytes()))));
+        assert!(is_message(session.handle(&msg(b'R', &0i32.to_be_bytes()))));
         assert!(is_consumed(
-            session.handle(parameter_status("server_version", "15.19"))
+            session.handle(&parameter_status("server_version", "15.19"))
         ));
-        assert!(is_message(session.handle(ready(b'I'))));
+        assert!(is_message(session.handle(&ready(b'I'))));
         assert!(session.requests.is_empty());
     }
 }
