@@ -44,9 +44,7 @@ pub(crate) use crate::protocol::session::CloseQueue;
 impl Drop for StatementInner {
     fn drop(&mut self) {
         if let Some(queue) = &self.close_queue {
-            if let Ok(mut names) = queue.lock() {
-                names.push(std::mem::take(&mut self.name));
-            }
+            queue.push([std::mem::take(&mut self.name)]);
         }
     }
 }

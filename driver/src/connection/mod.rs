@@ -203,14 +203,29 @@ impl Connection {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
+    /// The hot path: every row passes here, so the message is parsed and returned in one
+    /// frame (no intermediate `Poll<Result<Message>>` to move it through), and a row or a
+    /// BindComplete (nothing to count) skips the session's bookkeeping when the session says
+    /// replies go to the operation.
     #[inline]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
         loop {
-            let msg = ready!(self.poll_message(cx))?;
-            match self.session.handle(&msg)? {
-                Event::Deliver => return Poll::Ready(Ok(msg)),
-                Event::Notice => self.handle_notice(&msg),
-                Event::Consumed => {}
+            match backend::parse_message(&mut self.read_buf, self.max_message_size) {
+                Ok(Some(msg)) => {
+                    if matches!(msg, Message::DataRow(_) | Message::BindComplete)
+                        && self.session.delivers_rows()
+                    {
+                        return Poll::Ready(Ok(msg));
+                    }
+                    match self.session.handle(&msg) {
+                        Ok(Event::Deliver) => return Poll::Ready(Ok(msg)),
+                        Ok(Event::Notice) => self.handle_notice(&msg),
+                        Ok(Event::Consumed) => {}
+                        Err(e) => return Poll::Ready(Err(e)),
+                    }
+                }
+                Ok(None) => ready!(self.poll_fill(cx))?,
+                Err(e) => return Poll::Ready(Err(self.malformed(e))),
             }
         }
     }
@@ -231,27 +246,30 @@ impl Connection {
         Poll::Ready(Ok(()))
     }
 
-    /// The next backend message, whatever it is, after writing what the session queued (a
-    /// reply such as CopyFail goes out before we wait).
-    #[inline]
+    /// The next backend message, whatever it is (for draining; queries use `poll_recv`).
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
-        if self.session.has_output() {
-            ready!(self.poll_flush(cx))?;
-        }
         loop {
             match backend::parse_message(&mut self.read_buf, self.max_message_size) {
                 Ok(Some(msg)) => return Poll::Ready(Ok(msg)),
                 Ok(None) => ready!(self.poll_fill(cx))?,
-                Err(e) => {
-                    self.session.set_broken();
-                    return Poll::Ready(Err(e.into()));
-                }
+                Err(e) => return Poll::Ready(Err(self.malformed(e))),
             }
         }
     }
 
-    /// Reads more bytes from the socket into the read buffer.
+    /// A message that is not valid protocol: the connection's state is unknown.
+    #[cold]
+    fn malformed(&mut self, e: crate::protocol::ProtocolError) -> Error {
+        self.session.set_broken();
+        e.into()
+    }
+
+    /// Reads more bytes from the socket into the read buffer, after writing what the session
+    /// queued (a reply such as CopyFail goes out before we wait).
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.session.has_output() {
+            ready!(self.poll_flush(cx))?;
+        }
         if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
             self.read_buf.reserve(READ_CHUNK);
         }

@@ -191,9 +191,10 @@ impl Connection {
         params: Params<'_>,
     ) -> Result<Record> {
         let query = query.into_query();
-        self.fetch_optional(query, params)
-            .await?
-            .ok_or_else(|| no_rows(query))
+        let mut first = None;
+        self.run(query, params, Limit::One, &mut first, &mut no_check)
+            .await?;
+        first.ok_or_else(|| no_rows(query))
     }
 
     /// Runs a query and returns its first row, if any.
@@ -349,15 +350,19 @@ impl Connection {
 
     /// A Record for a DataRow (whose lengths `DataRow::parse` checked); a row that does not
     /// match the statement's columns breaks the connection.
+    #[inline]
     fn record(&mut self, row: DataRow, columns: &Arc<Columns>) -> Result<Record> {
         if row.len() != columns.len() {
-            return Err(self.session.fail_protocol(&format!(
-                "a DataRow has {} values but the statement describes {} columns",
-                row.len(),
-                columns.len()
-            )));
+            return Err(self.row_mismatch(row.len(), columns.len()));
         }
         Ok(Record::from_data_row(row, columns.clone()))
+    }
+
+    #[cold]
+    fn row_mismatch(&mut self, values: usize, columns: usize) -> Error {
+        self.session.fail_protocol(&format!(
+            "a DataRow has {values} values but the statement describes {columns} columns"
+        ))
     }
 
     /// What follows the rows: the end of the command, an error (kept until ReadyForQuery), or
@@ -440,35 +445,30 @@ impl Connection {
         check: ColumnCheck<'_>,
     ) -> Result<Arc<Columns>> {
         let stmt = self.describe_unnamed(sql, Abandon::Sync).await?;
-        let written = check(stmt.columns_arc())
-            .and_then(|()| self.write_bind_execute(&stmt, params, max_rows));
-        if let Err(e) = written {
+        if let Err(e) = check(stmt.columns_arc()) {
             return Err(self.abort_request(e).await);
         }
-        self.session.sync();
-        self.flush().await?;
-        self.read_bind_complete().await?;
+        self.bind_execute(&stmt, params, max_rows).await?;
         Ok(stmt.columns_arc().clone())
     }
 
-    /// One request: Bind + Execute + Sync for a prepared statement, read up to BindComplete.
+    /// Bind + Execute + Sync for a prepared statement, read up to BindComplete: a request of
+    /// its own, or the end of the open one that described the unnamed statement.
     async fn bind_execute(
         &mut self,
         stmt: &Statement,
         params: Params<'_>,
         max_rows: i32,
     ) -> Result<()> {
-        self.session
-            .begin_request(RequestKind::Extended, Abandon::Sync);
+        if !self.session.is_unsynced() {
+            self.session
+                .begin_request(RequestKind::Extended, Abandon::Sync);
+        }
         if let Err(e) = self.write_bind_execute(stmt, params, max_rows) {
             return Err(self.abort_request(e).await);
         }
         self.session.sync();
         self.flush().await?;
-        self.read_bind_complete().await
-    }
-
-    async fn read_bind_complete(&mut self) -> Result<()> {
         match self.recv().await? {
             Message::BindComplete => Ok(()),
             Message::ErrorResponse(fields) => {
@@ -513,7 +513,7 @@ impl Connection {
                 inner.sql
             )));
         }
-        self.session.mark_effects();
+        let bind_at = self.session.position();
         let bound = frontend::bind(
             "",
             &inner.name,
@@ -525,7 +525,7 @@ impl Connection {
         );
         match bound {
             Ok(()) => {
-                self.session.execute(max_rows);
+                self.session.execute(bind_at, max_rows);
                 Ok(())
             }
             Err(BindError::Param { error, .. }) => Err(error),
@@ -710,10 +710,8 @@ impl PendingName {
 
 impl Drop for PendingName {
     fn drop(&mut self) {
-        if let Some(queue) = &self.queue
-            && let Ok(mut names) = queue.lock()
-        {
-            names.push(std::mem::take(&mut self.name));
+        if let Some(queue) = &self.queue {
+            queue.push([std::mem::take(&mut self.name)]);
         }
     }
 }

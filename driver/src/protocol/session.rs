@@ -23,6 +23,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, ready};
 
@@ -34,7 +35,40 @@ use crate::error::{DbError, Error};
 
 /// Names of server statements to close with the next extended request. Shared with every
 /// [`Statement`](crate::Statement), whose last clone pushes its name here when dropped.
-pub(crate) type CloseQueue = Arc<Mutex<Vec<String>>>;
+pub(crate) type CloseQueue = Arc<Closes>;
+
+/// The names behind a [`CloseQueue`], with a flag that lets a request skip the lock when
+/// nothing was dropped (the usual case, once per query).
+#[derive(Debug, Default)]
+pub(crate) struct Closes {
+    names: Mutex<Vec<String>>,
+    pending: AtomicBool,
+}
+
+impl Closes {
+    /// Queues statement names to close.
+    pub(crate) fn push(&self, names: impl IntoIterator<Item = String>) {
+        if let Ok(mut queued) = self.names.lock() {
+            queued.extend(names);
+            // Set under the lock, after the names: a reader that sees it finds them.
+            self.pending.store(!queued.is_empty(), Ordering::Release);
+        }
+    }
+
+    /// Takes every queued name.
+    fn take(&self) -> Vec<String> {
+        if !self.pending.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        match self.names.lock() {
+            Ok(mut queued) => {
+                self.pending.store(false, Ordering::Release);
+                std::mem::take(&mut *queued)
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+}
 
 /// SQL the server refuses to parse: written to abort the implicit transaction of a batch whose
 /// operation was dropped after part of it went out, so a partial batch is never committed.
@@ -112,6 +146,9 @@ pub(crate) struct Session {
     broken: bool,
     /// DISCARD ALL or DEALLOCATE ALL ran: the server has no prepared statements left.
     statements_discarded: bool,
+    /// The oldest request is the operation's own: its rows go to it (kept in step with
+    /// `requests` by `refresh`, so a row costs one flag check).
+    delivering: bool,
 }
 
 impl Session {
@@ -128,6 +165,7 @@ impl Session {
             fatal: None,
             broken: false,
             statements_discarded: false,
+            delivering: false,
         };
         session.push_request(RequestKind::Startup, Abandon::Sync, true);
         session
@@ -166,6 +204,7 @@ impl Session {
 
     /// Gives large buffers back once they are empty, so one outsized message does not keep its
     /// memory for the life of the connection.
+    #[inline]
     pub(crate) fn shrink_output(&mut self, normal: usize) {
         if self.out.is_empty() && self.out.capacity() > 4 * normal {
             self.out = BytesMut::with_capacity(normal);
@@ -177,9 +216,17 @@ impl Session {
         self.out.capacity()
     }
 
-    /// The output position: bytes ever queued.
-    fn position(&self) -> u64 {
-        self.sent + self.out.len() as u64
+    /// Recomputes `delivering` after `requests` changed.
+    #[inline]
+    fn refresh(&mut self) {
+        self.delivering = self.requests.front().is_some_and(|r| !r.abandoned);
+    }
+
+    /// Whether a DataRow now is the operation's, with no bookkeeping to do: the fast path for
+    /// rows, the one message that comes by the million.
+    #[inline]
+    pub(crate) fn delivers_rows(&self) -> bool {
+        self.delivering
     }
 
     fn push_request(&mut self, kind: RequestKind, on_abandon: Abandon, synced: bool) {
@@ -195,6 +242,7 @@ impl Session {
             executes: 0,
             results: 0,
         });
+        self.refresh();
     }
 
     /// Starts an operation: refuses a broken session, and marks every request still owed an
@@ -204,6 +252,9 @@ impl Session {
     pub(crate) fn start_operation(&mut self) -> Result<(), Error> {
         if self.broken {
             return Err(self.closed_error());
+        }
+        if self.requests.is_empty() {
+            return Ok(());
         }
         for request in &mut self.requests {
             request.abandoned = true;
@@ -217,6 +268,7 @@ impl Session {
         if self.requests.back().is_some_and(|r| !r.synced) {
             self.end_unsynced();
         }
+        self.refresh();
         Ok(())
     }
 
@@ -234,10 +286,10 @@ impl Session {
         if kind != RequestKind::Extended {
             return;
         }
-        let names = match self.close_queue.lock() {
-            Ok(mut names) if !names.is_empty() => std::mem::take(&mut *names),
-            _ => return,
-        };
+        let names = self.close_queue.take();
+        if names.is_empty() {
+            return;
+        }
         let mut closes = VecDeque::with_capacity(names.len());
         for name in names.into_iter().filter(|n| !n.is_empty()) {
             // Our own names ("pgtusk_N") hold no NUL; a name that could not be written is
@@ -260,22 +312,21 @@ impl Session {
         })
     }
 
-    /// Marks that what follows in the current request may change data (a Bind): until then
-    /// an abandoned request needs no rollback, and whatever is unsent can be cut.
+    /// The output position (bytes ever queued): where a Bind is about to be written.
     #[inline]
-    pub(crate) fn mark_effects(&mut self) {
-        let position = self.position();
-        if let Some(request) = self.requests.back_mut() {
-            request.effects_at.get_or_insert(position);
-        }
+    pub(crate) fn position(&self) -> u64 {
+        self.sent + self.out.len() as u64
     }
 
-    /// Appends Execute and counts it.
+    /// Appends Execute for the Bind written at `bind_at` and counts it. From the request's
+    /// first Bind on, what reached the server may have changed data: an abandoned request
+    /// then needs its rollback, and before it whatever is unsent can be cut.
     #[inline]
-    pub(crate) fn execute(&mut self, max_rows: i32) {
+    pub(crate) fn execute(&mut self, bind_at: u64, max_rows: i32) {
         // Cannot fail: the unnamed portal's name is empty.
         let _ = frontend::execute("", max_rows, &mut self.out);
         if let Some(request) = self.requests.back_mut() {
+            request.effects_at.get_or_insert(bind_at);
             request.executes += 1;
         }
     }
@@ -323,11 +374,10 @@ impl Session {
         let Some(last) = self.requests.pop_back() else {
             return;
         };
+        self.refresh();
         self.out.truncate((last.start - self.sent) as usize);
-        if !last.closes.is_empty()
-            && let Ok(mut names) = self.close_queue.lock()
-        {
-            names.extend(last.closes);
+        if !last.closes.is_empty() {
+            self.close_queue.push(last.closes);
         }
     }
 
@@ -360,6 +410,11 @@ impl Session {
         let Some(front) = self.requests.front_mut() else {
             return self.unsolicited(msg);
         };
+        let deliver = if front.abandoned {
+            Event::Consumed
+        } else {
+            Event::Deliver
+        };
         match msg {
             Message::DataRow(_) | Message::RowDescription(_) | Message::BindComplete => {}
             Message::CommandComplete(done) => {
@@ -389,35 +444,31 @@ impl Session {
             | Message::NotificationResponse(_) => return self.asynchronous(msg),
             _ => {}
         }
-        if self.requests.front().is_some_and(|r| r.abandoned) {
-            Ok(Event::Consumed)
-        } else {
-            Ok(Event::Deliver)
-        }
+        Ok(deliver)
     }
 
     /// ReadyForQuery ends the oldest request, counted exactly once.
+    #[inline]
     fn ready_for_query(&mut self, status: TransactionStatus) -> Result<Event, Error> {
-        if self.requests.front().is_none_or(|r| !r.synced) {
+        let Some(done) = self.requests.front_mut().filter(|r| r.synced) else {
             return Err(self.fail_protocol(
                 "ReadyForQuery for no request, or before the request's Sync was written",
             ));
-        }
-        self.transaction_status = status;
-        let Some(done) = self.requests.pop_front() else {
-            return Err(self.fail_protocol("ReadyForQuery with no request pending"));
         };
-        if !done.closes.is_empty()
-            && let Ok(mut names) = self.close_queue.lock()
-        {
-            // Skipped by the server (it never is): close them again, never leak.
-            names.extend(done.closes);
-        }
-        Ok(if done.abandoned {
+        let event = if done.abandoned {
             Event::Consumed
         } else {
             Event::Deliver
-        })
+        };
+        if !done.closes.is_empty() {
+            // Skipped by the server (it never is): close them again, never leak.
+            let skipped = std::mem::take(&mut done.closes);
+            self.close_queue.push(skipped);
+        }
+        self.requests.pop_front();
+        self.refresh();
+        self.transaction_status = status;
+        Ok(event)
     }
 
     /// Messages the server may send at any time.
@@ -708,7 +759,7 @@ mod tests {
     /// Bind + Execute + Sync as a cached query writes them.
     fn cached_query(session: &mut Session) {
         session.begin_request(RequestKind::Extended, Abandon::Sync);
-        session.mark_effects();
+        let at = session.position();
         frontend::bind(
             "",
             "s1",
@@ -719,7 +770,7 @@ mod tests {
             session.out(),
         )
         .unwrap();
-        session.execute(0);
+        session.execute(at, 0);
         session.sync();
     }
 
@@ -752,15 +803,14 @@ mod tests {
     #[test]
     fn closes_ride_first_and_their_replies_are_consumed() {
         let mut session = idle();
-        session
-            .close_queue()
-            .lock()
-            .unwrap()
-            .push("pgtusk_1".into());
+        session.close_queue().push(["pgtusk_X".into()]);
         session.start_operation().unwrap();
         cached_query(&mut session);
         assert_eq!(transmit(&mut session), "CBES");
-        assert!(is_consumed(session.handle(&msg(b'3', &[]))), "CloseComplete");
+        assert!(
+            is_consumed(session.handle(&msg(b'3', &[]))),
+            "CloseComplete"
+        );
         assert!(is_message(session.handle(&msg(b'2', &[]))), "BindComplete");
         assert!(is_message(session.handle(&command_complete("UPDATE 5"))));
         assert!(is_message(session.handle(&ready(b'I'))));
@@ -780,11 +830,7 @@ mod tests {
         session.start_operation().unwrap();
         cached_query(&mut session);
         transmit(&mut session);
-        session
-            .close_queue()
-            .lock()
-            .unwrap()
-            .push("pgtusk_7".into());
+        session.close_queue().push(["pgtusk_X".into()]);
         for m in [msg(b'2', &[]), command_complete("SELECT 1"), ready(b'I')] {
             assert!(is_message(session.handle(&m)));
         }
@@ -819,11 +865,7 @@ mod tests {
     #[test]
     fn an_abandoned_request_never_sent_is_cut() {
         let mut session = idle();
-        session
-            .close_queue()
-            .lock()
-            .unwrap()
-            .push("pgtusk_3".into());
+        session.close_queue().push(["pgtusk_X".into()]);
         session.start_operation().unwrap();
         cached_query(&mut session);
         assert_eq!(queued(&session), "CBES");
@@ -842,7 +884,7 @@ mod tests {
         let mut session = idle();
         session.start_operation().unwrap();
         session.begin_request(RequestKind::Extended, Abandon::Fail);
-        session.mark_effects();
+        let at = session.position();
         frontend::bind(
             "",
             "s1",
@@ -853,7 +895,7 @@ mod tests {
             session.out(),
         )
         .unwrap();
-        session.execute(0);
+        session.execute(at, 0);
         assert!(!session.abort_request(), "no ReadyForQuery owed");
         assert_eq!(queued(&session), "");
         assert!(session.requests.is_empty());
@@ -866,7 +908,7 @@ mod tests {
         let mut session = idle();
         session.start_operation().unwrap();
         session.begin_request(RequestKind::Extended, Abandon::Fail);
-        session.mark_effects();
+        let at = session.position();
         frontend::bind(
             "",
             "s1",
@@ -877,7 +919,7 @@ mod tests {
             session.out(),
         )
         .unwrap();
-        session.execute(0);
+        session.execute(at, 0);
         session.flush();
         assert_eq!(transmit(&mut session), "BEH");
         // Dropped here.
@@ -898,7 +940,7 @@ mod tests {
         session.flush();
         assert_eq!(transmit(&mut session), "PDH");
         // The Bind was written but not sent when the operation was dropped: it is cut.
-        session.mark_effects();
+        let at = session.position();
         frontend::bind(
             "",
             "",
@@ -909,7 +951,7 @@ mod tests {
             session.out(),
         )
         .unwrap();
-        session.execute(0);
+        session.execute(at, 0);
         session.start_operation().unwrap();
         assert_eq!(queued(&session), "S");
         for m in [msg(b'1', &[]), msg(b'n', &[])] {
@@ -979,7 +1021,8 @@ mod tests {
             session.handle(&parameter_status("TimeZone", "UTC"))
         ));
         assert_eq!(session.parameter("TimeZone"), Some("UTC"));
-        let e = session.handle(&parameter_status("client_encoding", "LATIN1"))
+        let e = session
+            .handle(&parameter_status("client_encoding", "LATIN1"))
             .unwrap_err();
         assert!(e.to_string().contains("LATIN1"), "{e}");
         assert!(session.is_broken());
@@ -997,7 +1040,8 @@ mod tests {
             session.handle(&parameter_status("server_encoding", "LATIN1"))
         ));
         assert!(
-            session.handle(&parameter_status("client_encoding", "SQL_ASCII"))
+            session
+                .handle(&parameter_status("client_encoding", "SQL_ASCII"))
                 .is_err()
         );
     }
