@@ -41,7 +41,7 @@ pub mod types;
 
 pub use config::{ConnectOptions, SslMode};
 pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream, TypedRowStream};
-pub use error::{BoxError, DbError, Error, ErrorPosition, Result, SqlState};
+pub use error::{BoxError, ConversionError, DbError, Error, ErrorPosition, Result, SqlState};
 pub use executor::Executor;
 #[doc(hidden)]
 pub use from_record::__private;
@@ -50,7 +50,7 @@ pub use from_record::{FromRecord, RecordPlan};
 /// (domains) and enums.
 #[cfg(feature = "derive")]
 pub use pgtusk_derive::{FromRecord, Type};
-pub use protocol::backend::TransactionStatus;
+pub use protocol::backend::{Notification, TransactionStatus};
 pub use record::{Column, ColumnIndex, Columns, Record};
 pub use statement::Statement;
 pub use types::{Decode, Encode, Type};

@@ -1,7 +1,7 @@
 //! The PostgreSQL wire protocol (version 3.0), sans-IO.
 //!
 //! [`frontend`] appends client messages to a `BytesMut`; [`backend`] splits server messages off
-//! the front of a read buffer without copying their bodies; [`session`] keeps the session's
+//! the front of a read buffer without copying their bodies; `session` keeps the session's
 //! state (what was sent, what the server still owes). Nothing here touches a socket: the
 //! connection reads and writes, this module only knows the bytes.
 

@@ -756,9 +756,8 @@ mod tests {
         matches!(event, Ok(Event::Consumed))
     }
 
-    /// Bind + Execute + Sync as a cached query writes them.
-    fn cached_query(session: &mut Session) {
-        session.begin_request(RequestKind::Extended, Abandon::Sync);
+    /// Bind + Execute of a statement without parameters, as a query writes them.
+    fn bind_execute(session: &mut Session) {
         let at = session.position();
         frontend::bind(
             "",
@@ -771,6 +770,12 @@ mod tests {
         )
         .unwrap();
         session.execute(at, 0);
+    }
+
+    /// Bind + Execute + Sync as a cached query writes them.
+    fn cached_query(session: &mut Session) {
+        session.begin_request(RequestKind::Extended, Abandon::Sync);
+        bind_execute(session);
         session.sync();
     }
 
@@ -884,18 +889,7 @@ mod tests {
         let mut session = idle();
         session.start_operation().unwrap();
         session.begin_request(RequestKind::Extended, Abandon::Fail);
-        let at = session.position();
-        frontend::bind(
-            "",
-            "s1",
-            &[],
-            0,
-            |_, _| Ok::<_, ()>(frontend::IsNull::No),
-            &[],
-            session.out(),
-        )
-        .unwrap();
-        session.execute(at, 0);
+        bind_execute(&mut session);
         assert!(!session.abort_request(), "no ReadyForQuery owed");
         assert_eq!(queued(&session), "");
         assert!(session.requests.is_empty());
@@ -908,18 +902,7 @@ mod tests {
         let mut session = idle();
         session.start_operation().unwrap();
         session.begin_request(RequestKind::Extended, Abandon::Fail);
-        let at = session.position();
-        frontend::bind(
-            "",
-            "s1",
-            &[],
-            0,
-            |_, _| Ok::<_, ()>(frontend::IsNull::No),
-            &[],
-            session.out(),
-        )
-        .unwrap();
-        session.execute(at, 0);
+        bind_execute(&mut session);
         session.flush();
         assert_eq!(transmit(&mut session), "BEH");
         // Dropped here.
@@ -940,18 +923,7 @@ mod tests {
         session.flush();
         assert_eq!(transmit(&mut session), "PDH");
         // The Bind was written but not sent when the operation was dropped: it is cut.
-        let at = session.position();
-        frontend::bind(
-            "",
-            "",
-            &[],
-            0,
-            |_, _| Ok::<_, ()>(frontend::IsNull::No),
-            &[],
-            session.out(),
-        )
-        .unwrap();
-        session.execute(at, 0);
+        bind_execute(&mut session);
         session.start_operation().unwrap();
         assert_eq!(queued(&session), "S");
         for m in [msg(b'1', &[]), msg(b'n', &[])] {
