@@ -5,9 +5,9 @@ use std::future::Future;
 
 use crate::{Connection, Encode, Record, Result};
 
-/// Something that runs SQL with parameters: a [`Connection`] today; transactions and pools
-/// implement the same three methods, so code generic over `Executor` (a query builder, a
-/// repository, a helper) takes any of them.
+/// Something that runs SQL with parameters: a [`Connection`] or a
+/// [`Transaction`](crate::Transaction) (and the pool, when it lands), so code generic over
+/// `Executor` (a query builder, a repository, a helper) takes any of them.
 ///
 /// The methods are those of [`Connection`] with the SQL as `&str`: each statement goes through
 /// the statement cache, and its parameters are encoded for the types the server asks for. The
@@ -112,5 +112,32 @@ impl<E: Executor + Send> Executor for &mut E {
         params: &[&(dyn Encode + Sync)],
     ) -> impl Future<Output = Result<u64>> + Send {
         (**self).execute(sql, params)
+    }
+}
+
+/// A transaction runs its statements on its connection, inside the transaction.
+impl Executor for crate::Transaction<'_> {
+    fn fetch(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Vec<Record>>> + Send {
+        Connection::fetch(self, sql, params)
+    }
+
+    fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Option<Record>>> + Send {
+        Connection::fetch_optional(self, sql, params)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<u64>> + Send {
+        Connection::execute(self, sql, params)
     }
 }

@@ -37,6 +37,7 @@ mod from_record;
 pub mod protocol;
 mod record;
 mod statement;
+mod transaction;
 pub mod types;
 
 pub use config::{ConnectOptions, SslMode};
@@ -53,4 +54,5 @@ pub use pgtusk_derive::{FromRecord, Type};
 pub use protocol::backend::{Notification, TransactionStatus};
 pub use record::{Column, ColumnIndex, Columns, Record};
 pub use statement::Statement;
+pub use transaction::{IsolationLevel, Transaction, TransactionBuilder, TransactionFuture};
 pub use types::{Decode, Encode, Type};

@@ -135,6 +135,11 @@ impl Connection {
         self.cache.len()
     }
 
+    /// The protocol state, for the types that queue statements on it (transactions).
+    pub(crate) fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
     /// The bytes the read and write buffers hold allocated (for tests of their shrinking).
     #[doc(hidden)]
     pub fn buffer_capacity(&self) -> usize {
@@ -167,8 +172,8 @@ impl Connection {
     /// and drains the replies that a dropped operation left behind.
     async fn ready(&mut self) -> Result<()> {
         self.session.start_operation()?;
-        if self.session.is_draining() || self.session.has_output() {
-            poll_fn(|cx| self.poll_drain(cx)).await?;
+        if self.session.is_draining() {
+            poll_fn(|cx| self.poll_drain(cx, false)).await?;
         }
         if self.session.take_statements_discarded() {
             self.cache.forget_all();
@@ -230,10 +235,25 @@ impl Connection {
         }
     }
 
-    /// Reads until no abandoned request is owed an answer.
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+    /// Like [`Connection::ready`], then also reads the replies to queued statements (a
+    /// ROLLBACK, a BEGIN): afterwards the transaction status is the server's own.
+    pub(crate) async fn settle(&mut self) -> Result<()> {
+        self.ready().await?;
+        if !self.session.is_settled() {
+            poll_fn(|cx| self.poll_drain(cx, true)).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads until no dropped operation's request is owed an answer (`all`: no request at
+    /// all, queued statements included).
+    fn poll_drain(&mut self, cx: &mut Context<'_>, all: bool) -> Poll<Result<()>> {
         ready!(self.poll_flush(cx))?;
-        while self.session.is_draining() {
+        while if all {
+            !self.session.is_settled()
+        } else {
+            self.session.is_draining()
+        } {
             let msg = ready!(self.poll_message(cx))?;
             match self.session.handle(&msg)? {
                 Event::Deliver => {

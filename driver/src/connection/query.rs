@@ -145,16 +145,26 @@ impl Connection {
     /// Runs one or more statements separated by `;` through the simple query protocol:
     /// no parameters, text format, nothing cached. For migrations and setup scripts.
     pub async fn execute_script(&mut self, sql: &str) -> Result<()> {
+        self.simple_command(sql).await.map(drop)
+    }
+
+    /// Runs SQL through the simple query protocol and returns the last command tag
+    /// (`COMMIT`, or `ROLLBACK` when COMMIT found the transaction failed).
+    pub(crate) async fn simple_command(&mut self, sql: &str) -> Result<String> {
         self.ready().await?;
         self.session.simple_query(sql)?;
         self.flush().await?;
         let mut error = None;
+        let mut tag = String::new();
         loop {
             match self.recv().await? {
-                Message::ReadyForQuery(_) => return error.map_or(Ok(()), Err),
+                Message::ReadyForQuery(_) => return error.map_or(Ok(tag), Err),
                 Message::ErrorResponse(fields) => error = Some(db_error(&fields)),
-                Message::CommandComplete(_)
-                | Message::RowDescription(_)
+                Message::CommandComplete(done) => {
+                    tag.clear();
+                    tag.push_str(done.tag());
+                }
+                Message::RowDescription(_)
                 | Message::DataRow(_)
                 | Message::EmptyQueryResponse
                 | Message::CopyOutResponse(_)

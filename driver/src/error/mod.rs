@@ -66,6 +66,9 @@ pub enum Error {
         /// The query's SQL text.
         query: String,
     },
+    /// COMMIT found the transaction failed (a statement in it had an error), so PostgreSQL
+    /// rolled it back instead: nothing of it was kept.
+    TransactionRolledBack,
     /// The connection is closed or was marked broken by an earlier failure.
     Closed,
     /// A connect or operation timeout expired.
@@ -96,6 +99,10 @@ impl fmt::Display for Error {
                 "fetch_one: the query returned no rows ({query}); use fetch_optional to accept none"
             ),
             Error::Closed => f.write_str("the connection is closed"),
+            Error::TransactionRolledBack => f.write_str(
+                "COMMIT rolled the transaction back: a statement in it had failed, so nothing \
+                 of it was kept (the error of that statement was returned when it ran)",
+            ),
             Error::Timeout => f.write_str("timed out"),
         }
     }

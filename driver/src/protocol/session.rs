@@ -123,6 +123,9 @@ struct Request {
     on_abandon: Abandon,
     /// The operation that wrote it is gone: its replies are discarded.
     abandoned: bool,
+    /// A queued statement the session wrote for no operation (a dropped transaction's
+    /// ROLLBACK, a deferred BEGIN): its replies are discarded as they come, without waiting.
+    prelude: bool,
     /// Execute messages written, and the results that ended one (CommandComplete,
     /// EmptyQueryResponse, PortalSuspended, or COPY FROM STDIN refused).
     executes: u32,
@@ -149,6 +152,8 @@ pub(crate) struct Session {
     /// The oldest request is the operation's own: its rows go to it (kept in step with
     /// `requests` by `refresh`, so a row costs one flag check).
     delivering: bool,
+    /// Statements to run before the next operation's own, each its own simple Query.
+    prelude: Vec<String>,
 }
 
 impl Session {
@@ -166,6 +171,7 @@ impl Session {
             broken: false,
             statements_discarded: false,
             delivering: false,
+            prelude: Vec::new(),
         };
         session.push_request(RequestKind::Startup, Abandon::Sync, true);
         session
@@ -239,6 +245,7 @@ impl Session {
             synced,
             on_abandon,
             abandoned: false,
+            prelude: false,
             executes: 0,
             results: 0,
         });
@@ -253,14 +260,15 @@ impl Session {
         if self.broken {
             return Err(self.closed_error());
         }
-        if self.requests.is_empty() {
+        if self.requests.is_empty() && self.prelude.is_empty() {
             return Ok(());
         }
         for request in &mut self.requests {
             request.abandoned = true;
         }
         while let Some(last) = self.requests.back() {
-            if last.start < self.sent {
+            // A prelude statement (a ROLLBACK) must run even when nobody waits for it.
+            if last.start < self.sent || last.prelude {
                 break;
             }
             self.cut_last();
@@ -268,14 +276,43 @@ impl Session {
         if self.requests.back().is_some_and(|r| !r.synced) {
             self.end_unsynced();
         }
+        for sql in std::mem::take(&mut self.prelude) {
+            self.begin_request(RequestKind::Simple, Abandon::Sync);
+            if frontend::query(&sql, &mut self.out).is_err() {
+                // Our own statements hold no NUL.
+                self.cut_last();
+                continue;
+            }
+            if let Some(request) = self.requests.back_mut() {
+                request.abandoned = true;
+                request.prelude = true;
+            }
+        }
         self.refresh();
         Ok(())
     }
 
-    /// Whether replies to abandoned requests are still to be read.
+    /// Queues a statement to run, as a simple Query of its own, before the next operation's
+    /// requests and in the same write: its replies are read and discarded on the way. For
+    /// what must happen but has nobody to wait for it (a dropped transaction's ROLLBACK) or
+    /// need not cost a round trip (BEGIN): never I/O here, so it can be called from `Drop`.
+    pub(crate) fn queue_prelude(&mut self, sql: String) {
+        self.prelude.push(sql);
+    }
+
+    /// Whether anything is queued or owed an answer: the server's state (transaction status,
+    /// settings) is settled only once this is false.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.requests.is_empty() && self.prelude.is_empty()
+    }
+
+    /// Whether replies to requests of dropped operations are still to be read (those of
+    /// prelude statements are discarded while the next operation reads its own).
     #[inline]
     pub(crate) fn is_draining(&self) -> bool {
-        self.requests.front().is_some_and(|r| r.abandoned)
+        self.requests
+            .front()
+            .is_some_and(|r| r.abandoned && !r.prelude)
     }
 
     /// Begins a request: an extended one first closes the statements dropped since the last
