@@ -387,7 +387,7 @@ impl PgBouncer {
              pool_mode = {mode}\n\
              default_pool_size = {pool}\n\
              max_client_conn = {max_clients}\n\
-             ; pgtusk sends none, but psql and other clients may\n\
+             ; some clients (JDBC) send it; pgtusk does not\n\
              ignore_startup_parameters = extra_float_digits\n",
             db = o.dbname,
             user = o.user,
@@ -439,9 +439,11 @@ impl PgBouncer {
                     ),
                 )
             })?;
-            self.watchdog = Some(Watchdog::spawn(&self.dir, child.id())?);
+            let pid = child.id();
+            // Stored before anything else can fail, so that Drop stops it.
             self.process = Some(child);
             self.port = port;
+            self.watchdog = Some(Watchdog::spawn(&self.dir, pid)?);
             match self.wait_ready(deadline) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
@@ -575,7 +577,7 @@ pub fn start_or_skip(builder: PgBouncerBuilder) -> Option<PgBouncer> {
         if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
             panic!("CI is set, so pgbouncer is required: {e}");
         }
-        println!("skipped: pgbouncer not installed ({e})");
+        println!("skipped: {e}");
         return None;
     }
     match builder.start() {
@@ -776,5 +778,45 @@ impl Watchdog {
             let _ = stdin.write_all(b"done\n");
         }
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ini_values_that_would_break_the_file_are_refused() {
+        assert!(check_ini_value("user", "postgres").is_ok());
+        assert!(check_ini_value("server host", "/tmp/pgtusk-x").is_ok());
+        for bad in ["a b", "it's", "x=y", "a;b", "a#b", "a\nb"] {
+            let err = check_ini_value("password", bad).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
+            assert!(err.to_string().contains("password"), "{err}");
+        }
+    }
+
+    #[test]
+    fn options_come_from_the_server_options() {
+        let server: ConnectOptions = "postgres://alice:pw@10.1.2.3:6543/shop".parse().unwrap();
+        let builder = PgBouncer::in_front_of(&server);
+        assert_eq!(
+            (
+                builder.server_host.as_str(),
+                builder.server_port,
+                builder.dbname.as_str(),
+                builder.user.as_str(),
+                builder.password.as_deref(),
+            ),
+            ("10.1.2.3", 6543, "shop", "alice", Some("pw"))
+        );
+        assert_eq!(builder.pool_mode, PoolMode::Transaction);
+        assert_eq!(builder.default_pool_size, 2);
+    }
+
+    #[test]
+    fn tail_takes_the_last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail("", 3), "");
     }
 }
