@@ -97,6 +97,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stmt.columns().iter().map(|c| c.name()).collect::<Vec<_>>()
     );
 
+    // Transactions: commit, or roll back by dropping (an early `?` does it too); a nested
+    // one is a savepoint.
+    let mut tx = conn.transaction().await?;
+    tx.execute("INSERT INTO animals VALUES (90, 'narwhal', 0)", &[])
+        .await?;
+    {
+        let mut savepoint = tx.transaction().await?;
+        savepoint.execute("DELETE FROM animals", &[]).await?;
+        // Dropped without commit: rolled back to the savepoint.
+    }
+    tx.commit().await?;
+    // The closure form commits on Ok, rolls back on Err, and retries serialization failures.
+    let legs: i64 = conn
+        .run_transaction(|tx| {
+            Box::pin(async move {
+                tx.execute("UPDATE animals SET legs = legs + 1 WHERE id = 90", &[])
+                    .await?;
+                tx.fetch_value("SELECT sum(legs)::int8 FROM animals", &[])
+                    .await
+            })
+        })
+        .await?;
+    println!("after the transactions: {legs} legs in all");
+
     // Errors: a server error keeps every field and its SQLSTATE is matchable.
     match conn
         .execute("INSERT INTO animals VALUES (1, 'walrus again', 4)", &[])

@@ -151,3 +151,36 @@ async fn the_executor_is_pgtusks() {
         .unwrap();
     assert_eq!(rows.len(), 1);
 }
+
+/// The dialect's statements run inside a transaction (and a savepoint) like anywhere else.
+#[tokio::test]
+async fn statements_run_inside_a_transaction() {
+    let mut conn = setup().await;
+    let insert = Query::insert()
+        .into_table("pets")
+        .columns(["id", "name"])
+        .values_panic([4.into(), "ada".into()])
+        .to_owned();
+    let select = Query::select()
+        .columns(["id", "name"])
+        .from("pets")
+        .and_where(Expr::col("id").is_in([4, 5]))
+        .order_by("id", pgtusk_dialect::sea_query::Order::Asc)
+        .to_owned();
+    let mut tx = conn.transaction().await.unwrap();
+    assert_eq!(insert.execute(&mut tx).await.unwrap(), 1);
+    {
+        let mut savepoint = tx.transaction().await.unwrap();
+        let delete = Query::delete()
+            .from_table("pets")
+            .and_where(Expr::col("id").is_in([4]))
+            .to_owned();
+        assert_eq!(delete.execute(&mut savepoint).await.unwrap(), 1);
+        savepoint.rollback().await.unwrap();
+    }
+    let seen: Vec<Pet> = select.fetch_all_as(&mut tx).await.unwrap();
+    assert_eq!(seen, [pet(4, "ada")]);
+    tx.rollback().await.unwrap();
+    let after: Vec<Pet> = select.fetch_all_as(&mut conn).await.unwrap();
+    assert!(after.is_empty());
+}

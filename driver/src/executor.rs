@@ -3,19 +3,20 @@
 
 use std::future::Future;
 
-use crate::{Connection, Encode, Record, Result};
+use crate::connection::RowStream;
+use crate::{
+    Connection, Decode, Encode, FromRecord, IntoQuery, Record, Result, Statement, Transaction,
+};
 
 /// Something that runs SQL with parameters: a [`Connection`] or a
 /// [`Transaction`](crate::Transaction) (and the pool, when it lands), so code generic over
 /// `Executor` (a query builder, a repository, a helper) takes any of them.
 ///
-/// The methods are those of [`Connection`] with the SQL as `&str`: each statement goes through
-/// the statement cache, and its parameters are encoded for the types the server asks for. The
-/// futures are `Send`, so generic code can be spawned. `&mut E` is an `Executor` too, so a
-/// function that takes `&mut impl Executor` can be handed a reborrow.
-///
-/// The inherent methods of [`Connection`] come first when both are in scope:
-/// `conn.fetch(&statement, …)` still takes a prepared [`Statement`](crate::Statement).
+/// The methods are [`Connection`]'s query methods: SQL text (through the statement cache) or
+/// a prepared [`Statement`], parameters encoded for the types the server asks for, rows as
+/// [`Record`]s or decoded into a [`FromRecord`] type. The futures are `Send`, so generic code
+/// can be spawned. `&mut E` is an `Executor` too, so a function that takes
+/// `&mut impl Executor` can be handed a reborrow.
 ///
 /// ```no_run
 /// use pgtusk::{Connection, Executor, Result};
@@ -39,105 +40,317 @@ use crate::{Connection, Encode, Record, Result};
 /// let all = names(&mut conn).await?;
 /// # Ok(()) }
 /// ```
-pub trait Executor {
-    /// Runs a query and returns every row ([`Connection::fetch`]).
-    fn fetch(
+pub trait Executor: Send {
+    /// Runs a statement and returns the rows it affected ([`Connection::execute`]).
+    fn execute<'a>(
         &mut self,
-        sql: &str,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Runs a query and returns every row ([`Connection::fetch`]).
+    fn fetch<'a>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
         params: &[&(dyn Encode + Sync)],
     ) -> impl Future<Output = Result<Vec<Record>>> + Send;
 
+    /// Runs a query and returns its first row; [`Error::NoRows`](crate::Error::NoRows) when
+    /// there is none ([`Connection::fetch_one`]).
+    fn fetch_one<'a>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Record>> + Send;
+
     /// Runs a query and returns its first row, if any; only one row travels
     /// ([`Connection::fetch_optional`]).
-    fn fetch_optional(
+    fn fetch_optional<'a>(
         &mut self,
-        sql: &str,
+        query: impl IntoQuery<'a> + Send,
         params: &[&(dyn Encode + Sync)],
     ) -> impl Future<Output = Result<Option<Record>>> + Send;
 
-    /// Runs a statement and returns the number of rows it affected ([`Connection::execute`]).
-    fn execute(
+    /// The first column of the first row ([`Connection::fetch_value`]).
+    fn fetch_value<'a, T>(
         &mut self,
-        sql: &str,
+        query: impl IntoQuery<'a> + Send,
         params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<u64>> + Send;
+    ) -> impl Future<Output = Result<T>> + Send
+    where
+        T: for<'r> Decode<'r> + Send;
+
+    /// Every row decoded into `T` ([`Connection::fetch_as`]).
+    fn fetch_as<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Vec<T>>> + Send
+    where
+        T: for<'r> FromRecord<'r> + Send;
+
+    /// The first row decoded into `T` ([`Connection::fetch_one_as`]).
+    fn fetch_one_as<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<T>> + Send
+    where
+        T: for<'r> FromRecord<'r> + Send;
+
+    /// The first row decoded into `T`, if any ([`Connection::fetch_optional_as`]).
+    fn fetch_optional_as<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Option<T>>> + Send
+    where
+        T: for<'r> FromRecord<'r> + Send;
+
+    /// The rows as they arrive, without buffering them ([`Connection::fetch_stream`]).
+    fn fetch_stream<'s, 'a>(
+        &'s mut self,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<RowStream<'s>>> + Send;
+
+    /// Prepares a named statement ([`Connection::prepare`]).
+    fn prepare(&mut self, sql: &str) -> impl Future<Output = Result<Statement>> + Send;
+
+    /// One statement run once per parameter set, pipelined ([`Connection::execute_many`]).
+    fn execute_many<'a, 'p, I, P>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
+        param_sets: I,
+    ) -> impl Future<Output = Result<u64>> + Send
+    where
+        I: IntoIterator<Item = P> + Send,
+        I::IntoIter: Send,
+        P: AsRef<[&'p (dyn Encode + Sync)]> + Send;
 }
 
-impl Executor for Connection {
-    fn fetch(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<Vec<Record>>> + Send {
-        Connection::fetch(self, sql, params)
-    }
+/// Implements [`Executor`] for a type by running each method on the [`Connection`] that
+/// `$conn` reaches from `$this`.
+macro_rules! executor_via_connection {
+    ($ty:ty, |$this:ident| $conn:expr) => {
+        impl Executor for $ty {
+            fn execute<'a>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<u64>> + Send {
+                let $this = self;
+                Connection::execute($conn, query, params)
+            }
 
-    fn fetch_optional(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<Option<Record>>> + Send {
-        Connection::fetch_optional(self, sql, params)
-    }
+            fn fetch<'a>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<Vec<Record>>> + Send {
+                let $this = self;
+                Connection::fetch($conn, query, params)
+            }
 
-    fn execute(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<u64>> + Send {
-        Connection::execute(self, sql, params)
-    }
+            fn fetch_one<'a>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<Record>> + Send {
+                let $this = self;
+                Connection::fetch_one($conn, query, params)
+            }
+
+            fn fetch_optional<'a>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<Option<Record>>> + Send {
+                let $this = self;
+                Connection::fetch_optional($conn, query, params)
+            }
+
+            fn fetch_value<'a, T>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<T>> + Send
+            where
+                T: for<'r> Decode<'r> + Send,
+            {
+                let $this = self;
+                Connection::fetch_value($conn, query, params)
+            }
+
+            fn fetch_as<'a, T>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<Vec<T>>> + Send
+            where
+                T: for<'r> FromRecord<'r> + Send,
+            {
+                let $this = self;
+                Connection::fetch_as($conn, query, params)
+            }
+
+            fn fetch_one_as<'a, T>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<T>> + Send
+            where
+                T: for<'r> FromRecord<'r> + Send,
+            {
+                let $this = self;
+                Connection::fetch_one_as($conn, query, params)
+            }
+
+            fn fetch_optional_as<'a, T>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<Option<T>>> + Send
+            where
+                T: for<'r> FromRecord<'r> + Send,
+            {
+                let $this = self;
+                Connection::fetch_optional_as($conn, query, params)
+            }
+
+            fn fetch_stream<'s, 'a>(
+                &'s mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<RowStream<'s>>> + Send {
+                let $this = self;
+                Connection::fetch_stream($conn, query, params)
+            }
+
+            fn prepare(&mut self, sql: &str) -> impl Future<Output = Result<Statement>> + Send {
+                let $this = self;
+                Connection::prepare($conn, sql)
+            }
+
+            fn execute_many<'a, 'p, I, P>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                param_sets: I,
+            ) -> impl Future<Output = Result<u64>> + Send
+            where
+                I: IntoIterator<Item = P> + Send,
+                I::IntoIter: Send,
+                P: AsRef<[&'p (dyn Encode + Sync)]> + Send,
+            {
+                let $this = self;
+                Connection::execute_many($conn, query, param_sets)
+            }
+        }
+    };
 }
 
-impl<E: Executor + Send> Executor for &mut E {
-    fn fetch(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<Vec<Record>>> + Send {
-        (**self).fetch(sql, params)
-    }
+executor_via_connection!(Connection, |conn| conn);
+executor_via_connection!(Transaction<'_>, |tx| &mut **tx);
 
-    fn fetch_optional(
+impl<E: Executor> Executor for &mut E {
+    fn execute<'a>(
         &mut self,
-        sql: &str,
-        params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<Option<Record>>> + Send {
-        (**self).fetch_optional(sql, params)
-    }
-
-    fn execute(
-        &mut self,
-        sql: &str,
+        query: impl IntoQuery<'a> + Send,
         params: &[&(dyn Encode + Sync)],
     ) -> impl Future<Output = Result<u64>> + Send {
-        (**self).execute(sql, params)
+        (**self).execute(query, params)
     }
-}
 
-/// A transaction runs its statements on its connection, inside the transaction.
-impl Executor for crate::Transaction<'_> {
-    fn fetch(
+    fn fetch<'a>(
         &mut self,
-        sql: &str,
+        query: impl IntoQuery<'a> + Send,
         params: &[&(dyn Encode + Sync)],
     ) -> impl Future<Output = Result<Vec<Record>>> + Send {
-        Connection::fetch(self, sql, params)
+        (**self).fetch(query, params)
     }
 
-    fn fetch_optional(
+    fn fetch_one<'a>(
         &mut self,
-        sql: &str,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Record>> + Send {
+        (**self).fetch_one(query, params)
+    }
+
+    fn fetch_optional<'a>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
         params: &[&(dyn Encode + Sync)],
     ) -> impl Future<Output = Result<Option<Record>>> + Send {
-        Connection::fetch_optional(self, sql, params)
+        (**self).fetch_optional(query, params)
     }
 
-    fn execute(
+    fn fetch_value<'a, T>(
         &mut self,
-        sql: &str,
+        query: impl IntoQuery<'a> + Send,
         params: &[&(dyn Encode + Sync)],
-    ) -> impl Future<Output = Result<u64>> + Send {
-        Connection::execute(self, sql, params)
+    ) -> impl Future<Output = Result<T>> + Send
+    where
+        T: for<'r> Decode<'r> + Send,
+    {
+        (**self).fetch_value(query, params)
+    }
+
+    fn fetch_as<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Vec<T>>> + Send
+    where
+        T: for<'r> FromRecord<'r> + Send,
+    {
+        (**self).fetch_as(query, params)
+    }
+
+    fn fetch_one_as<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<T>> + Send
+    where
+        T: for<'r> FromRecord<'r> + Send,
+    {
+        (**self).fetch_one_as(query, params)
+    }
+
+    fn fetch_optional_as<'a, T>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<Option<T>>> + Send
+    where
+        T: for<'r> FromRecord<'r> + Send,
+    {
+        (**self).fetch_optional_as(query, params)
+    }
+
+    fn fetch_stream<'s, 'a>(
+        &'s mut self,
+        query: impl IntoQuery<'a> + Send,
+        params: &[&(dyn Encode + Sync)],
+    ) -> impl Future<Output = Result<RowStream<'s>>> + Send {
+        (**self).fetch_stream(query, params)
+    }
+
+    fn prepare(&mut self, sql: &str) -> impl Future<Output = Result<Statement>> + Send {
+        (**self).prepare(sql)
+    }
+
+    fn execute_many<'a, 'p, I, P>(
+        &mut self,
+        query: impl IntoQuery<'a> + Send,
+        param_sets: I,
+    ) -> impl Future<Output = Result<u64>> + Send
+    where
+        I: IntoIterator<Item = P> + Send,
+        I::IntoIter: Send,
+        P: AsRef<[&'p (dyn Encode + Sync)]> + Send,
+    {
+        (**self).execute_many(query, param_sets)
     }
 }

@@ -376,16 +376,51 @@ async fn serialization_failures_are_retried() {
         .unwrap();
 }
 
+/// Code written once against `Executor` runs on a connection and inside a transaction.
 #[tokio::test]
 async fn executor_code_runs_inside_a_transaction() {
-    async fn insert(db: &mut impl pgtusk::Executor, id: i32) -> pgtusk::Result<u64> {
-        db.execute("INSERT INTO generic VALUES ($1)", &[&id]).await
+    #[derive(Debug, PartialEq, pgtusk::FromRecord)]
+    struct Row {
+        id: i32,
+    }
+    async fn exercise(db: &mut impl pgtusk::Executor, id: i32) -> pgtusk::Result<()> {
+        use futures_util::TryStreamExt;
+        let ids = [id, id + 1];
+        let inserted = db
+            .execute_many(
+                "INSERT INTO generic VALUES ($1)",
+                ids.iter().map(|id| [id as &(dyn pgtusk::Encode + Sync)]),
+            )
+            .await?;
+        assert_eq!(inserted, 2);
+        let stmt = db
+            .prepare("SELECT id FROM generic WHERE id >= $1 ORDER BY id")
+            .await?;
+        assert_eq!(db.fetch(&stmt, &[&id]).await?.len(), 2);
+        assert_eq!(db.fetch_one(&stmt, &[&id]).await?.get::<i32>(0), id);
+        assert!(db.fetch_optional(&stmt, &[&1000]).await?.is_none());
+        assert_eq!(db.fetch_value::<i32>(&stmt, &[&id]).await?, id);
+        assert_eq!(db.fetch_as::<Row>(&stmt, &[&id]).await?.len(), 2);
+        assert_eq!(db.fetch_one_as::<Row>(&stmt, &[&id]).await?, Row { id });
+        assert_eq!(db.fetch_optional_as::<Row>(&stmt, &[&1000]).await?, None);
+        let mut rows = db.fetch_stream(&stmt, &[&id]).await?;
+        let mut streamed = 0;
+        while rows.try_next().await?.is_some() {
+            streamed += 1;
+        }
+        assert_eq!(streamed, 2);
+        assert_eq!(
+            db.execute("DELETE FROM generic WHERE id = $1", &[&(id + 1)])
+                .await?,
+            1
+        );
+        Ok(())
     }
     let mut conn = connect().await;
     table(&mut conn, "generic").await;
-    insert(&mut conn, 1).await.unwrap();
+    exercise(&mut conn, 1).await.unwrap();
     let mut tx = conn.transaction().await.unwrap();
-    insert(&mut tx, 2).await.unwrap();
+    exercise(&mut tx, 10).await.unwrap();
     drop(tx);
     assert_eq!(count(&mut conn, "generic").await, 1);
 }
