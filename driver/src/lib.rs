@@ -27,6 +27,7 @@
 //! usable, or marks it closed when its state cannot be known.
 
 mod auth;
+mod cancel;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod config;
@@ -40,6 +41,7 @@ mod statement;
 mod transaction;
 pub mod types;
 
+pub use cancel::CancelToken;
 pub use config::{ConnectOptions, SslMode};
 pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream, TypedRowStream};
 pub use error::{BoxError, ConversionError, DbError, Error, ErrorPosition, Result, SqlState};

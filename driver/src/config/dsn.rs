@@ -8,13 +8,14 @@ use super::ConnectOptions;
 use super::MIN_MAX_MESSAGE_SIZE;
 use super::ssl::parse_ssl_mode;
 use super::value::{
-    invalid, parse_host_list, parse_port, parse_port_list, parse_timeout, parse_usize, refuse_nul,
+    invalid, parse_host_list, parse_port, parse_port_list, parse_seconds, parse_timeout,
+    parse_usize, refuse_nul,
 };
 use crate::error::Error;
 
 /// Every key the DSN parsers accept, for "unknown option" messages.
 const KEYS: &str = "host, hostaddr, port, user, password, dbname (or database), application_name, \
-                    options, connect_timeout, sslmode, passfile, statement_cache_size, \
+                    options, connect_timeout, command_timeout, sslmode, passfile, statement_cache_size, \
                     max_cacheable_statement_size, max_message_size";
 
 impl ConnectOptions {
@@ -54,6 +55,13 @@ impl ConnectOptions {
                     None
                 } else {
                     Some(parse_timeout(key, value)?)
+                }
+            }
+            "command_timeout" => {
+                self.command_timeout = if value.is_empty() {
+                    None
+                } else {
+                    Some(parse_seconds(key, value)?)
                 }
             }
             "sslmode" => {

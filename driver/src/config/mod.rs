@@ -77,6 +77,7 @@ const MIN_MAX_MESSAGE_SIZE: usize = 1024;
 /// | `application_name` | reported in `pg_stat_activity` | `PGAPPNAME` | none |
 /// | `options` | command-line options sent to the server, e.g. `-c search_path=app` | `PGOPTIONS` | none |
 /// | `connect_timeout` | seconds to wait for each host (0 waits forever) | `PGCONNECT_TIMEOUT` | forever |
+/// | `command_timeout` | seconds (fractions allowed) a statement may run before it is cancelled and the call returns [`Error::Timeout`](crate::Error::Timeout); 0 means no limit | | no limit |
 /// | `sslmode` | `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full` (see [`SslMode`]) | `PGSSLMODE` | `prefer` |
 /// | `passfile` | the password file | `PGPASSFILE` | `~/.pgpass` |
 /// | `statement_cache_size` | prepared statements kept per connection (0 disables the cache) | | `100` |
@@ -125,6 +126,7 @@ pub struct ConnectOptions {
     application_name: Option<String>,
     options: Option<String>,
     connect_timeout: Option<Duration>,
+    command_timeout: Option<Duration>,
     ssl_mode: Option<SslMode>,
     passfile: Option<PathBuf>,
     statement_cache_size: Option<usize>,
@@ -144,6 +146,7 @@ impl fmt::Debug for ConnectOptions {
             .field("application_name", &self.application_name)
             .field("options", &self.options)
             .field("connect_timeout", &self.connect_timeout)
+            .field("command_timeout", &self.command_timeout)
             .field("ssl_mode", &self.ssl_mode)
             .field("passfile", &self.passfile)
             .field("statement_cache_size", &self.statement_cache_size)
@@ -226,6 +229,14 @@ impl ConnectOptions {
         self
     }
 
+    /// Sets how long one statement (a query, a batch, a script) may run: past it, the server's
+    /// work is cancelled and the call returns [`Error::Timeout`](crate::Error::Timeout) naming
+    /// the statement and the limit. Zero means no limit (the default).
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = Some(timeout);
+        self
+    }
+
     /// Sets the TLS mode.
     pub fn ssl_mode(mut self, mode: SslMode) -> Self {
         self.ssl_mode = Some(mode);
@@ -300,6 +311,11 @@ impl ConnectOptions {
     /// The connect timeout, if set.
     pub fn get_connect_timeout(&self) -> Option<Duration> {
         self.connect_timeout
+    }
+
+    /// The command timeout, if set.
+    pub fn get_command_timeout(&self) -> Option<Duration> {
+        self.command_timeout
     }
 
     /// The TLS mode, if set (when not, `PGSSLMODE` or [`SslMode::Prefer`] applies).

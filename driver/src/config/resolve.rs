@@ -237,6 +237,7 @@ impl ConnectOptions {
             application_name,
             options,
             connect_timeout,
+            command_timeout: self.command_timeout.filter(|t| !t.is_zero()),
             ssl_mode,
             statement_cache_size: self.get_statement_cache_size(),
             max_cacheable_statement_size: self.get_max_cacheable_statement_size(),
@@ -280,6 +281,8 @@ pub(crate) struct Resolved {
     pub options: Option<String>,
     /// Per target; `None` waits forever.
     pub connect_timeout: Option<Duration>,
+    /// Per statement; `None` is no limit.
+    pub command_timeout: Option<Duration>,
     /// Never Require/VerifyCa/VerifyFull while TLS is not built.
     pub ssl_mode: SslMode,
     pub statement_cache_size: usize,

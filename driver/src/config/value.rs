@@ -79,6 +79,21 @@ pub(super) fn parse_timeout(key: &str, value: &str) -> Result<Duration, Error> {
     }
 }
 
+/// Seconds, fractions allowed (`0.5`); 0 means no limit.
+pub(super) fn parse_seconds(key: &str, value: &str) -> Result<Duration, Error> {
+    match value.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 && !value.starts_with('+') => {
+            Duration::try_from_secs_f64(secs)
+                .map_err(|_| invalid(key, value, "expected a number of seconds, 0 or more"))
+        }
+        _ => Err(invalid(
+            key,
+            value,
+            "expected a number of seconds, 0 or more (fractions allowed); 0 means no limit",
+        )),
+    }
+}
+
 pub(super) fn parse_usize(key: &str, value: &str, expected: &str) -> Result<Option<usize>, Error> {
     if value.is_empty() {
         return Ok(None);

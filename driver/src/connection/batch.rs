@@ -53,6 +53,21 @@ impl Connection {
                     .to_owned(),
             ));
         }
+        self.timed(query_text(query), async |conn: &mut Connection| {
+            conn.execute_many_untimed(query, param_sets).await
+        })
+        .await
+    }
+
+    async fn execute_many_untimed<'p, I, P>(
+        &mut self,
+        query: QueryRef<'_>,
+        param_sets: I,
+    ) -> Result<u64>
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<[&'p (dyn crate::Encode + Sync)]>,
+    {
         self.ready().await?;
         // The whole batch is one request with one Sync; an uncached statement is described
         // inside it (see `describe_unnamed`).

@@ -7,6 +7,7 @@ use tokio::net::{TcpStream, UnixStream};
 use super::stream::Socket;
 use super::{Connection, db_error};
 use crate::auth::{self, ScramSha256};
+use crate::cancel::CancelTarget;
 use crate::config::{ConnectOptions, Host, Resolved, SslMode, Target};
 use crate::error::{Error, Result};
 use crate::protocol::backend::Message;
@@ -70,21 +71,26 @@ impl Connection {
 }
 
 async fn connect_target(resolved: &Resolved, target: &Target) -> Result<Connection> {
-    let socket = match &target.host {
+    let (socket, cancel_target) = match &target.host {
         Host::Tcp(host) => {
             let stream = TcpStream::connect((host.as_str(), target.port)).await?;
             stream.set_nodelay(true)?;
-            Socket::Tcp(stream)
+            let peer = stream.peer_addr()?;
+            (Socket::Tcp(stream), CancelTarget::Tcp(peer))
         }
         Host::Unix(dir) => {
-            Socket::Unix(UnixStream::connect(dir.join(format!(".s.PGSQL.{}", target.port))).await?)
+            let path = dir.join(format!(".s.PGSQL.{}", target.port));
+            let stream = UnixStream::connect(&path).await?;
+            (Socket::Unix(stream), CancelTarget::Unix(path))
         }
     };
     let cache = StatementCache::new(
         resolved.statement_cache_size,
         resolved.max_cacheable_statement_size,
     );
-    let mut conn = Connection::new(socket, cache, resolved.max_message_size);
+    let mut conn = Connection::new(socket, cache, resolved.max_message_size, cancel_target);
+    conn.connect_timeout = resolved.connect_timeout;
+    conn.command_timeout = resolved.command_timeout;
     conn.startup(resolved, target).await?;
     Ok(conn)
 }

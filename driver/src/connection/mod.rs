@@ -23,10 +23,12 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::cancel::{CancelTarget, CancelToken};
 use crate::error::{DbError, Error, Result};
 use crate::protocol::backend::{self, ErrorFields, Message, Notification, TransactionStatus};
 use crate::protocol::session::{Event, Session, message_name};
@@ -65,6 +67,12 @@ pub struct Connection {
     id: u64,
     process_id: i32,
     secret_key: i32,
+    /// Where a CancelRequest for this connection goes.
+    cancel_target: CancelTarget,
+    /// Bounds a cancel, as it bounds connecting.
+    connect_timeout: Option<Duration>,
+    /// How long one statement may run before it is cancelled (`None`: no limit).
+    command_timeout: Option<Duration>,
     cache: StatementCache,
     next_statement_id: u64,
     notice_handler: Option<NoticeHandler>,
@@ -73,8 +81,16 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn new(socket: Socket, cache: StatementCache, max_message_size: usize) -> Connection {
+    fn new(
+        socket: Socket,
+        cache: StatementCache,
+        max_message_size: usize,
+        cancel_target: CancelTarget,
+    ) -> Connection {
         Connection {
+            cancel_target,
+            connect_timeout: None,
+            command_timeout: None,
             socket,
             read_buf: BytesMut::with_capacity(READ_CHUNK),
             max_message_size,
@@ -97,6 +113,17 @@ impl Connection {
     /// The secret key that, with the backend pid, authorizes a CancelRequest.
     pub fn secret_key(&self) -> i32 {
         self.secret_key
+    }
+
+    /// A token that cancels what this connection's backend is running, from another task
+    /// or thread; see [`CancelToken`].
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken::new(
+            self.cancel_target.clone(),
+            self.process_id,
+            self.secret_key,
+            self.connect_timeout,
+        )
     }
 
     /// A server parameter as last reported by ParameterStatus (`server_version`, `TimeZone`,
@@ -173,8 +200,9 @@ impl Connection {
     async fn ready(&mut self) -> Result<()> {
         self.session.start_operation()?;
         if self.session.is_draining() {
-            poll_fn(|cx| self.poll_drain(cx, false)).await?;
+            self.drain_dropped().await?;
         }
+        self.session.write_prelude();
         if self.session.take_statements_discarded() {
             self.cache.forget_all();
         }
@@ -233,6 +261,67 @@ impl Connection {
                 Err(e) => return Poll::Ready(Err(self.malformed(e))),
             }
         }
+    }
+
+    /// Reads what dropped operations are owed. When the server is still working for one (a
+    /// timeout around a long query), that work is cancelled first: a CancelRequest, answered
+    /// once the backend was signalled, then the drain. Nothing new is sent before the drain
+    /// ends, and a backend signalled while it waits for input ignores the signal, so the
+    /// cancel cannot reach the next operation's statement.
+    async fn drain_dropped(&mut self) -> Result<()> {
+        // Prelude statements ahead (a ROLLBACK) are quick and must not be cancelled.
+        while self.session.front_is_prelude() && self.session.is_draining() {
+            let msg = self.recv_any().await?;
+            match self.session.handle(&msg)? {
+                Event::Consumed => {}
+                Event::Notice => self.handle_notice(&msg),
+                Event::Deliver => return Err(self.unexpected(&msg, "draining a dropped operation")),
+            }
+        }
+        let drained = poll_fn(|cx| {
+            Poll::Ready(match self.poll_drain(cx, false) {
+                Poll::Ready(result) => result.map(|()| true),
+                Poll::Pending => Ok(false),
+            })
+        })
+        .await?;
+        if drained {
+            return Ok(());
+        }
+        if let Err(e) = self.cancel_token().cancel().await {
+            tracing::warn!("could not cancel the work of a dropped operation: {e}");
+        }
+        poll_fn(|cx| self.poll_drain(cx, false)).await
+    }
+
+    /// Runs `op` under `command_timeout`: past the limit the operation is dropped, its work
+    /// on the server cancelled and drained (as for any dropped operation), and the error
+    /// names the statement and the limit.
+    async fn timed<T>(
+        &mut self,
+        sql: &str,
+        op: impl AsyncFnOnce(&mut Connection) -> Result<T>,
+    ) -> Result<T> {
+        let Some(limit) = self.command_timeout else {
+            return op(self).await;
+        };
+        match tokio::time::timeout(limit, op(self)).await {
+            Ok(result) => result,
+            Err(_) => {
+                if let Err(e) = self.ready().await {
+                    tracing::debug!("after a command timeout, cancelling and draining failed: {e}");
+                }
+                Err(Error::Timeout(format!(
+                    "the statement ran longer than command_timeout ({limit:?}) and was \
+                     cancelled: {}",
+                    truncated(sql)
+                )))
+            }
+        }
+    }
+
+    async fn recv_any(&mut self) -> Result<Message> {
+        poll_fn(|cx| self.poll_message(cx)).await
     }
 
     /// Like [`Connection::ready`], then also reads the replies to queued statements (a
@@ -357,6 +446,14 @@ impl Connection {
             }
         }
         error
+    }
+}
+
+/// SQL for an error message: the first 200 characters.
+fn truncated(sql: &str) -> String {
+    match sql.char_indices().nth(200) {
+        Some((end, _)) => format!("{}…", &sql[..end]),
+        None => sql.to_owned(),
     }
 }
 

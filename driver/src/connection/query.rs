@@ -151,6 +151,13 @@ impl Connection {
     /// Runs SQL through the simple query protocol and returns the last command tag
     /// (`COMMIT`, or `ROLLBACK` when COMMIT found the transaction failed).
     pub(crate) async fn simple_command(&mut self, sql: &str) -> Result<String> {
+        self.timed(sql, async |conn: &mut Connection| {
+            conn.simple_command_untimed(sql).await
+        })
+        .await
+    }
+
+    async fn simple_command_untimed(&mut self, sql: &str) -> Result<String> {
         self.ready().await?;
         self.session.simple_query(sql)?;
         self.flush().await?;
@@ -296,7 +303,12 @@ impl Connection {
         params: Params<'_>,
         check: ColumnCheck<'_>,
     ) -> Result<RowStream<'_>> {
-        let columns = self.start(query, params, Limit::All, check).await?;
+        // The timeout covers the start (prepare, bind, execute); the rows are the caller's pace.
+        let columns = self
+            .timed(query_text(query), async |conn: &mut Connection| {
+                conn.start(query, params, Limit::All, check).await
+            })
+            .await?;
         Ok(RowStream {
             conn: self,
             columns,
@@ -315,8 +327,23 @@ impl Connection {
         self.cached_or_prepare(sql).await
     }
 
-    /// Runs `query` and hands each row to `sink`; returns the rows affected.
+    /// Runs `query` and hands each row to `sink`; returns the rows affected. Bounded by
+    /// `command_timeout`.
     async fn run(
+        &mut self,
+        query: QueryRef<'_>,
+        params: Params<'_>,
+        limit: Limit,
+        sink: &mut impl RowSink,
+        check: ColumnCheck<'_>,
+    ) -> Result<u64> {
+        self.timed(query_text(query), async |conn: &mut Connection| {
+            conn.run_untimed(query, params, limit, sink, check).await
+        })
+        .await
+    }
+
+    async fn run_untimed(
         &mut self,
         query: QueryRef<'_>,
         params: Params<'_>,

@@ -71,8 +71,9 @@ pub enum Error {
     TransactionRolledBack,
     /// The connection is closed or was marked broken by an earlier failure.
     Closed,
-    /// A connect or operation timeout expired.
-    Timeout,
+    /// A statement ran longer than `command_timeout` and was cancelled; the message names the
+    /// statement and the limit.
+    Timeout(String),
 }
 
 /// Shorthand used throughout the crate.
@@ -103,7 +104,7 @@ impl fmt::Display for Error {
                 "COMMIT rolled the transaction back: a statement in it had failed, so nothing \
                  of it was kept (the error of that statement was returned when it ran)",
             ),
-            Error::Timeout => f.write_str("timed out"),
+            Error::Timeout(m) => write!(f, "timed out: {m}"),
         }
     }
 }
@@ -950,7 +951,7 @@ mod tests {
         assert!(Error::from(io).is_closed());
         assert!(Error::Closed.is_closed());
         for open in [
-            Error::Timeout,
+            Error::Timeout("limit".into()),
             Error::Protocol("p".into()),
             Error::decode("d"),
             Error::encode("e"),
@@ -1023,6 +1024,6 @@ mod tests {
         assert_eq!(closed.sqlstate(), None);
         assert!(closed.as_db_error().is_none());
         assert!(closed.is_closed());
-        assert_eq!(Error::Timeout.sqlstate(), None);
+        assert_eq!(Error::Timeout("limit".into()).sqlstate(), None);
     }
 }

@@ -260,7 +260,7 @@ impl Session {
         if self.broken {
             return Err(self.closed_error());
         }
-        if self.requests.is_empty() && self.prelude.is_empty() {
+        if self.requests.is_empty() {
             return Ok(());
         }
         for request in &mut self.requests {
@@ -276,6 +276,17 @@ impl Session {
         if self.requests.back().is_some_and(|r| !r.synced) {
             self.end_unsynced();
         }
+        self.refresh();
+        Ok(())
+    }
+
+    /// Writes the queued prelude statements, each a simple Query whose replies are discarded
+    /// as they come. Called once what dropped operations left is drained, so that a cancel
+    /// meant for them can never reach a prelude statement (a ROLLBACK).
+    pub(crate) fn write_prelude(&mut self) {
+        if self.prelude.is_empty() {
+            return;
+        }
         for sql in std::mem::take(&mut self.prelude) {
             self.begin_request(RequestKind::Simple, Abandon::Sync);
             if frontend::query(&sql, &mut self.out).is_err() {
@@ -289,7 +300,6 @@ impl Session {
             }
         }
         self.refresh();
-        Ok(())
     }
 
     /// Queues a statement to run, as a simple Query of its own, before the next operation's
@@ -310,9 +320,13 @@ impl Session {
     /// prelude statements are discarded while the next operation reads its own).
     #[inline]
     pub(crate) fn is_draining(&self) -> bool {
-        self.requests
-            .front()
-            .is_some_and(|r| r.abandoned && !r.prelude)
+        self.requests.iter().any(|r| r.abandoned && !r.prelude)
+    }
+
+    /// Whether the server is now answering a prelude statement (a ROLLBACK, a BEGIN), which
+    /// a cancel must not reach.
+    pub(crate) fn front_is_prelude(&self) -> bool {
+        self.requests.front().is_some_and(|r| r.prelude)
     }
 
     /// Begins a request: an extended one first closes the statements dropped since the last
@@ -1076,6 +1090,41 @@ mod tests {
         transmit(&mut session);
         assert!(is_consumed(session.handle(&copy_in())));
         assert_eq!(queued(&session), "f");
+    }
+
+    /// A dropped transaction's ROLLBACK: written after what dropped operations left, never
+    /// cut, its replies discarded while the next operation reads its own.
+    #[test]
+    fn prelude_statements_run_first_and_are_never_cut() {
+        let mut session = idle();
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        transmit(&mut session);
+        session.queue_prelude("ROLLBACK".into());
+        // The next operation: the dropped query is drained before the prelude is written.
+        session.start_operation().unwrap();
+        assert!(session.is_draining());
+        assert_eq!(queued(&session), "");
+        for m in [msg(b'2', &[]), command_complete("SELECT 1"), ready(b'T')] {
+            assert!(is_consumed(session.handle(&m)));
+        }
+        assert!(!session.is_draining());
+        session.write_prelude();
+        assert!(session.front_is_prelude());
+        assert!(
+            !session.is_draining(),
+            "nobody waits for a prelude statement"
+        );
+        cached_query(&mut session);
+        assert_eq!(queued(&session), "QBES", "one write");
+        // Dropped before anything was sent: the query is cut, the ROLLBACK is not.
+        session.start_operation().unwrap();
+        assert_eq!(queued(&session), "Q");
+        transmit(&mut session);
+        assert!(is_consumed(session.handle(&command_complete("ROLLBACK"))));
+        assert!(is_consumed(session.handle(&ready(b'I'))));
+        assert_eq!(session.transaction_status(), TransactionStatus::Idle);
+        assert!(session.is_settled());
     }
 
     #[test]
