@@ -97,6 +97,22 @@ enum Limit {
     One,
 }
 
+/// Runs `$op` (a future on `$c`, the connection) bounded by `command_timeout`: without a
+/// limit directly, so the hot path carries no extra future layer; with one through
+/// `Connection::timed`, which cancels the server's work when the limit passes.
+macro_rules! bounded {
+    ($conn:ident, $sql:expr, |$c:ident| $op:expr) => {
+        if $conn.command_timeout.is_none() {
+            let $c = &mut *$conn;
+            $op.await
+        } else {
+            $conn
+                .timed($sql, async |$c: &mut Connection| $op.await)
+                .await
+        }
+    };
+}
+
 /// A check of the result's columns made before anything runs (a typed query's plan): a
 /// struct that does not fit the result is an error before an `UPDATE … RETURNING` runs.
 pub(super) type ColumnCheck<'a> = &'a mut (dyn FnMut(&Arc<Columns>) -> Result<()> + Send);
@@ -132,14 +148,14 @@ impl Connection {
         query: impl IntoQuery<'a>,
         params: Params<'_>,
     ) -> Result<u64> {
-        self.run(
-            query.into_query(),
+        let query = query.into_query();
+        bounded!(self, query_text(query), |conn| conn.run(
+            query,
             params,
             Limit::All,
             &mut Discard,
             &mut no_check,
-        )
-        .await
+        ))
     }
 
     /// Runs one or more statements separated by `;` through the simple query protocol:
@@ -188,15 +204,15 @@ impl Connection {
         query: impl IntoQuery<'a>,
         params: Params<'_>,
     ) -> Result<Vec<Record>> {
+        let query = query.into_query();
         let mut rows = Vec::new();
-        self.run(
-            query.into_query(),
+        bounded!(self, query_text(query), |conn| conn.run(
+            query,
             params,
             Limit::All,
             &mut rows,
             &mut no_check,
-        )
-        .await?;
+        ))?;
         Ok(rows)
     }
 
@@ -209,8 +225,13 @@ impl Connection {
     ) -> Result<Record> {
         let query = query.into_query();
         let mut first = None;
-        self.run(query, params, Limit::One, &mut first, &mut no_check)
-            .await?;
+        bounded!(self, query_text(query), |conn| conn.run(
+            query,
+            params,
+            Limit::One,
+            &mut first,
+            &mut no_check
+        ))?;
         first.ok_or_else(|| no_rows(query))
     }
 
@@ -220,15 +241,15 @@ impl Connection {
         query: impl IntoQuery<'a>,
         params: Params<'_>,
     ) -> Result<Option<Record>> {
+        let query = query.into_query();
         let mut first = None;
-        self.run(
-            query.into_query(),
+        bounded!(self, query_text(query), |conn| conn.run(
+            query,
             params,
             Limit::One,
             &mut first,
             &mut no_check,
-        )
-        .await?;
+        ))?;
         Ok(first)
     }
 
@@ -240,8 +261,13 @@ impl Connection {
         check: ColumnCheck<'_>,
     ) -> Result<Option<Record>> {
         let mut first = None;
-        self.run(query, params, Limit::One, &mut first, check)
-            .await?;
+        bounded!(self, query_text(query), |conn| conn.run(
+            query,
+            params,
+            Limit::One,
+            &mut first,
+            check
+        ))?;
         Ok(first)
     }
 
@@ -271,8 +297,13 @@ impl Connection {
             }
             Ok(())
         };
-        self.run(query, params, Limit::One, &mut first, &mut check)
-            .await?;
+        bounded!(self, query_text(query), |conn| conn.run(
+            query,
+            params,
+            Limit::One,
+            &mut first,
+            &mut check
+        ))?;
         first.ok_or_else(|| no_rows(query))?.decode_at(0)
     }
 
@@ -327,23 +358,9 @@ impl Connection {
         self.cached_or_prepare(sql).await
     }
 
-    /// Runs `query` and hands each row to `sink`; returns the rows affected. Bounded by
-    /// `command_timeout`.
+    /// Runs `query` and hands each row to `sink`; returns the rows affected. Callers bound it
+    /// by `command_timeout` with `bounded!`.
     async fn run(
-        &mut self,
-        query: QueryRef<'_>,
-        params: Params<'_>,
-        limit: Limit,
-        sink: &mut impl RowSink,
-        check: ColumnCheck<'_>,
-    ) -> Result<u64> {
-        self.timed(query_text(query), async |conn: &mut Connection| {
-            conn.run_untimed(query, params, limit, sink, check).await
-        })
-        .await
-    }
-
-    async fn run_untimed(
         &mut self,
         query: QueryRef<'_>,
         params: Params<'_>,

@@ -235,6 +235,7 @@ impl Session {
         self.delivering
     }
 
+    #[inline]
     fn push_request(&mut self, kind: RequestKind, on_abandon: Abandon, synced: bool) {
         let start = self.position();
         self.requests.push_back(Request {
@@ -283,10 +284,14 @@ impl Session {
     /// Writes the queued prelude statements, each a simple Query whose replies are discarded
     /// as they come. Called once what dropped operations left is drained, so that a cancel
     /// meant for them can never reach a prelude statement (a ROLLBACK).
+    #[inline]
     pub(crate) fn write_prelude(&mut self) {
-        if self.prelude.is_empty() {
-            return;
+        if !self.prelude.is_empty() {
+            self.write_prelude_statements();
         }
+    }
+
+    fn write_prelude_statements(&mut self) {
         for sql in std::mem::take(&mut self.prelude) {
             self.begin_request(RequestKind::Simple, Abandon::Sync);
             if frontend::query(&sql, &mut self.out).is_err() {
@@ -456,7 +461,7 @@ impl Session {
 
     /// Takes in one backend message: keeps the books and says what it is to the operation.
     /// The message stays the caller's: a row is not moved on its way to the operation.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn handle(&mut self, msg: &Message) -> Result<Event, Error> {
         let Some(front) = self.requests.front_mut() else {
             return self.unsolicited(msg);
