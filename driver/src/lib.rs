@@ -34,6 +34,7 @@ mod connection;
 pub mod error;
 mod executor;
 mod from_record;
+mod notify;
 pub mod protocol;
 mod record;
 mod statement;
@@ -47,6 +48,7 @@ pub use executor::Executor;
 #[doc(hidden)]
 pub use from_record::__private;
 pub use from_record::{FromRecord, RecordPlan};
+pub use notify::{Listener, ListenerEvent, Notifications};
 /// Derive macros: `#[derive(FromRecord)]` for row structs, `#[derive(Type)]` for newtypes
 /// (domains) and enums.
 #[cfg(feature = "derive")]
