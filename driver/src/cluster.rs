@@ -208,9 +208,11 @@ impl TempClusterBuilder {
             port: 0,
             auth: self.auth,
             major_version: 0,
+            settings: self.settings,
+            start_timeout: self.start_timeout,
         };
         cluster.initdb(&self.hba_lines)?;
-        cluster.start_server(&self.settings, self.start_timeout)?;
+        cluster.launch(None)?;
         Ok(cluster)
     }
 }
@@ -253,6 +255,9 @@ pub struct TempCluster {
     port: u16,
     auth: ClusterAuth,
     major_version: u32,
+    /// The builder's `-c` settings, for a restart.
+    settings: Vec<(String, String)>,
+    start_timeout: Duration,
 }
 
 impl fmt::Debug for TempCluster {
@@ -404,9 +409,41 @@ impl TempCluster {
 
     /// Stops the server and removes the directory, reporting failures.
     ///
-    /// Drop does the same and ignores them.
+    /// Drop does the same and ignores them. To stop the server but keep the cluster (and
+    /// start it again later), use [`stop_server`](Self::stop_server).
     pub fn stop(mut self) -> io::Result<()> {
         self.shutdown()
+    }
+
+    /// Stops the server (fast shutdown: sessions are ended with FATAL 57P01) and keeps the
+    /// data directory, the settings and the port; [`start_server`](Self::start_server) starts
+    /// it again. Does nothing when it is not running.
+    pub fn stop_server(&mut self) -> io::Result<()> {
+        self.stop_postmaster()
+    }
+
+    /// Starts the server again after [`stop_server`](Self::stop_server), on the same port
+    /// and socket, with the same settings, and waits until it accepts connections. Does
+    /// nothing when it runs.
+    pub fn start_server(&mut self) -> io::Result<()> {
+        if self.is_running() {
+            return Ok(());
+        }
+        self.launch(Some(self.port))
+    }
+
+    /// [`stop_server`](Self::stop_server) then [`start_server`](Self::start_server): every
+    /// session ends, and clients can connect again to the same DSN.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.stop_server()?;
+        self.start_server()
+    }
+
+    /// Whether the server process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.postmaster
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     fn psql_cmd(&self, host: &std::ffi::OsStr) -> Command {
@@ -496,8 +533,10 @@ impl TempCluster {
         self.write_owned(&self.data_dir.join("pg_hba.conf"), &hba)
     }
 
-    /// Starts `postgres` on a free port, retrying when the port was taken.
-    fn start_server(&mut self, settings: &[(String, String)], timeout: Duration) -> io::Result<()> {
+    /// Starts `postgres` on `port`, or on a free port, retrying when the port was taken
+    /// meanwhile.
+    fn launch(&mut self, port: Option<u16>) -> io::Result<()> {
+        let timeout = self.start_timeout;
         let deadline = Instant::now() + timeout;
         let log = OpenOptions::new()
             .create(true)
@@ -511,9 +550,13 @@ impl TempCluster {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let port = free_port()?;
+            let fixed = port.is_some();
+            let port = match port {
+                Some(port) => port,
+                None => free_port()?,
+            };
             let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
-            let mut cmd = self.postgres_command(port, settings);
+            let mut cmd = self.postgres_command(port, &self.settings);
             cmd.stdout(log.try_clone()?).stderr(log.try_clone()?);
             // Its own process group, as pg_ctl would do: a Ctrl-C meant for
             // the test run reaches the watchdog's cleanup, not a half-way stop.
@@ -529,7 +572,7 @@ impl TempCluster {
                 Err(Startup::Exited(status)) => {
                     self.postmaster = None;
                     let log_now = read_from(&self.log_path, log_start);
-                    if attempt < PORT_ATTEMPTS && port_taken(&log_now) {
+                    if !fixed && attempt < PORT_ATTEMPTS && port_taken(&log_now) {
                         continue;
                     }
                     return Err(io::Error::other(format!(
@@ -539,7 +582,7 @@ impl TempCluster {
                     )));
                 }
                 Err(Startup::TimedOut) => {
-                    let _ = self.stop_server();
+                    let _ = self.stop_postmaster();
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!(
@@ -551,7 +594,7 @@ impl TempCluster {
                     ));
                 }
                 Err(Startup::Io(e)) => {
-                    let _ = self.stop_server();
+                    let _ = self.stop_postmaster();
                     return Err(annotate(e, "waiting for postgres to start"));
                 }
             }
@@ -610,7 +653,7 @@ impl TempCluster {
 
     /// Stops the server if it runs: fast shutdown, then immediate, then
     /// SIGKILL; always reaps the process.
-    fn stop_server(&mut self) -> io::Result<()> {
+    fn stop_postmaster(&mut self) -> io::Result<()> {
         let Some(mut child) = self.postmaster.take() else {
             return Ok(());
         };
@@ -648,7 +691,7 @@ impl TempCluster {
 
     /// Stops the server, removes the directory, dismisses the watchdog.
     fn shutdown(&mut self) -> io::Result<()> {
-        let stopped = self.stop_server();
+        let stopped = self.stop_postmaster();
         let removed = match self.dir.take() {
             Some(dir) => dir
                 .close()

@@ -35,6 +35,7 @@ mod connection;
 pub mod error;
 mod executor;
 mod from_record;
+mod notify;
 pub mod protocol;
 mod record;
 mod statement;
@@ -49,6 +50,7 @@ pub use executor::Executor;
 #[doc(hidden)]
 pub use from_record::__private;
 pub use from_record::{FromRecord, RecordPlan};
+pub use notify::{Listener, ListenerEvent, Notifications};
 /// Derive macros: `#[derive(FromRecord)]` for row structs, `#[derive(Type)]` for newtypes
 /// (domains) and enums.
 #[cfg(feature = "derive")]

@@ -223,6 +223,29 @@ fn stop_reports_success_and_cleans_up() -> io::Result<()> {
     Ok(())
 }
 
+/// A restart keeps the data, the settings and the port: the same DSN works again.
+#[test]
+fn restart_keeps_port_settings_and_data() -> io::Result<()> {
+    let mut cluster = TempCluster::builder().setting("work_mem", "12MB").start()?;
+    let (port, dsn) = (cluster.port(), cluster.dsn());
+    cluster.psql("CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)")?;
+    cluster.stop_server()?;
+    assert!(!cluster.is_running());
+    assert!(cluster.psql("SELECT 1").is_err(), "the server is down");
+    cluster.stop_server()?; // Stopping a stopped server does nothing.
+    cluster.start_server()?;
+    assert!(cluster.is_running());
+    cluster.restart()?;
+    assert_eq!((cluster.port(), cluster.dsn()), (port, dsn));
+    assert_eq!(cluster.psql("SHOW work_mem")?, "12MB");
+    assert_eq!(cluster.psql("SELECT n FROM kept")?, "42");
+    assert_eq!(cluster.psql_socket("SELECT 1")?, "1");
+    let data_dir = cluster.data_dir().to_path_buf();
+    cluster.stop()?;
+    assert_gone(&data_dir, Duration::ZERO);
+    Ok(())
+}
+
 #[test]
 fn panicking_test_still_cleans_up() {
     let mut data_dir = None;

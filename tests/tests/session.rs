@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use pgtusk::{Connection, Error, SqlState};
 use pgtusk_tests::{
     connect, connect_with, options_via, proxy::CountingProxy, shared_options, shared_port,
@@ -247,21 +249,23 @@ async fn copy_from_stdin_is_refused_cleanly_everywhere() {
 #[tokio::test]
 async fn notifications_are_kept_not_dropped() {
     let mut listener = connect().await;
-    listener.execute_script("LISTEN pgtusk_kept").await.unwrap();
+    listener.listen("pgtusk_kept").await.unwrap();
     let mut sender = connect().await;
     for i in 0..3 {
-        sender
-            .execute("SELECT pg_notify('pgtusk_kept', $1)", &[&i.to_string()])
-            .await
-            .unwrap();
+        sender.notify("pgtusk_kept", &i.to_string()).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     listener.execute("SELECT 1", &[]).await.unwrap();
-    let got: Vec<(String, String)> = listener
-        .take_notifications()
-        .iter()
-        .map(|n| (n.channel().to_owned(), n.payload().to_owned()))
-        .collect();
+    let mut got = Vec::new();
+    let mut notifications = listener.notifications();
+    for _ in 0..3 {
+        let n = tokio::time::timeout(Duration::from_secs(5), notifications.next())
+            .await
+            .expect("a kept notification")
+            .expect("the stream does not end")
+            .unwrap();
+        got.push((n.channel().to_owned(), n.payload().to_owned()));
+    }
     let want: Vec<(String, String)> = (0..3)
         .map(|i| ("pgtusk_kept".to_owned(), i.to_string()))
         .collect();

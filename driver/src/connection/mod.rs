@@ -178,12 +178,6 @@ impl Connection {
         self.notice_handler = Some(Box::new(handler));
     }
 
-    /// The NOTIFY messages received so far on channels this connection LISTENs to, oldest
-    /// first. They arrive while other queries run and are kept until taken here.
-    pub fn take_notifications(&mut self) -> Vec<Notification> {
-        self.session.take_notifications().into()
-    }
-
     /// Sends Terminate and closes the socket.
     pub async fn close(mut self) -> Result<()> {
         if self.session.is_broken() {
@@ -362,6 +356,40 @@ impl Connection {
                 Ok(Some(msg)) => return Poll::Ready(Ok(msg)),
                 Ok(None) => ready!(self.poll_fill(cx))?,
                 Err(e) => return Poll::Ready(Err(self.malformed(e))),
+            }
+        }
+    }
+
+    /// The next notification for [`Notifications`](crate::Notifications): one kept while
+    /// queries ran, else read from the socket. The stream borrows the connection, so no
+    /// operation runs: whatever the session still owes belongs to dropped operations and is
+    /// drained here as the next operation would (a queued ROLLBACK goes out), keeping what
+    /// arrives on the way. An error leaves the connection closed unless it is
+    /// [`Error::NotificationsDropped`].
+    pub(crate) fn poll_notification(&mut self, cx: &mut Context<'_>) -> Poll<Result<Notification>> {
+        loop {
+            match self.session.next_notification() {
+                Some(Ok(notification)) => return Poll::Ready(Ok(notification)),
+                Some(Err(dropped)) => {
+                    return Poll::Ready(Err(Error::NotificationsDropped {
+                        dropped,
+                        capacity: self.session.notification_capacity(),
+                    }));
+                }
+                None => {}
+            }
+            // Refuses a closed session (with the server's reason), marks leftovers abandoned;
+            // a queued ROLLBACK goes out.
+            self.session.start_operation()?;
+            self.session.write_prelude();
+            ready!(self.poll_flush(cx))?;
+            let msg = ready!(self.poll_message(cx))?;
+            match self.session.handle(&msg)? {
+                Event::Deliver => {
+                    return Poll::Ready(Err(self.unexpected(&msg, "waiting for notifications")));
+                }
+                Event::Notice => self.handle_notice(&msg),
+                Event::Consumed => {}
             }
         }
     }

@@ -69,6 +69,17 @@ pub enum Error {
     /// COMMIT found the transaction failed (a statement in it had an error), so PostgreSQL
     /// rolled it back instead: nothing of it was kept.
     TransactionRolledBack,
+    /// More notifications arrived than the connection keeps unread (see
+    /// [`Connection::set_notification_buffer`](crate::Connection::set_notification_buffer)):
+    /// the oldest `dropped` of them were thrown away. Reported once by
+    /// [`Connection::notifications`](crate::Connection::notifications), before the ones that
+    /// were kept; the connection stays usable.
+    NotificationsDropped {
+        /// How many notifications were dropped.
+        dropped: u64,
+        /// How many the connection keeps unread.
+        capacity: usize,
+    },
     /// The connection is closed or was marked broken by an earlier failure.
     Closed,
     /// A statement ran longer than `command_timeout` and was cancelled; the message names the
@@ -103,6 +114,12 @@ impl fmt::Display for Error {
             Error::TransactionRolledBack => f.write_str(
                 "COMMIT rolled the transaction back: a statement in it had failed, so nothing \
                  of it was kept (the error of that statement was returned when it ran)",
+            ),
+            Error::NotificationsDropped { dropped, capacity } => write!(
+                f,
+                "{dropped} notification(s) were dropped: more than {capacity} arrived before they \
+                 were read, and the oldest went first. Read conn.notifications() sooner, or raise \
+                 the limit with Connection::set_notification_buffer"
             ),
             Error::Timeout(m) => write!(f, "timed out: {m}"),
         }

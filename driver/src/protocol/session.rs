@@ -18,8 +18,8 @@
 //!
 //! Close messages for dropped statements ride at the front of the next extended request and
 //! their CloseComplete replies are consumed here, so they never reach (or miscount) an
-//! operation. NotificationResponse is queued, not dropped; a FATAL ErrorResponse is kept as the
-//! reason the session ended.
+//! operation. NotificationResponse is queued, not dropped, in a bounded buffer that counts what
+//! it had to drop; a FATAL ErrorResponse is kept as the reason the session ended.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -76,6 +76,9 @@ const ABANDONED_BATCH: &str = "pgtusk: batch abandoned before it finished";
 
 /// The CopyFail text for COPY FROM STDIN run through a query method.
 const COPY_IN_REFUSED: &str = "COPY FROM STDIN needs the COPY API, not a query method";
+
+/// Notifications kept until read, by default; past this the oldest are dropped and counted.
+const DEFAULT_NOTIFICATION_BUFFER: usize = 10_000;
 
 /// How a request is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +146,10 @@ pub(crate) struct Session {
     transaction_status: TransactionStatus,
     parameters: HashMap<String, String>,
     notifications: VecDeque<Notification>,
+    /// The most notifications kept; a new one past this drops the oldest.
+    notification_capacity: usize,
+    /// Notifications dropped since the reader last heard of it.
+    notifications_dropped: u64,
     /// Why the server ended the session (a FATAL or PANIC ErrorResponse), until reported.
     fatal: Option<Box<DbError>>,
     /// The session cannot be used any more: closed, or its state is unknown.
@@ -167,6 +174,8 @@ impl Session {
             transaction_status: TransactionStatus::Idle,
             parameters: HashMap::new(),
             notifications: VecDeque::new(),
+            notification_capacity: DEFAULT_NOTIFICATION_BUFFER,
+            notifications_dropped: 0,
             fatal: None,
             broken: false,
             statements_discarded: false,
@@ -536,7 +545,7 @@ impl Session {
             }
             Message::NoticeResponse(_) => Ok(Event::Notice),
             Message::NotificationResponse(n) => {
-                self.notifications.push_back(n.clone());
+                self.push_notification(n.clone());
                 Ok(Event::Consumed)
             }
             other => Err(self.fail_protocol(&format!(
@@ -657,9 +666,37 @@ impl Session {
         std::mem::take(&mut self.statements_discarded)
     }
 
-    /// Notifications received so far, oldest first.
-    pub(crate) fn take_notifications(&mut self) -> VecDeque<Notification> {
-        std::mem::take(&mut self.notifications)
+    /// Queues a notification; when the buffer is full the oldest one goes, counted, so the
+    /// reader learns how many it missed (a slow reader must not grow memory without bound).
+    fn push_notification(&mut self, notification: Notification) {
+        while self.notifications.len() >= self.notification_capacity {
+            self.notifications.pop_front();
+            self.notifications_dropped += 1;
+        }
+        self.notifications.push_back(notification);
+    }
+
+    /// The next notification, oldest first; `Err(dropped)` first when the buffer overflowed
+    /// since the last call (the dropped ones were older than every one still queued).
+    pub(crate) fn next_notification(&mut self) -> Option<Result<Notification, u64>> {
+        if self.notifications_dropped > 0 {
+            return Some(Err(std::mem::take(&mut self.notifications_dropped)));
+        }
+        self.notifications.pop_front().map(Ok)
+    }
+
+    /// The most notifications kept until read (at least 1). Shrinking below what is queued
+    /// drops the oldest, counted.
+    pub(crate) fn set_notification_capacity(&mut self, capacity: usize) {
+        self.notification_capacity = capacity.max(1);
+        while self.notifications.len() > self.notification_capacity {
+            self.notifications.pop_front();
+            self.notifications_dropped += 1;
+        }
+    }
+
+    pub(crate) fn notification_capacity(&self) -> usize {
+        self.notification_capacity
     }
 
     /// Appends Terminate; the session is over.
@@ -1017,6 +1054,17 @@ mod tests {
         );
     }
 
+    /// Every queued notification, or the overflow count, as the reader sees them.
+    fn read_notifications(session: &mut Session) -> Vec<Result<(String, String), u64>> {
+        std::iter::from_fn(|| session.next_notification())
+            .map(|n| n.map(|n| (n.channel().to_owned(), n.payload().to_owned())))
+            .collect()
+    }
+
+    fn note(channel: &str, payload: &str) -> Result<(String, String), u64> {
+        Ok((channel.to_owned(), payload.to_owned()))
+    }
+
     #[test]
     fn notifications_are_queued_in_order() {
         let mut session = idle();
@@ -1024,19 +1072,55 @@ mod tests {
         session.start_operation().unwrap();
         cached_query(&mut session);
         transmit(&mut session);
+        assert!(is_message(session.handle(&msg(b'2', &[]))));
         assert!(is_consumed(session.handle(&notification("b", "2"))));
-        let got: Vec<_> = session
-            .take_notifications()
-            .iter()
-            .map(|n| (n.channel().to_owned(), n.payload().to_owned()))
-            .collect();
+        assert!(is_message(session.handle(&command_complete("SELECT 1"))));
+        assert!(is_message(session.handle(&ready(b'I'))));
         assert_eq!(
-            got,
-            [
-                ("a".to_owned(), "1".to_owned()),
-                ("b".to_owned(), "2".to_owned())
-            ]
+            read_notifications(&mut session),
+            [note("a", "1"), note("b", "2")]
         );
+        assert_eq!(session.next_notification(), None);
+    }
+
+    /// A full buffer drops the oldest and counts them; the count is reported once, before
+    /// the notifications that were kept, and counting starts again afterwards.
+    #[test]
+    fn notification_overflow_drops_the_oldest_and_counts_them() {
+        let mut session = idle();
+        session.set_notification_capacity(3);
+        for i in 0..8 {
+            assert!(is_consumed(
+                session.handle(&notification("c", &i.to_string()))
+            ));
+        }
+        assert_eq!(
+            read_notifications(&mut session),
+            [Err(5), note("c", "5"), note("c", "6"), note("c", "7")]
+        );
+        // Nothing was lost since: no count.
+        assert!(is_consumed(session.handle(&notification("c", "8"))));
+        assert_eq!(read_notifications(&mut session), [note("c", "8")]);
+        // Overflow again, while a request is in flight.
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        transmit(&mut session);
+        for i in 9..13 {
+            assert!(is_consumed(
+                session.handle(&notification("c", &i.to_string()))
+            ));
+        }
+        assert_eq!(
+            read_notifications(&mut session),
+            [Err(1), note("c", "10"), note("c", "11"), note("c", "12")]
+        );
+        // Shrinking drops the oldest too, counted; 0 means 1.
+        for i in 13..16 {
+            session.handle(&notification("c", &i.to_string())).unwrap();
+        }
+        session.set_notification_capacity(0);
+        assert_eq!(session.notification_capacity(), 1);
+        assert_eq!(read_notifications(&mut session), [Err(2), note("c", "15")]);
     }
 
     #[test]
