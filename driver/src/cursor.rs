@@ -12,7 +12,6 @@
 //! error, so this is safe whatever became of the transaction).
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -46,8 +45,8 @@ const KEPT_FETCHES: usize = 4;
     note = "a cursor's portal lives until its transaction ends: `let mut tx = conn.transaction().await?; let mut cursor = tx.cursor(sql, params).await?;`"
 )]
 pub trait InTransaction: sealed::Sealed {
-    /// Never called: there is no value of a type that implements this trait.
-    fn refuse(self) -> Infallible;
+    /// Never called: no type implements this trait.
+    fn refuse<T>(self) -> T;
 }
 
 mod sealed {
@@ -579,16 +578,16 @@ impl Connection {
     /// let cursor = conn.cursor("SELECT 1", &[]).await?; // error: cursors live inside a transaction
     /// # Ok(()) }
     /// ```
-    pub async fn cursor<'c, 'a>(
+    pub fn cursor<'c, 'a>(
         &'c mut self,
         query: impl IntoQuery<'a>,
         params: Params<'_>,
-    ) -> Result<Cursor<'c>>
+    ) -> std::future::Ready<Result<Cursor<'c>>>
     where
         &'c mut Connection: InTransaction,
     {
         let _ = (query, params);
-        match self.refuse() {}
+        self.refuse()
     }
 
     /// Declares `DECLARE pgtusk_cursor_N CURSOR WITH HOLD FOR sql` with `params` bound in
