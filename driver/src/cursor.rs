@@ -33,9 +33,6 @@ const DEFAULT_PREFETCH: u32 = 50;
 /// The most rows one Execute, FETCH or MOVE can ask for: the protocol counts in an i32.
 const MAX_ROWS: u32 = i32::MAX as u32;
 
-/// FETCH statements a [`HoldCursor`] keeps prepared, one per row count asked for.
-const KEPT_FETCHES: usize = 4;
-
 /// Only a transaction opens a [`Cursor`]: this trait is the bound that makes
 /// `Connection::cursor` a compile error (E0277) whose message says what to do instead.
 /// Nothing implements it.
@@ -68,14 +65,13 @@ struct Core {
     interrupted: bool,
     /// Closed by `close()`: nothing to queue when dropped.
     closed: bool,
-    /// A WITH HOLD cursor, read with FETCH; else a portal, read with Execute.
-    hold: bool,
-    /// The hold cursor's prepared `FETCH FORWARD n`, by n.
-    fetches: Vec<(i32, Statement)>,
+    /// A WITH HOLD cursor's `FETCH` as described once (its columns, their formats); `None`
+    /// for a portal, which is read with Execute.
+    fetch: Option<Statement>,
 }
 
 impl Core {
-    fn new(name: String, hold: bool) -> Core {
+    fn new(name: String) -> Core {
         Core {
             name,
             columns: Arc::new(Columns::new(Vec::new())),
@@ -84,8 +80,7 @@ impl Core {
             exhausted: false,
             interrupted: false,
             closed: false,
-            hold,
-            fetches: Vec::new(),
+            fetch: None,
         }
     }
 
@@ -111,15 +106,15 @@ impl Core {
         if self.exhausted {
             return Ok(());
         }
-        let more = if self.hold {
-            let fetch = self.fetch_statement(conn, n).await?;
+        let more = if let Some(fetch) = &self.fetch {
+            let before = rows.len();
             self.interrupted = true;
-            let fetched = conn.fetch(&fetch, &[]).await;
+            let fetched = conn
+                .parse_execute(&fetch_sql(&self.name, n), fetch, rows)
+                .await;
             self.interrupted = false;
-            let fetched = fetched?;
-            let more = fetched.len() == n as usize;
-            rows.extend(fetched);
-            more
+            fetched?;
+            rows.len() - before == n as usize
         } else {
             self.interrupted = true;
             let more = conn
@@ -130,21 +125,6 @@ impl Core {
         };
         self.exhausted = !more;
         Ok(())
-    }
-
-    /// The prepared `FETCH FORWARD n FROM cursor`; a new one is one round trip.
-    async fn fetch_statement(&mut self, conn: &mut Connection, n: i32) -> Result<Statement> {
-        if let Some((_, stmt)) = self.fetches.iter().find(|(rows, _)| *rows == n) {
-            return Ok(stmt.clone());
-        }
-        let sql = format!("FETCH FORWARD {n} FROM \"{}\"", self.name);
-        let stmt = conn.prepare_uncached(&sql).await?;
-        if self.fetches.len() >= KEPT_FETCHES {
-            // Dropping it closes it on the server with the next request.
-            self.fetches.remove(0);
-        }
-        self.fetches.push((n, stmt.clone()));
-        Ok(stmt)
     }
 
     async fn fetch(&mut self, conn: &mut Connection, n: u32) -> Result<Vec<Record>> {
@@ -209,6 +189,11 @@ impl Core {
         }
         Ok(self.buffer.pop_front())
     }
+}
+
+/// A hold cursor's FETCH of `n` rows.
+fn fetch_sql(cursor: &str, n: i32) -> String {
+    format!("FETCH FORWARD {n} FROM \"{cursor}\"")
 }
 
 /// The rows of a cursor as a [`Stream`], `prefetch` rows per round trip; from
@@ -302,7 +287,7 @@ impl<'t> Cursor<'t> {
         // Made before the Bind goes out: if this future is dropped, the portal is closed.
         let mut cursor = Cursor {
             conn,
-            core: Core::new(name, false),
+            core: Core::new(name),
         };
         cursor.core.columns = cursor
             .conn
@@ -414,8 +399,8 @@ impl fmt::Debug for Cursor<'_> {
 /// A `DECLARE … CURSOR WITH HOLD` cursor: usable outside a transaction, and it stays open
 /// when the transaction it was declared in commits. From [`Connection::hold_cursor`].
 ///
-/// Read it like a [`Cursor`]: [`fetch`](HoldCursor::fetch) runs a prepared
-/// `FETCH FORWARD n`, [`forward`](HoldCursor::forward) a `MOVE FORWARD n`, and
+/// Read it like a [`Cursor`]: [`fetch`](HoldCursor::fetch) runs `FETCH FORWARD n` (described
+/// once when the cursor opens, then Parse + Bind + Execute in one write), [`forward`](HoldCursor::forward) a `MOVE FORWARD n`, and
 /// [`stream`](HoldCursor::stream) fetches [`prefetch`](HoldCursor::prefetch) rows per round
 /// trip. Between fetches, [`connection`](HoldCursor::connection) runs anything else,
 /// transactions included. Dropped, it is closed with the connection's next request;
@@ -454,14 +439,14 @@ pub struct HoldCursor<'c> {
 
 impl HoldCursor<'_> {
     /// Rows a [`stream`](HoldCursor::stream) asks for per round trip: 50 unless set here.
-    /// At least 1, at most `i32::MAX`. A new row count prepares one more FETCH statement.
+    /// At least 1, at most `i32::MAX`.
     pub fn prefetch(mut self, rows: u32) -> Self {
         self.core.prefetch = rows.clamp(1, MAX_ROWS);
         self
     }
 
-    /// The next `n` rows (fewer at the end, none after it): one round trip (two the first
-    /// time a row count is used, to prepare its FETCH).
+    /// The next `n` rows (fewer at the end, none after it): one round trip, none when
+    /// prefetched rows cover them.
     pub async fn fetch(&mut self, n: u32) -> Result<Vec<Record>> {
         self.core.fetch(self.conn, n).await
     }
@@ -592,22 +577,26 @@ impl Connection {
 
     /// Declares `DECLARE pgtusk_cursor_N CURSOR WITH HOLD FOR sql` with `params` bound in
     /// binary, and returns it as a [`HoldCursor`]: a cursor that needs no transaction and
-    /// stays open across commits. Opening costs three round trips (describe, declare, prepare
-    /// its FETCH).
+    /// stays open across commits. Opening costs three round trips (describe and run the
+    /// DECLARE, describe its FETCH); each fetch then costs one, and no named statement is
+    /// made.
     pub async fn hold_cursor(&mut self, sql: &str, params: Params<'_>) -> Result<HoldCursor<'_>> {
         let name = self.next_object_name("pgtusk_cursor");
         // Made before the DECLARE goes out: if this future is dropped, the cursor is closed.
         let mut cursor = HoldCursor {
             conn: self,
-            core: Core::new(name, true),
+            core: Core::new(name),
         };
         cursor
             .conn
             .declare_hold(&cursor.core.name, sql, params)
             .await?;
-        let prefetch = cursor.core.prefetch as i32;
-        let fetch = cursor.core.fetch_statement(cursor.conn, prefetch).await?;
+        let fetch = cursor
+            .conn
+            .describe(&fetch_sql(&cursor.core.name, 1))
+            .await?;
         cursor.core.columns = fetch.columns_arc().clone();
+        cursor.core.fetch = Some(fetch);
         Ok(cursor)
     }
 }

@@ -110,6 +110,18 @@ async fn a_stream_prefetches_its_rows_per_round_trip() {
     // 30 + 30 + 10 (the portal ends): three more round trips.
     assert_eq!(proxy.traffic().count(b'E'), 4);
     assert_eq!(proxy.traffic().count(b'S'), 4);
+    drop(cursor);
+    tx.commit().await.unwrap();
+
+    // A hold cursor: one FETCH per round trip, Parse + Bind + Execute + Sync in one write.
+    let mut cursor = conn
+        .hold_cursor("SELECT g FROM generate_series(1, 120) g", &[])
+        .await
+        .unwrap();
+    proxy.reset();
+    let all: Vec<Record> = cursor.stream().try_collect().await.unwrap();
+    assert_eq!(ints(&all), (1..=120).collect::<Vec<_>>());
+    assert_eq!(proxy.traffic().tags(), "PBESPBESPBES");
 }
 
 #[derive(FromRecord, Debug, PartialEq)]
@@ -236,6 +248,23 @@ async fn cursors_work_with_statement_cache_size_zero() {
     assert_eq!(named, 0);
     drop(cursor);
     tx.commit().await.unwrap();
+
+    // A hold cursor makes no named statement either.
+    let mut held = conn
+        .hold_cursor("SELECT g FROM generate_series(1, $1) g", &[&5i32])
+        .await
+        .unwrap()
+        .prefetch(2);
+    assert_eq!(held.forward(1).await.unwrap(), 1);
+    let rest: Vec<Record> = held.stream().try_collect().await.unwrap();
+    assert_eq!(ints(&rest), [2, 3, 4, 5]);
+    let named: i64 = held
+        .connection()
+        .fetch_value("SELECT count(*) FROM pg_prepared_statements", &[])
+        .await
+        .unwrap();
+    assert_eq!(named, 0);
+    drop(held);
     assert_eq!(conn.cached_statements(), 0);
 }
 

@@ -168,11 +168,53 @@ impl Connection {
         }
     }
 
-    /// A named statement that does not go into the statement cache (a cursor's FETCH names
-    /// its cursor, so no other query shares it); closed when its last clone is dropped.
-    pub(crate) async fn prepare_uncached(&mut self, sql: &str) -> Result<Statement> {
+    /// Parse + Describe of `sql` as the unnamed statement, ended with Sync: the shape of a
+    /// statement that is parsed again each time it runs ([`Connection::parse_execute`]).
+    pub(crate) async fn describe(&mut self, sql: &str) -> Result<Statement> {
         self.ready().await?;
-        self.prepare_named(sql).await
+        let stmt = self.describe_unnamed(sql, Abandon::Sync).await?;
+        self.session.sync();
+        self.flush().await?;
+        self.finish().await?;
+        Ok(stmt)
+    }
+
+    /// Parse of `sql` as the unnamed statement, then Bind + Execute + Sync with the shape
+    /// `described` already knows: one write, one round trip, and no named statement (so
+    /// `statement_cache_size=0` means none). For a hold cursor's `FETCH FORWARD n`, whose
+    /// text changes with n and whose columns never change. Appends the rows to `rows`.
+    pub(crate) async fn parse_execute(
+        &mut self,
+        sql: &str,
+        described: &Statement,
+        rows: &mut Vec<Record>,
+    ) -> Result<()> {
+        self.ready().await?;
+        self.session
+            .begin_request(RequestKind::Extended, Abandon::Sync);
+        if let Err(e) = frontend::parse("", sql, &[], self.session.out()) {
+            return Err(self.abort_request(cannot_send(e)).await);
+        }
+        if let Err(e) = self.write_bind_execute(described, &[], 0) {
+            return Err(self.abort_request(e).await);
+        }
+        self.session.sync();
+        self.flush().await?;
+        let columns = described.columns_arc();
+        let mut error = None;
+        loop {
+            match self.recv().await? {
+                Message::DataRow(row) => {
+                    if error.is_none() {
+                        rows.push(self.record(row, columns)?);
+                    }
+                }
+                Message::ParseComplete | Message::BindComplete | Message::CommandComplete(_) => {}
+                Message::ErrorResponse(fields) => error = Some(db_error(&fields)),
+                Message::ReadyForQuery(_) => return error.map_or(Ok(()), Err),
+                other => return Err(self.unexpected(&other, "a fetch from a cursor")),
+            }
+        }
     }
 
     /// Close(portal) + Sync, read up to ReadyForQuery. Closing a portal that is gone is not
