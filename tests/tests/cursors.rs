@@ -18,12 +18,15 @@ fn ints(rows: &[Record]) -> Vec<i32> {
 
 /// The cursors (portals included) open on the server, by name.
 async fn open_cursors(conn: &mut Connection) -> Vec<String> {
-    conn.fetch("SELECT name FROM pg_cursors WHERE name <> '' ORDER BY name", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<String>(0))
-        .collect()
+    conn.fetch(
+        "SELECT name FROM pg_cursors WHERE name <> '' ORDER BY name",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get::<String>(0))
+    .collect()
 }
 
 #[tokio::test]
@@ -35,7 +38,10 @@ async fn fetch_forward_and_fetch_one_walk_the_rows_in_order() {
         .await
         .unwrap();
     assert_eq!(cursor.columns().get(0).unwrap().name(), "g");
-    assert_eq!(ints(&cursor.fetch(10).await.unwrap()), (1..=10).collect::<Vec<_>>());
+    assert_eq!(
+        ints(&cursor.fetch(10).await.unwrap()),
+        (1..=10).collect::<Vec<_>>()
+    );
     assert_eq!(cursor.forward(5).await.unwrap(), 5, "skips 11..=15");
     assert_eq!(cursor.fetch_one().await.unwrap().unwrap().get::<i32>(0), 16);
     assert!(cursor.fetch(0).await.unwrap().is_empty());
@@ -148,7 +154,10 @@ async fn typed_fetch_and_typed_stream() {
         .await
         .unwrap();
     let first: Vec<Square> = cursor.fetch_as(2).await.unwrap();
-    assert_eq!(first, [Square { n: 1, square: 1 }, Square { n: 2, square: 4 }]);
+    assert_eq!(
+        first,
+        [Square { n: 1, square: 1 }, Square { n: 2, square: 4 }]
+    );
     // A struct that does not fit is refused before a row moves.
     let e = cursor.fetch_as::<NotASquare>(1).await.unwrap_err();
     assert!(e.to_string().contains("cube"), "{e}");
@@ -183,7 +192,10 @@ async fn two_cursors_open_at_once_in_one_transaction() {
     while let Some(row) = outer.fetch_one().await.unwrap() {
         let a: i32 = row.get(0);
         let mut inner = outer
-            .cursor("SELECT $1::int4 * 10 + g FROM generate_series(1, 2) g", &[&a])
+            .cursor(
+                "SELECT $1::int4 * 10 + g FROM generate_series(1, 2) g",
+                &[&a],
+            )
             .await
             .unwrap();
         let inner_name = inner.name().to_owned();
@@ -294,14 +306,20 @@ async fn a_hold_cursor_stays_open_across_commit() {
         .await
         .unwrap();
     assert!(cursor.name().starts_with("pgtusk_cursor_"));
-    assert_eq!(cursor.connection().transaction_status(), TransactionStatus::Idle);
+    assert_eq!(
+        cursor.connection().transaction_status(),
+        TransactionStatus::Idle
+    );
     assert_eq!(ints(&cursor.fetch(3).await.unwrap()), [3, 4, 5]);
     {
         let mut tx = cursor.connection().transaction().await.unwrap();
         tx.execute("DELETE FROM held", &[]).await.unwrap();
         tx.commit().await.unwrap();
     }
-    assert_eq!(cursor.connection().transaction_status(), TransactionStatus::Idle);
+    assert_eq!(
+        cursor.connection().transaction_status(),
+        TransactionStatus::Idle
+    );
     assert_eq!(cursor.forward(2).await.unwrap(), 2, "skips 6 and 7");
     let typed: Vec<(i32, String)> = cursor.fetch_as(1).await.unwrap();
     assert_eq!(typed, [(8, "row 8".to_owned())]);
@@ -327,7 +345,7 @@ async fn a_dropped_cursor_closes_its_portal() {
     let name = cursor.name().to_owned();
     assert!(name.starts_with("pgtusk_portal_"));
     cursor.fetch(1).await.unwrap();
-    assert_eq!(open_cursors(cursor.connection()).await, [name.clone()]);
+    assert_eq!(open_cursors(cursor.connection()).await, [name.as_str()]);
     drop(cursor);
     assert!(open_cursors(&mut tx).await.is_empty(), "closed");
 
@@ -371,7 +389,10 @@ async fn a_cancelled_open_or_fetch_leaves_nothing_behind() {
             polls,
         )
         .await;
-        assert!(open_cursors(&mut tx).await.is_empty(), "after {polls} polls");
+        assert!(
+            open_cursors(&mut tx).await.is_empty(),
+            "after {polls} polls"
+        );
         tx.commit().await.unwrap();
     }
 

@@ -940,7 +940,10 @@ mod tests {
         );
         assert_eq!(transmit(&mut session), "CCBES");
         for _ in 0..2 {
-            assert!(is_consumed(session.handle(&msg(b'3', &[]))), "CloseComplete");
+            assert!(
+                is_consumed(session.handle(&msg(b'3', &[]))),
+                "CloseComplete"
+            );
         }
         assert!(is_message(session.handle(&msg(b'2', &[]))), "BindComplete");
     }
