@@ -373,7 +373,7 @@ async fn poll_then_drop<F: Future>(fut: F, polls: usize) {
 }
 
 /// Opening a cursor dropped at any poll point leaves no portal behind; a fetch dropped after
-/// it went out makes the cursor refuse to guess where it is, and the transaction goes on.
+/// it went out makes the cursor refuse to guess where it is, and the connection goes on.
 #[tokio::test]
 async fn a_cancelled_open_or_fetch_leaves_nothing_behind() {
     let mut conn = connect().await;
@@ -406,14 +406,13 @@ async fn a_cancelled_open_or_fetch_leaves_nothing_behind() {
     let e = cursor.fetch(10).await.unwrap_err();
     assert!(matches!(e, Error::Interface(_)), "{e:?}");
     assert!(e.to_string().contains("position is unknown"), "{e}");
-    let one: i32 = cursor
-        .connection()
-        .fetch_value("SELECT 1", &[])
-        .await
-        .unwrap();
-    assert_eq!(one, 1);
+    assert!(cursor.forward(1).await.is_err());
     drop(cursor);
-    tx.commit().await.unwrap();
+    // The dropped fetch may have been cancelled on the server (aborting the transaction) or
+    // have finished first: either way the rollback and the next query work.
+    tx.rollback().await.unwrap();
+    let one: i32 = conn.fetch_value("SELECT 1", &[]).await.unwrap();
+    assert_eq!(one, 1);
 }
 
 /// A statement without rows is refused with a clear error, and a parameter of the wrong type
@@ -491,4 +490,28 @@ async fn a_million_row_cursor_keeps_memory_bounded_by_its_prefetch() {
     );
     let buffers = cursor.connection().buffer_capacity();
     assert!(buffers < 2 * 1024 * 1024, "buffers hold {buffers} bytes");
+}
+
+/// `command_timeout` bounds each round trip of a cursor as it bounds a query: a fetch that
+/// runs too long is cancelled and is an `Error::Timeout`; the connection goes on.
+#[tokio::test]
+async fn command_timeout_bounds_a_cursor_fetch() {
+    let options = shared_options().command_timeout(Duration::from_millis(300));
+    let mut conn = connect_with(options).await;
+    let mut tx = conn.transaction().await.unwrap();
+    let mut cursor = tx
+        .cursor(
+            "SELECT g, pg_sleep(CASE WHEN g > 2 THEN 5 ELSE 0 END) FROM generate_series(1, 5) g",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ints(&cursor.fetch(2).await.unwrap()), [1, 2]);
+    let e = cursor.fetch(1).await.unwrap_err();
+    assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+    assert!(e.to_string().contains(cursor.name()), "{e}");
+    drop(cursor);
+    tx.rollback().await.unwrap();
+    let one: i32 = conn.fetch_value("SELECT 1", &[]).await.unwrap();
+    assert_eq!(one, 1);
 }

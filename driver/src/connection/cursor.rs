@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::query::{Params, QueryRef, cannot_send, is_stale_statement};
+use super::query::{Params, QueryRef, cannot_send, is_stale_statement, query_text};
 use super::{Connection, db_error};
 use crate::error::{Error, Result, SqlState};
 use crate::protocol::backend::Message;
@@ -31,6 +31,18 @@ impl Connection {
     /// ends or it is closed, also when it was bound from the unnamed statement that the next
     /// uncached query replaces (the portal keeps its own reference to the plan).
     pub(crate) async fn open_portal(
+        &mut self,
+        portal: &str,
+        query: QueryRef<'_>,
+        params: Params<'_>,
+    ) -> Result<Arc<Columns>> {
+        self.timed(query_text(query), async |conn: &mut Connection| {
+            conn.open_portal_untimed(portal, query, params).await
+        })
+        .await
+    }
+
+    async fn open_portal_untimed(
         &mut self,
         portal: &str,
         query: QueryRef<'_>,
@@ -90,7 +102,24 @@ impl Connection {
 
     /// Execute(`portal`, `max_rows`) + Sync: one round trip. Appends the rows to `rows` and
     /// returns whether the portal has more (PortalSuspended) or is done (CommandComplete).
+    /// Bounded by `command_timeout`, as every statement (bringing a cursor's rows may run
+    /// the query's heavy part).
     pub(crate) async fn execute_portal(
+        &mut self,
+        portal: &str,
+        max_rows: i32,
+        columns: &Arc<Columns>,
+        rows: &mut Vec<Record>,
+    ) -> Result<bool> {
+        let what = format!("Execute of {max_rows} row(s) from cursor {portal}");
+        self.timed(&what, async |conn: &mut Connection| {
+            conn.execute_portal_untimed(portal, max_rows, columns, rows)
+                .await
+        })
+        .await
+    }
+
+    async fn execute_portal_untimed(
         &mut self,
         portal: &str,
         max_rows: i32,
@@ -154,8 +183,15 @@ impl Connection {
         params: Params<'_>,
     ) -> Result<()> {
         let declare = format!("DECLARE \"{cursor}\" CURSOR WITH HOLD FOR {sql}");
+        self.timed(&declare, async |conn: &mut Connection| {
+            conn.declare_hold_untimed(&declare, params).await
+        })
+        .await
+    }
+
+    async fn declare_hold_untimed(&mut self, declare: &str, params: Params<'_>) -> Result<()> {
         self.ready().await?;
-        let stmt = self.describe_unnamed(&declare, Abandon::Sync).await?;
+        let stmt = self.describe_unnamed(declare, Abandon::Sync).await?;
         self.bind_execute(&stmt, params, 0).await?;
         let mut error = None;
         loop {
@@ -184,6 +220,18 @@ impl Connection {
     /// `statement_cache_size=0` means none). For a hold cursor's `FETCH FORWARD n`, whose
     /// text changes with n and whose columns never change. Appends the rows to `rows`.
     pub(crate) async fn parse_execute(
+        &mut self,
+        sql: &str,
+        described: &Statement,
+        rows: &mut Vec<Record>,
+    ) -> Result<()> {
+        self.timed(sql, async |conn: &mut Connection| {
+            conn.parse_execute_untimed(sql, described, rows).await
+        })
+        .await
+    }
+
+    async fn parse_execute_untimed(
         &mut self,
         sql: &str,
         described: &Statement,
