@@ -17,10 +17,9 @@
 //! - one that never reached the socket is cut from the output, as if never written.
 //!
 //! Close messages for dropped statements and cursors' portals ride at the front of the next
-//! extended request and
-//! their CloseComplete replies are consumed here, so they never reach (or miscount) an
-//! operation. NotificationResponse is queued, not dropped; a FATAL ErrorResponse is kept as the
-//! reason the session ended.
+//! extended request and their CloseComplete replies are consumed here, so they never reach
+//! (or miscount) an operation. NotificationResponse is queued, not dropped; a FATAL
+//! ErrorResponse is kept as the reason the session ended.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
