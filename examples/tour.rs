@@ -1,4 +1,4 @@
-//! A tour of pgtusk: connect, query, stream, prepare, typed rows, errors.
+//! A tour of pgtusk: connect, query, stream, cursors, prepare, typed rows, errors.
 //!
 //! Runs against `DATABASE_URL` when it is set, otherwise against a throwaway server that
 //! `TempCluster` starts (and removes again at the end).
@@ -120,6 +120,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     println!("after the transactions: {legs} legs in all");
+
+    // Cursors: inside a transaction, a result read a few rows at a time (a named portal);
+    // the stream fetches `prefetch` rows per round trip, so memory stays bounded.
+    let mut tx = conn.transaction().await?;
+    let mut cursor = tx
+        .cursor("SELECT g FROM generate_series(1, $1) g", &[&100_000i32])
+        .await?
+        .prefetch(1000);
+    let first = cursor.fetch(3).await?;
+    let skipped = cursor.forward(1000).await?; // MOVE on the server: never sent
+    let mut rest = 0u64;
+    let mut rows = cursor.stream();
+    while rows.try_next().await?.is_some() {
+        rest += 1;
+    }
+    drop(rows);
+    drop(cursor);
+    tx.commit().await?;
+    println!(
+        "cursor: {} rows fetched, {skipped} skipped, {rest} streamed",
+        first.len()
+    );
+    // Outside a transaction, `conn.cursor(...)` does not compile; a WITH HOLD cursor is the
+    // way out, and it stays open across commits.
+    let mut held = conn
+        .hold_cursor("SELECT name FROM animals ORDER BY id", &[])
+        .await?;
+    let names: Vec<(String,)> = held.fetch_as(2).await?;
+    held.close().await?;
+    println!("hold cursor: first two names {names:?}");
 
     // Errors: a server error keeps every field and its SQLSTATE is matchable.
     match conn

@@ -32,6 +32,7 @@ mod cancel;
 pub mod cluster;
 pub mod config;
 mod connection;
+mod cursor;
 pub mod error;
 mod executor;
 mod from_record;
@@ -45,6 +46,7 @@ pub mod types;
 pub use cancel::CancelToken;
 pub use config::{ConnectOptions, SslMode};
 pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream, TypedRowStream};
+pub use cursor::{Cursor, CursorStream, HoldCursor, InTransaction};
 pub use error::{BoxError, ConversionError, DbError, Error, ErrorPosition, Result, SqlState};
 pub use executor::Executor;
 #[doc(hidden)]

@@ -8,11 +8,13 @@
 
 mod batch;
 mod connect;
+mod cursor;
 mod introspect;
 mod query;
 mod stream;
 mod typed;
 
+pub(crate) use query::Params;
 pub use query::{IntoQuery, QueryRef, RowStream};
 pub use typed::TypedRowStream;
 

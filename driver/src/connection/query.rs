@@ -405,7 +405,7 @@ impl Connection {
     /// A Record for a DataRow (whose lengths `DataRow::parse` checked); a row that does not
     /// match the statement's columns breaks the connection.
     #[inline]
-    fn record(&mut self, row: DataRow, columns: &Arc<Columns>) -> Result<Record> {
+    pub(super) fn record(&mut self, row: DataRow, columns: &Arc<Columns>) -> Result<Record> {
         if row.len() != columns.len() {
             return Err(self.row_mismatch(row.len(), columns.len()));
         }
@@ -508,7 +508,7 @@ impl Connection {
 
     /// Bind + Execute + Sync for a prepared statement, read up to BindComplete: a request of
     /// its own, or the end of the open one that described the unnamed statement.
-    async fn bind_execute(
+    pub(super) async fn bind_execute(
         &mut self,
         stmt: &Statement,
         params: Params<'_>,
@@ -553,6 +553,19 @@ impl Connection {
         params: Params<'_>,
         max_rows: i32,
     ) -> Result<()> {
+        let bind_at = self.write_bind("", stmt, params)?;
+        self.session.execute(bind_at, max_rows);
+        Ok(())
+    }
+
+    /// Appends Bind of `stmt` with `params` to `portal` ("" is the unnamed one) and returns
+    /// where it starts in the output; on any error nothing is left in the output.
+    pub(super) fn write_bind(
+        &mut self,
+        portal: &str,
+        stmt: &Statement,
+        params: Params<'_>,
+    ) -> Result<u64> {
         let inner = &stmt.0;
         if params.len() != inner.params.len() {
             return Err(Error::Interface(format!(
@@ -569,7 +582,7 @@ impl Connection {
         }
         let bind_at = self.session.position();
         let bound = frontend::bind(
-            "",
+            portal,
             &inner.name,
             &inner.param_formats,
             params.len(),
@@ -578,10 +591,7 @@ impl Connection {
             self.session.out(),
         );
         match bound {
-            Ok(()) => {
-                self.session.execute(bind_at, max_rows);
-                Ok(())
-            }
+            Ok(()) => Ok(bind_at),
             Err(BindError::Param { error, .. }) => Err(error),
             Err(BindError::Protocol(e)) => Err(cannot_send(e)),
         }
@@ -603,7 +613,7 @@ impl Connection {
     /// Parse + Describe + Sync for a new named statement: one request and round trip that
     /// returns the statement's shape. Closed on the server once its last clone is dropped
     /// (or, if this future is dropped, with the next request).
-    async fn prepare_named(&mut self, sql: &str) -> Result<Statement> {
+    pub(super) async fn prepare_named(&mut self, sql: &str) -> Result<Statement> {
         self.next_statement_id += 1;
         let name = PendingName::new(
             format!("pgtusk_{}", self.next_statement_id),
@@ -783,7 +793,7 @@ fn write_parse_describe(name: &str, sql: &str, out: &mut bytes::BytesMut) -> Res
 
 /// A message we refused to write (a NUL in the SQL, a message over 1 GiB): nothing was sent
 /// and the connection is fine.
-fn cannot_send(e: crate::protocol::ProtocolError) -> Error {
+pub(super) fn cannot_send(e: crate::protocol::ProtocolError) -> Error {
     Error::Interface(format!("cannot send this query: {}", e.message()))
 }
 
@@ -844,7 +854,7 @@ fn describe_fields(desc: &RowDescription) -> Result<Vec<RawField>> {
 }
 
 /// Whether the server refused a cached statement that a new Parse would fix.
-fn is_stale_statement(e: &DbError) -> bool {
+pub(super) fn is_stale_statement(e: &DbError) -> bool {
     let code = e.code();
     // 0A000 "cached plan must not change result type" from RevalidateCachedQuery (DDL),
     // 26000 "prepared statement ... does not exist" (DISCARD ALL, DEALLOCATE).

@@ -16,10 +16,11 @@
 //!   committing half ([`Abandon`]);
 //! - one that never reached the socket is cut from the output, as if never written.
 //!
-//! Close messages for dropped statements ride at the front of the next extended request and
-//! their CloseComplete replies are consumed here, so they never reach (or miscount) an
-//! operation. NotificationResponse is queued, not dropped, in a bounded buffer that counts what
-//! it had to drop; a FATAL ErrorResponse is kept as the reason the session ended.
+//! Close messages for dropped statements and cursors' portals ride at the front of the next
+//! extended request and their CloseComplete replies are consumed here, so they never reach
+//! (or miscount) an operation. NotificationResponse is queued, not dropped, in a bounded buffer
+//! that counts what it had to drop; a FATAL ErrorResponse is kept as the reason the session
+//! ended.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -33,34 +34,58 @@ use super::backend::{ErrorFields, Message, Notification, TransactionStatus};
 use super::frontend;
 use crate::error::{DbError, Error};
 
-/// Names of server statements to close with the next extended request. Shared with every
-/// [`Statement`](crate::Statement), whose last clone pushes its name here when dropped.
+/// Server statements and portals to close with the next extended request. Shared with every
+/// [`Statement`](crate::Statement), whose last clone pushes its name here when dropped, and
+/// with every cursor, which pushes its portal's name.
 pub(crate) type CloseQueue = Arc<Closes>;
 
-/// The names behind a [`CloseQueue`], with a flag that lets a request skip the lock when
+/// What a Close message names: a prepared statement (kind 'S') or a portal (kind 'P').
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CloseTarget {
+    kind: u8,
+    name: String,
+}
+
+/// The targets behind a [`CloseQueue`], with a flag that lets a request skip the lock when
 /// nothing was dropped (the usual case, once per query).
 #[derive(Debug, Default)]
 pub(crate) struct Closes {
-    names: Mutex<Vec<String>>,
+    targets: Mutex<Vec<CloseTarget>>,
     pending: AtomicBool,
 }
 
 impl Closes {
     /// Queues statement names to close.
     pub(crate) fn push(&self, names: impl IntoIterator<Item = String>) {
-        if let Ok(mut queued) = self.names.lock() {
-            queued.extend(names);
-            // Set under the lock, after the names: a reader that sees it finds them.
+        self.push_targets(names.into_iter().map(|name| CloseTarget {
+            kind: frontend::KIND_STATEMENT,
+            name,
+        }));
+    }
+
+    /// Queues a portal (a cursor) to close. Closing a portal that no longer exists (its
+    /// transaction ended) is not an error on the server: it answers CloseComplete all the same.
+    pub(crate) fn push_portal(&self, name: String) {
+        self.push_targets([CloseTarget {
+            kind: frontend::KIND_PORTAL,
+            name,
+        }]);
+    }
+
+    fn push_targets(&self, targets: impl IntoIterator<Item = CloseTarget>) {
+        if let Ok(mut queued) = self.targets.lock() {
+            queued.extend(targets);
+            // Set under the lock, after the targets: a reader that sees it finds them.
             self.pending.store(!queued.is_empty(), Ordering::Release);
         }
     }
 
-    /// Takes every queued name.
-    fn take(&self) -> Vec<String> {
+    /// Takes every queued target.
+    fn take(&self) -> Vec<CloseTarget> {
         if !self.pending.load(Ordering::Acquire) {
             return Vec::new();
         }
-        match self.names.lock() {
+        match self.targets.lock() {
             Ok(mut queued) => {
                 self.pending.store(false, Ordering::Release);
                 std::mem::take(&mut *queued)
@@ -119,8 +144,9 @@ struct Request {
     start: u64,
     /// Where its first statement that may change data (Bind) starts, once written.
     effects_at: Option<u64>,
-    /// Statement names it closes, in order; their CloseComplete replies are consumed here.
-    closes: VecDeque<String>,
+    /// Statements and portals it closes, in order; their CloseComplete replies are consumed
+    /// here.
+    closes: VecDeque<CloseTarget>,
     /// Its Sync (or Query) is written: a ReadyForQuery will end it.
     synced: bool,
     on_abandon: Abandon,
@@ -343,24 +369,24 @@ impl Session {
         self.requests.front().is_some_and(|r| r.prelude)
     }
 
-    /// Begins a request: an extended one first closes the statements dropped since the last
-    /// one. `on_abandon` matters only while the request has no Sync.
+    /// Begins a request: an extended one first closes the statements and portals dropped since
+    /// the last one. `on_abandon` matters only while the request has no Sync.
     pub(crate) fn begin_request(&mut self, kind: RequestKind, on_abandon: Abandon) {
         debug_assert!(self.requests.back().is_none_or(|r| r.synced));
         self.push_request(kind, on_abandon, kind == RequestKind::Simple);
         if kind != RequestKind::Extended {
             return;
         }
-        let names = self.close_queue.take();
-        if names.is_empty() {
+        let targets = self.close_queue.take();
+        if targets.is_empty() {
             return;
         }
-        let mut closes = VecDeque::with_capacity(names.len());
-        for name in names.into_iter().filter(|n| !n.is_empty()) {
+        let mut closes = VecDeque::with_capacity(targets.len());
+        for target in targets.into_iter().filter(|t| !t.name.is_empty()) {
             // Our own names ("pgtusk_N") hold no NUL; a name that could not be written is
             // one the server cannot have either.
-            if frontend::close(frontend::KIND_STATEMENT, &name, &mut self.out).is_ok() {
-                closes.push_back(name);
+            if frontend::close(target.kind, &target.name, &mut self.out).is_ok() {
+                closes.push_back(target);
             }
         }
         if let Some(request) = self.requests.back_mut() {
@@ -442,7 +468,7 @@ impl Session {
         self.refresh();
         self.out.truncate((last.start - self.sent) as usize);
         if !last.closes.is_empty() {
-            self.close_queue.push(last.closes);
+            self.close_queue.push_targets(last.closes);
         }
     }
 
@@ -528,7 +554,7 @@ impl Session {
         if !done.closes.is_empty() {
             // Skipped by the server (it never is): close them again, never leak.
             let skipped = std::mem::take(&mut done.closes);
-            self.close_queue.push(skipped);
+            self.close_queue.push_targets(skipped);
         }
         self.requests.pop_front();
         self.refresh();
@@ -918,6 +944,50 @@ mod tests {
         cached_query(&mut session);
         transmit(&mut session);
         assert!(is_message(session.handle(&msg(b'3', &[]))));
+    }
+
+    /// A dropped cursor's portal is closed like a statement: Close with kind 'P', at the front
+    /// of the next extended request, its CloseComplete consumed here; put back when the
+    /// request is cut.
+    #[test]
+    fn a_dropped_portal_is_closed_with_kind_p() {
+        let mut session = idle();
+        session.close_queue().push_portal("pgtusk_portal_1".into());
+        session.close_queue().push(["pgtusk_2".into()]);
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        session.start_operation().unwrap();
+        assert_eq!(queued(&session), "", "cut, closes put back");
+        cached_query(&mut session);
+        let closes: Vec<(u8, String)> = {
+            let mut found = Vec::new();
+            let mut rest = &session.out[..];
+            while rest.len() >= 5 {
+                let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+                if rest[0] == frontend::CLOSE_TAG {
+                    // Tag, length, kind, then the name and its NUL.
+                    let name = String::from_utf8(rest[6..len].to_vec()).unwrap();
+                    found.push((rest[5], name));
+                }
+                rest = &rest[1 + len..];
+            }
+            found
+        };
+        assert_eq!(
+            closes,
+            [
+                (b'P', "pgtusk_portal_1".to_owned()),
+                (b'S', "pgtusk_2".to_owned())
+            ]
+        );
+        assert_eq!(transmit(&mut session), "CCBES");
+        for _ in 0..2 {
+            assert!(
+                is_consumed(session.handle(&msg(b'3', &[]))),
+                "CloseComplete"
+            );
+        }
+        assert!(is_message(session.handle(&msg(b'2', &[]))), "BindComplete");
     }
 
     /// Bug 1's other half: a statement name queued while a request is in flight is closed by
