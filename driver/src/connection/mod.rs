@@ -405,6 +405,7 @@ impl Connection {
 
     /// Reads more bytes from the socket into the read buffer, after writing what the session
     /// queued (a reply such as CopyFail goes out before we wait).
+    #[inline]
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         if self.session.has_output() {
             ready!(self.poll_flush(cx))?;

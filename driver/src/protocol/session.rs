@@ -371,6 +371,7 @@ impl Session {
 
     /// Begins a request: an extended one first closes the statements and portals dropped since
     /// the last one. `on_abandon` matters only while the request has no Sync.
+    #[inline]
     pub(crate) fn begin_request(&mut self, kind: RequestKind, on_abandon: Abandon) {
         debug_assert!(self.requests.back().is_none_or(|r| r.synced));
         self.push_request(kind, on_abandon, kind == RequestKind::Simple);
@@ -539,7 +540,7 @@ impl Session {
     }
 
     /// ReadyForQuery ends the oldest request, counted exactly once.
-    #[inline]
+    #[inline(always)]
     fn ready_for_query(&mut self, status: TransactionStatus) -> Result<Event, Error> {
         let Some(done) = self.requests.front_mut().filter(|r| r.synced) else {
             return Err(self.fail_protocol(
