@@ -1,4 +1,5 @@
-//! A tour of pgtusk: connect, query, stream, cursors, prepare, typed rows, errors.
+//! A tour of pgtusk: connect, query, stream, cursors, prepare, typed rows, errors, a timeout
+//! that cancels.
 //!
 //! Runs against `DATABASE_URL` when it is set, otherwise against a throwaway server that
 //! `TempCluster` starts (and removes again at the end).
@@ -10,7 +11,7 @@
 
 mod support;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use pgtusk::{Connection, FromRecord, SqlState};
@@ -168,6 +169,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         println!("{err}");
     }
+
+    // A timeout that cancels: the dropped query's work is cancelled on the server (a
+    // CancelRequest), so the next query answers at once instead of after 10 s.
+    let timed_out = tokio::time::timeout(
+        Duration::from_millis(100),
+        conn.execute("SELECT pg_sleep(10)", &[]),
+    )
+    .await;
+    assert!(timed_out.is_err());
+    let next = Instant::now();
+    let one: i32 = conn.fetch_value("SELECT 1", &[]).await?;
+    println!(
+        "timed out pg_sleep(10); the next query answered {one} in {:.2?}",
+        next.elapsed()
+    );
 
     conn.close().await?;
     drop(server); // stops the throwaway cluster, if one was started

@@ -44,8 +44,8 @@ mod transaction;
 pub mod types;
 
 pub use cancel::CancelToken;
-pub use config::{ConnectOptions, SslMode};
-pub use connection::{Connection, IntoQuery, NoticeHandler, QueryRef, RowStream, TypedRowStream};
+pub use config::{ConnectOptions, NoticeHandler, SslMode, TerminationHandler};
+pub use connection::{Connection, IntoQuery, QueryRef, RowStream, TypedRowStream};
 pub use cursor::{Cursor, CursorStream, HoldCursor, InTransaction};
 pub use error::{BoxError, ConversionError, DbError, Error, ErrorPosition, Result, SqlState};
 pub use executor::Executor;

@@ -11,6 +11,7 @@
 //! holds [`SslMode`].
 
 mod dsn;
+mod hooks;
 mod pgpass;
 mod resolve;
 mod ssl;
@@ -21,6 +22,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::error::{DbError, Error};
+
+pub(crate) use hooks::Hooks;
+pub use hooks::{NoticeHandler, TerminationHandler};
 pub(crate) use resolve::{Host, Resolved, Target};
 pub use ssl::SslMode;
 
@@ -132,6 +137,8 @@ pub struct ConnectOptions {
     statement_cache_size: Option<usize>,
     max_cacheable_statement_size: Option<usize>,
     max_message_size: Option<usize>,
+    slow_query_threshold: Option<Duration>,
+    hooks: Hooks,
 }
 
 impl fmt::Debug for ConnectOptions {
@@ -155,6 +162,8 @@ impl fmt::Debug for ConnectOptions {
                 &self.max_cacheable_statement_size,
             )
             .field("max_message_size", &self.max_message_size)
+            .field("slow_query_threshold", &self.slow_query_threshold)
+            .field("hooks", &self.hooks)
             .finish()
     }
 }
@@ -237,6 +246,35 @@ impl ConnectOptions {
         self
     }
 
+    /// Sets the duration past which a finished statement is logged at WARN (target
+    /// `pgtusk::query`) instead of DEBUG. Unset (the default), nothing is timed unless a
+    /// `tracing` subscriber listens to `pgtusk::query` at DEBUG.
+    pub fn slow_query_threshold(mut self, threshold: Duration) -> Self {
+        self.slow_query_threshold = Some(threshold);
+        self
+    }
+
+    /// Calls `handler` for every NoticeResponse (`RAISE NOTICE`, warnings) on connections made
+    /// with these options. Notices also go to `tracing` (target `pgtusk::notice`) either way.
+    ///
+    /// ```
+    /// let opts = pgtusk::ConnectOptions::new().on_notice(|notice| eprintln!("{notice}"));
+    /// ```
+    pub fn on_notice(mut self, handler: impl Fn(&DbError) + Send + Sync + 'static) -> Self {
+        self.hooks.notice = Some(std::sync::Arc::new(handler));
+        self
+    }
+
+    /// Calls `handler` once when a connection made with these options finds the server has
+    /// ended its session (`pg_terminate_backend`, shutdown, `idle_session_timeout`): with the
+    /// server's FATAL error (`err.sqlstate()` is `57P01`, ...) or, without one, the I/O error.
+    /// pgtusk reads only while an operation runs, so it is told when the next operation (or a
+    /// notification wait) finds the socket closed.
+    pub fn on_termination(mut self, handler: impl Fn(&Error) + Send + Sync + 'static) -> Self {
+        self.hooks.termination = Some(std::sync::Arc::new(handler));
+        self
+    }
+
     /// Sets the TLS mode.
     pub fn ssl_mode(mut self, mode: SslMode) -> Self {
         self.ssl_mode = Some(mode);
@@ -265,6 +303,11 @@ impl ConnectOptions {
     pub fn max_message_size(mut self, size: usize) -> Self {
         self.max_message_size = Some(size);
         self
+    }
+
+    /// The slow-query threshold, if set.
+    pub fn get_slow_query_threshold(&self) -> Option<Duration> {
+        self.slow_query_threshold
     }
 
     /// The hosts given so far (empty: from `PGHOST` or the default).

@@ -242,6 +242,8 @@ impl ConnectOptions {
             statement_cache_size: self.get_statement_cache_size(),
             max_cacheable_statement_size: self.get_max_cacheable_statement_size(),
             max_message_size,
+            slow_query_threshold: self.get_slow_query_threshold(),
+            hooks: self.hooks.clone(),
         })
     }
 
@@ -288,6 +290,8 @@ pub(crate) struct Resolved {
     pub statement_cache_size: usize,
     pub max_cacheable_statement_size: usize,
     pub max_message_size: usize,
+    pub slow_query_threshold: Option<Duration>,
+    pub hooks: super::Hooks,
 }
 
 /// One place to try.

@@ -91,7 +91,11 @@ async fn connect_target(resolved: &Resolved, target: &Target) -> Result<Connecti
     let mut conn = Connection::new(socket, cache, resolved.max_message_size, cancel_target);
     conn.connect_timeout = resolved.connect_timeout;
     conn.command_timeout = resolved.command_timeout;
+    conn.slow_query_threshold = resolved.slow_query_threshold;
+    conn.notice_handler = resolved.hooks.notice.clone();
     conn.startup(resolved, target).await?;
+    // Set once connected: a failed attempt is the connect error, not a termination.
+    conn.termination_handler = resolved.hooks.termination.clone();
     Ok(conn)
 }
 

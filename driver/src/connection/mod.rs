@@ -12,6 +12,7 @@ mod cursor;
 mod introspect;
 mod query;
 mod stream;
+mod trace;
 mod typed;
 
 pub(crate) use query::Params;
@@ -23,6 +24,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -31,6 +33,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::cancel::{CancelTarget, CancelToken};
+use crate::config::{NoticeHandler, TerminationHandler};
 use crate::error::{DbError, Error, Result};
 use crate::protocol::backend::{self, ErrorFields, Message, Notification, TransactionStatus};
 use crate::protocol::session::{Event, Session, message_name};
@@ -44,9 +47,6 @@ const READ_CHUNK: usize = 64 * 1024;
 const NORMAL_BUFFER: usize = 1024 * 1024;
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
-
-/// A callback for NoticeResponse messages (warnings, `RAISE NOTICE`, ...).
-pub type NoticeHandler = Box<dyn Fn(&DbError) + Send + Sync>;
 
 /// One connection to a PostgreSQL server.
 ///
@@ -78,6 +78,13 @@ pub struct Connection {
     cache: StatementCache,
     next_statement_id: u64,
     notice_handler: Option<NoticeHandler>,
+    termination_handler: Option<TerminationHandler>,
+    /// The termination handler was called (it is called once).
+    termination_told: bool,
+    /// Statements prepared (named or unnamed): a query that prepared none hit the cache.
+    prepares: u64,
+    /// Finished statements slower than this are logged at WARN (`pgtusk::query`).
+    slow_query_threshold: Option<Duration>,
     /// Types looked up in `pg_type`, by OID.
     custom_types: HashMap<u32, crate::types::Type>,
 }
@@ -103,6 +110,10 @@ impl Connection {
             cache,
             next_statement_id: 0,
             notice_handler: None,
+            termination_handler: None,
+            termination_told: false,
+            prepares: 0,
+            slow_query_threshold: None,
             custom_types: HashMap::new(),
         }
     }
@@ -175,9 +186,18 @@ impl Connection {
         self.read_buf.capacity() + self.session.output_capacity()
     }
 
-    /// Calls `handler` for every NoticeResponse (they also go to `tracing` at level INFO).
+    /// Calls `handler` for every NoticeResponse, instead of the one set by
+    /// [`ConnectOptions::on_notice`](crate::ConnectOptions::on_notice) (notices also go to
+    /// `tracing`, target `pgtusk::notice`).
     pub fn on_notice(&mut self, handler: impl Fn(&DbError) + Send + Sync + 'static) {
-        self.notice_handler = Some(Box::new(handler));
+        self.notice_handler = Some(Arc::new(handler));
+    }
+
+    /// Calls `handler` once when this connection finds the server ended the session, instead
+    /// of the one set by [`ConnectOptions::on_termination`](crate::ConnectOptions::on_termination),
+    /// which says when and with what.
+    pub fn on_termination(&mut self, handler: impl Fn(&Error) + Send + Sync + 'static) {
+        self.termination_handler = Some(Arc::new(handler));
     }
 
     /// Sends Terminate and closes the socket.
@@ -223,7 +243,24 @@ impl Connection {
             self.session
                 .poll_transmit(|buf| Pin::new(&mut *socket).poll_write(cx, buf))
         );
-        Poll::Ready(written.map_err(|e| self.session.connection_lost(e)))
+        Poll::Ready(match written {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.lost(e)),
+        })
+    }
+
+    /// The socket failed or the server closed it: the session ends with the server's FATAL
+    /// reason when it sent one, and the termination handler hears of it once.
+    #[cold]
+    fn lost(&mut self, e: io::Error) -> Error {
+        let error = self.session.connection_lost(e);
+        if !self.termination_told {
+            self.termination_told = true;
+            if let Some(handler) = &self.termination_handler {
+                handler(&error);
+            }
+        }
+        error
     }
 
     /// The next message for the operation in progress. What the session consumes
@@ -424,10 +461,10 @@ impl Connection {
                     io::ErrorKind::UnexpectedEof,
                     "the server closed the connection",
                 );
-                Err(self.session.connection_lost(eof))
+                Err(self.lost(eof))
             }
             Ok(_) => Ok(()),
-            Err(e) => Err(self.session.connection_lost(e)),
+            Err(e) => Err(self.lost(e)),
         })
     }
 
@@ -437,7 +474,13 @@ impl Connection {
         };
         match db_error(fields) {
             Error::Db(notice) => {
-                tracing::info!(target: "pgtusk::notice", "{notice}");
+                tracing::info!(
+                    target: "pgtusk::notice",
+                    severity = notice.severity(),
+                    sqlstate = notice.code().code(),
+                    message = notice.message(),
+                    "server notice"
+                );
                 if let Some(handler) = &self.notice_handler {
                     handler(&notice);
                 }

@@ -10,6 +10,7 @@ use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
 
+use super::trace::QueryTrace;
 use super::{Connection, db_error};
 use crate::error::{DbError, Error, Result, SqlState};
 use crate::protocol::backend::{DataRow, Message, RowDescription, TransactionStatus};
@@ -334,12 +335,23 @@ impl Connection {
         params: Params<'_>,
         check: ColumnCheck<'_>,
     ) -> Result<RowStream<'_>> {
+        let trace = self.trace_start();
         // The timeout covers the start (prepare, bind, execute); the rows are the caller's pace.
-        let columns = self
+        let started = self
             .timed(query_text(query), async |conn: &mut Connection| {
                 conn.start(query, params, Limit::All, check).await
             })
-            .await?;
+            .await;
+        let trace = trace.map(|trace| Box::new((trace, query_text(query).to_owned())));
+        let columns = match started {
+            Ok(columns) => columns,
+            Err(e) => {
+                if let Some(trace) = trace {
+                    self.trace_end(trace.0, &trace.1, 0, Some(&e));
+                }
+                return Err(e);
+            }
+        };
         Ok(RowStream {
             conn: self,
             columns,
@@ -347,6 +359,7 @@ impl Connection {
             rows_affected: None,
             rows: 0,
             done: false,
+            trace,
         })
     }
 
@@ -368,19 +381,39 @@ impl Connection {
         sink: &mut impl RowSink,
         check: ColumnCheck<'_>,
     ) -> Result<u64> {
+        let trace = self.trace_start();
+        let mut rows = 0;
+        let result = self
+            .run_untraced(query, params, limit, sink, check, &mut rows)
+            .await;
+        if let Some(trace) = trace {
+            self.trace_end(trace, query_text(query), rows, result.as_ref().err());
+        }
+        result
+    }
+
+    /// [`Connection::run`] without its tracing event; counts the rows into `rows`.
+    async fn run_untraced(
+        &mut self,
+        query: QueryRef<'_>,
+        params: Params<'_>,
+        limit: Limit,
+        sink: &mut impl RowSink,
+        check: ColumnCheck<'_>,
+        rows: &mut u64,
+    ) -> Result<u64> {
         let columns = self.start(query, params, limit, check).await?;
         if limit == Limit::All {
             sink.reserve(columns.row_count_hint());
         }
         let mut error = None;
         let mut affected = 0;
-        let mut rows = 0;
         loop {
             match self.recv().await? {
                 Message::DataRow(row) => {
                     if error.is_none() {
                         sink.push(self.record(row, &columns)?);
-                        rows += 1;
+                        *rows += 1;
                     }
                 }
                 msg => match self.after_rows(msg, &mut error)? {
@@ -391,7 +424,7 @@ impl Connection {
                             Some(e) => Err(e),
                             None => {
                                 if limit == Limit::All {
-                                    columns.set_row_count_hint(rows);
+                                    columns.set_row_count_hint(*rows as usize);
                                 }
                                 Ok(affected)
                             }
@@ -616,6 +649,7 @@ impl Connection {
     /// returns the statement's shape. Closed on the server once its last clone is dropped
     /// (or, if this future is dropped, with the next request).
     pub(super) async fn prepare_named(&mut self, sql: &str) -> Result<Statement> {
+        self.prepares += 1;
         self.next_statement_id += 1;
         let name = PendingName::new(
             format!("pgtusk_{}", self.next_statement_id),
@@ -643,6 +677,7 @@ impl Connection {
         sql: &str,
         on_abandon: Abandon,
     ) -> Result<Statement> {
+        self.prepares += 1;
         let mut looked_up = false;
         loop {
             self.session
@@ -885,9 +920,20 @@ pub struct RowStream<'c> {
     /// Rows returned so far, the statement's row count hint once the stream ends.
     rows: usize,
     done: bool,
+    /// The statement's tracing start and SQL, when its end is traced.
+    trace: Option<Box<(QueryTrace, String)>>,
 }
 
 impl RowStream<'_> {
+    /// Ends the stream, with its tracing event.
+    fn end(&mut self, error: Option<&Error>) {
+        self.done = true;
+        if let Some(trace) = self.trace.take() {
+            let (trace, sql) = *trace;
+            self.conn.trace_end(trace, &sql, self.rows as u64, error);
+        }
+    }
+
     /// The result's columns.
     pub fn columns(&self) -> &Columns {
         &self.columns
@@ -908,14 +954,16 @@ impl Stream for RowStream<'_> {
             let msg = match ready!(this.conn.poll_recv(cx)) {
                 Ok(msg) => msg,
                 Err(e) => {
-                    this.done = true;
+                    this.end(Some(&e));
                     return Poll::Ready(Some(Err(e)));
                 }
             };
             match msg {
                 Message::DataRow(row) if this.error.is_none() => {
                     let record = this.conn.record(row, &this.columns);
-                    this.done = record.is_err();
+                    if let Err(e) = &record {
+                        this.end(Some(e));
+                    }
                     this.rows += 1;
                     return Poll::Ready(Some(record));
                 }
@@ -924,14 +972,15 @@ impl Stream for RowStream<'_> {
                     Ok(AfterRows::Done(affected)) => this.rows_affected = Some(affected),
                     Ok(AfterRows::Continue) => {}
                     Ok(AfterRows::Ready) => {
-                        this.done = true;
-                        if this.error.is_none() {
+                        let error = this.error.take();
+                        this.end(error.as_ref());
+                        if error.is_none() {
                             this.columns.set_row_count_hint(this.rows);
                         }
-                        return Poll::Ready(this.error.take().map(Err));
+                        return Poll::Ready(error.map(Err));
                     }
                     Err(e) => {
-                        this.done = true;
+                        this.end(Some(&e));
                         return Poll::Ready(Some(Err(e)));
                     }
                 },
