@@ -381,58 +381,68 @@ impl Connection {
         sink: &mut impl RowSink,
         check: ColumnCheck<'_>,
     ) -> Result<u64> {
+        // Traced at every exit here rather than in a wrapper: a wrapper's future layer costs
+        // the point select more than the tracing check itself.
         let trace = self.trace_start();
-        let mut rows = 0;
-        let result = self
-            .run_untraced(query, params, limit, sink, check, &mut rows)
-            .await;
-        if let Some(trace) = trace {
-            self.trace_end(trace, query_text(query), rows, result.as_ref().err());
-        }
-        result
-    }
-
-    /// [`Connection::run`] without its tracing event; counts the rows into `rows`.
-    async fn run_untraced(
-        &mut self,
-        query: QueryRef<'_>,
-        params: Params<'_>,
-        limit: Limit,
-        sink: &mut impl RowSink,
-        check: ColumnCheck<'_>,
-        rows: &mut u64,
-    ) -> Result<u64> {
-        let columns = self.start(query, params, limit, check).await?;
+        let columns = match self.start(query, params, limit, check).await {
+            Ok(columns) => columns,
+            Err(e) => return self.traced(trace, query, 0, Err(e)),
+        };
         if limit == Limit::All {
             sink.reserve(columns.row_count_hint());
         }
         let mut error = None;
         let mut affected = 0;
+        let mut rows = 0u64;
         loop {
-            match self.recv().await? {
+            let msg = match self.recv().await {
+                Ok(msg) => msg,
+                Err(e) => return self.traced(trace, query, rows, Err(e)),
+            };
+            match msg {
                 Message::DataRow(row) => {
                     if error.is_none() {
-                        sink.push(self.record(row, &columns)?);
-                        *rows += 1;
+                        match self.record(row, &columns) {
+                            Ok(record) => sink.push(record),
+                            Err(e) => return self.traced(trace, query, rows, Err(e)),
+                        }
+                        rows += 1;
                     }
                 }
-                msg => match self.after_rows(msg, &mut error)? {
-                    AfterRows::Done(n) => affected = n,
-                    AfterRows::Continue => {}
-                    AfterRows::Ready => {
-                        return match error {
+                msg => match self.after_rows(msg, &mut error) {
+                    Ok(AfterRows::Done(n)) => affected = n,
+                    Ok(AfterRows::Continue) => {}
+                    Ok(AfterRows::Ready) => {
+                        let result = match error {
                             Some(e) => Err(e),
                             None => {
                                 if limit == Limit::All {
-                                    columns.set_row_count_hint(*rows as usize);
+                                    columns.set_row_count_hint(rows as usize);
                                 }
                                 Ok(affected)
                             }
                         };
+                        return self.traced(trace, query, rows, result);
                     }
+                    Err(e) => return self.traced(trace, query, rows, Err(e)),
                 },
             }
         }
+    }
+
+    /// Emits the statement's event when tracing is on, and passes the result through.
+    #[inline]
+    fn traced(
+        &self,
+        trace: Option<super::trace::QueryTrace>,
+        query: QueryRef<'_>,
+        rows: u64,
+        result: Result<u64>,
+    ) -> Result<u64> {
+        if let Some(trace) = trace {
+            self.trace_end(trace, query_text(query), rows, result.as_ref().err());
+        }
+        result
     }
 
     /// A Record for a DataRow (whose lengths `DataRow::parse` checked); a row that does not
