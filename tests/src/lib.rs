@@ -2,6 +2,7 @@
 //! `DATABASE_URL` when set) and connections to it.
 
 pub mod codec_table;
+pub mod drop;
 pub mod pgbouncer;
 pub mod proxy;
 

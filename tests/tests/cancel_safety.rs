@@ -1,29 +1,12 @@
 //! Dropping a query future at any point leaves the connection usable: the next operation
 //! drains what the dropped one still owed.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Waker};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use pgtusk::Connection;
 use pgtusk_tests::connect;
-
-/// Polls `fut` at most `polls` times without a real waker, then drops it. Returns whether it
-/// finished. A pending poll that did socket I/O stops at an arbitrary point of the exchange.
-async fn poll_then_drop<F: Future>(fut: F, polls: usize) -> bool {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..polls {
-        if fut.as_mut().poll(&mut cx).is_ready() {
-            return true;
-        }
-        // Let the server's reply arrive between polls so later polls get further.
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    }
-    false
-}
+use pgtusk_tests::drop::poll_then_drop;
 
 async fn still_answers(conn: &mut Connection, round: i32) {
     let got: i32 = conn

@@ -3,13 +3,11 @@
 //! error outside a transaction, WITH HOLD cursors across commits, the portal a dropped cursor
 //! leaves closed, and memory bounded by the prefetch over a million rows.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Waker};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use pgtusk::{Connection, Error, FromRecord, Record, TransactionStatus};
+use pgtusk_tests::drop::poll_then_drop;
 use pgtusk_tests::{connect, connect_with, options_via, proxy::CountingProxy, shared_options};
 
 fn ints(rows: &[Record]) -> Vec<i32> {
@@ -358,18 +356,6 @@ async fn a_dropped_cursor_closes_its_portal() {
     let name = cursor.name().to_owned();
     drop(cursor);
     assert!(!open_cursors(&mut conn).await.contains(&name));
-}
-
-/// Polls `fut` at most `polls` times without a real waker, then drops it.
-async fn poll_then_drop<F: Future>(fut: F, polls: usize) {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..polls {
-        if fut.as_mut().poll(&mut cx).is_ready() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_micros(300)).await;
-    }
 }
 
 /// Opening a cursor dropped at any poll point leaves no portal behind; a fetch dropped after

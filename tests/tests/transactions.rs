@@ -2,14 +2,11 @@
 //! transaction (also when its future is dropped at any point), savepoints, options, the
 //! COMMIT that rolls back, deferred constraints, and the retrying closure form.
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::task::{Context, Waker};
-use std::time::Duration;
 
 use pgtusk::{Connection, Error, IsolationLevel, SqlState, TransactionStatus};
+use pgtusk_tests::drop::poll_then_drop;
 use pgtusk_tests::{connect, options_via, proxy::CountingProxy, shared_port};
 
 async fn table(conn: &mut Connection, name: &str) {
@@ -87,18 +84,6 @@ async fn a_dropped_transaction_rolls_back() {
     assert_eq!(err.sqlstate(), Some(SqlState::UNIQUE_VIOLATION));
     assert_eq!(count(&mut conn, "dropped").await, 0);
     assert_eq!(conn.transaction_status(), TransactionStatus::Idle);
-}
-
-/// Polls `fut` at most `polls` times without a real waker, then drops it.
-async fn poll_then_drop<F: Future>(fut: F, polls: usize) {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..polls {
-        if fut.as_mut().poll(&mut cx).is_ready() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_micros(300)).await;
-    }
 }
 
 /// The future that owns a transaction dropped at every poll point: the connection is never
