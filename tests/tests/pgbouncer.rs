@@ -263,6 +263,9 @@ async fn cached_statements_collide_behind_transaction_pooling() {
         Some(SqlState::DUPLICATE_PREPARED_STATEMENT),
         "{err}"
     );
+    // pgtusk's error says what asyncpg's FAQ says.
+    let message = err.to_string();
+    assert!(message.contains("statement_cache_size=0"), "{message}");
 }
 
 /// The control for the test above: with session pooling each client keeps its own server

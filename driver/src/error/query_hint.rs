@@ -1,9 +1,10 @@
 //! Suggestions pgtusk adds to a server error from the query text, for mistakes the server
 //! cannot explain because it only sees a syntax error.
 //!
-//! Today one: `x IN $1`. SQL's `IN` takes a parenthesized list, so a parameter right after
-//! it is a syntax error at `$1`; comparing with each element of an array parameter is
-//! `x = ANY($1)` (and `NOT IN` is `<> ALL($1)`).
+//! `x IN $1`: SQL's `IN` takes a parenthesized list, so a parameter right after it is a syntax
+//! error at `$1`; comparing with each element of an array parameter is `x = ANY($1)` (and
+//! `NOT IN` is `<> ALL($1)`). And a statement name of ours that already exists on the server:
+//! the server connection is shared (pgbouncer in transaction mode).
 
 use super::{DbError, Error, SqlState};
 
@@ -27,6 +28,9 @@ impl Error {
 
 /// The hint for `db` raised by `sql`, if pgtusk has one.
 fn query_hint(db: &DbError, sql: &str) -> Option<String> {
+    if db.code == SqlState::DUPLICATE_PREPARED_STATEMENT && db.message.contains("\"pgtusk_") {
+        return Some(SHARED_SERVER_CONNECTION.to_owned());
+    }
     if db.code != SqlState::SYNTAX_ERROR {
         return None;
     }
@@ -56,6 +60,12 @@ fn query_hint(db: &DbError, sql: &str) -> Option<String> {
          (e.g. `{instead}({param}::int4[])`), or build the list with pgtusk-dialect"
     ))
 }
+
+/// pgtusk names its statements per connection, so the server holding one of our names already
+/// is a server connection shared with another client: a transaction-pooling pgbouncer.
+const SHARED_SERVER_CONNECTION: &str = "another client already prepared this statement name on \
+     the same server connection, as happens behind pgbouncer in transaction pooling mode: set \
+     statement_cache_size=0 (uncached queries are safe there), or use pool_mode=session";
 
 /// `text` without the SQL keyword `keyword` at its end (any case, a whole word), or `None`.
 fn strip_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
@@ -90,6 +100,22 @@ mod tests {
 
     fn hint_of(err: &Error) -> Option<&str> {
         err.as_db_error().and_then(DbError::driver_hint)
+    }
+
+    #[test]
+    fn a_statement_name_of_ours_taken_on_the_server_points_at_pgbouncer() {
+        let duplicate = |name: &str| {
+            let message = format!("prepared statement \"{name}\" already exists");
+            let fields = [(b'S', "ERROR"), (b'C', "42P05"), (b'M', message.as_str())];
+            Error::from(DbError::from_fields(fields).unwrap()).with_query_hint("SELECT 1")
+        };
+        let hint = hint_of(&duplicate("pgtusk_3"))
+            .map(str::to_owned)
+            .expect("a hint");
+        assert!(hint.contains("statement_cache_size=0"), "{hint}");
+        assert!(hint.contains("pgbouncer"), "{hint}");
+        // A name the user chose (PREPARE by hand) is not ours to explain.
+        assert_eq!(hint_of(&duplicate("mine")), None);
     }
 
     #[test]
