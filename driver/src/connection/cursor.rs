@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::query::{Params, QueryRef, cannot_send, is_stale_statement, query_text};
 use super::{Connection, db_error};
-use crate::error::{Error, Result, SqlState};
+use crate::error::{Error, Result};
 use crate::protocol::backend::Message;
 use crate::protocol::frontend;
 use crate::protocol::session::{Abandon, RequestKind};
@@ -90,10 +90,7 @@ impl Connection {
             None => Ok(stmt.columns_arc().clone()),
             Some(Error::Db(e)) if is_stale_statement(&e) && !stmt.name().is_empty() => {
                 // Inside a transaction nothing can be retried: the error aborted it.
-                self.cache.remove(stmt.sql());
-                if e.code() == SqlState::INTERNAL_ERROR {
-                    self.custom_types.clear();
-                }
+                self.forget_stale(&stmt, &e);
                 Err(Error::StatementInvalidated(e))
             }
             Some(e) => Err(e.with_query_hint(stmt.sql())),

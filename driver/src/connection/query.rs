@@ -504,11 +504,7 @@ impl Connection {
         check(stmt.columns_arc())?;
         match self.bind_execute(&stmt, params, max_rows).await {
             Err(Error::Db(e)) if is_stale_statement(&e) => {
-                self.cache.remove(stmt.sql());
-                if e.code() == SqlState::INTERNAL_ERROR {
-                    // A type was dropped (and perhaps made again under a new OID).
-                    self.custom_types.clear();
-                }
+                self.forget_stale(&stmt, &e);
                 if self.session.transaction_status() != TransactionStatus::Idle {
                     return Err(Error::StatementInvalidated(e));
                 }
@@ -527,6 +523,16 @@ impl Connection {
             }
             Err(e) => Err(e),
             Ok(()) => Ok(stmt.columns_arc().clone()),
+        }
+    }
+
+    /// Forgets what a stale statement error (see `is_stale_statement`) made untrue: the cached
+    /// statement, and the looked-up types when one of them was dropped.
+    pub(super) fn forget_stale(&mut self, stmt: &Statement, e: &DbError) {
+        self.cache.remove(stmt.sql());
+        if e.code() == SqlState::INTERNAL_ERROR {
+            // A type was dropped (and perhaps made again under a new OID).
+            self.custom_types.clear();
         }
     }
 
