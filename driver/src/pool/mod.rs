@@ -191,9 +191,9 @@ impl Pool {
         match tokio::time::timeout(limit, self.shared.acquire()).await {
             Ok(result) => result,
             Err(_) => Err(Error::PoolTimedOut(format!(
-                "no connection within acquire_timeout ({limit:?}); the pool has {}. Raise \
-                 max_connections or acquire_timeout, or hold connections for less time (a \
-                 PooledConnection goes back to the pool when dropped)",
+                "no connection within acquire_timeout ({limit:?}); the pool has {}, besides \
+                 this one. Raise max_connections or acquire_timeout, or hold connections for \
+                 less time (a PooledConnection goes back to the pool when dropped)",
                 self.status()
             ))),
         }
