@@ -523,7 +523,10 @@ impl Connection {
                 let fresh = self.prepare_named(stmt.sql()).await?;
                 self.cache.insert(fresh.clone());
                 check(fresh.columns_arc())?;
-                self.bind_execute(&fresh, params, max_rows).await?;
+                // Missing again at once: a server connection shared with other clients.
+                self.bind_execute(&fresh, params, max_rows)
+                    .await
+                    .map_err(|e| e.with_query_hint(fresh.sql()))?;
                 Ok(fresh.columns_arc().clone())
             }
             Err(e) => Err(e),
