@@ -390,12 +390,15 @@ impl Shared {
                 .is_some_and(|max| live.conn.operations() >= max)
     }
 
+    /// Whether an idle connection must be replaced: worn out, or unused for longer than
+    /// `max_inactive_connection_lifetime` while the pool has more than `min_connections`.
     fn is_expired(&self, live: &Live, idle_since: Instant) -> bool {
         self.is_worn_out(live)
-            || self
+            || (self
                 .options
                 .max_inactive_connection_lifetime
                 .is_some_and(|max| idle_since.elapsed() >= max)
+                && self.size.load(Ordering::Acquire) > self.options.min_connections)
     }
 
     /// Takes back a connection from a dropped [`PooledConnection`].
@@ -568,6 +571,17 @@ async fn close_connection(conn: Connection) {
     match tokio::time::timeout(Duration::from_secs(5), closing).await {
         Ok(Ok(())) | Err(_) => {}
         Ok(Err(e)) => tracing::debug!("closing a pooled connection: {e}"),
+    }
+}
+
+impl Drop for Shared {
+    /// The last handle is gone: the idle connections say goodbye (Terminate) in the
+    /// background instead of vanishing.
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut *self.lock_idle());
+        for Idle { live, .. } in idle {
+            self.retire(live);
+        }
     }
 }
 
