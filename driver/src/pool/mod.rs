@@ -101,6 +101,15 @@ struct Idle {
     since: Instant,
 }
 
+/// An idle connection, looked at before it is handed out.
+enum Screened {
+    Ready(Live),
+    /// Idle for longer than `test_before_acquire`: ping it first.
+    NeedsPing(Idle),
+    /// Expired or ended by the server: let go.
+    Gone,
+}
+
 /// Counts one connection in the pool's size while it lives (opening included).
 struct Slot(Arc<AtomicUsize>);
 
@@ -187,6 +196,9 @@ impl Pool {
     /// was idle is replaced (the caller never sees that error), and one idle for longer than
     /// `test_before_acquire` is pinged first.
     pub async fn acquire(&self) -> Result<PooledConnection> {
+        if let Some(conn) = self.shared.acquire_idle_now() {
+            return Ok(conn);
+        }
         let limit = self.shared.options.acquire_timeout;
         match tokio::time::timeout(limit, self.shared.acquire()).await {
             Ok(result) => result,
@@ -326,29 +338,64 @@ impl Shared {
         Ok(conn)
     }
 
+    /// The common case without a timer or an await: a permit free at once (so nobody
+    /// waits) and an idle connection that needs no ping. `None` sends the caller down the
+    /// waiting path.
+    fn acquire_idle_now(self: &Arc<Self>) -> Option<PooledConnection> {
+        if self.options.setup.is_some() || self.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        loop {
+            let idle = self.lock_idle().pop()?;
+            match self.screen(idle) {
+                Screened::Ready(live) => {
+                    return Some(PooledConnection::new(live, permit, self.clone()));
+                }
+                Screened::NeedsPing(idle) => {
+                    self.lock_idle().push(idle);
+                    return None;
+                }
+                Screened::Gone => {}
+            }
+        }
+    }
+
     /// An idle connection made ready to hand out, or `None` when it had to go.
     async fn check_out(&self, idle: Idle) -> Option<Live> {
+        let mut live = match self.screen(idle) {
+            Screened::Ready(live) => return Some(live),
+            Screened::NeedsPing(idle) => idle.live,
+            Screened::Gone => return None,
+        };
+        match live.conn.execute_script("").await {
+            Ok(()) => Some(live),
+            Err(e) => {
+                tracing::debug!("an idle connection failed its ping ({e}); replacing it");
+                None
+            }
+        }
+    }
+
+    /// What to do with an idle connection about to be handed out, decided without I/O:
+    /// expired ones are retired, ones the server ended are dropped.
+    fn screen(&self, idle: Idle) -> Screened {
         let Idle { mut live, since } = idle;
         if self.is_expired(&live, since) {
             self.retire(live);
-            return None;
+            return Screened::Gone;
         }
         if !live.conn.check_idle() {
             tracing::debug!(
                 backend_pid = live.conn.backend_pid(),
                 "an idle connection was ended by the server; replacing it"
             );
-            return None;
+            return Screened::Gone;
         }
-        if let Some(after) = self.options.test_before_acquire
-            && since.elapsed() >= after
-        {
-            if let Err(e) = live.conn.execute_script("").await {
-                tracing::debug!("an idle connection failed its ping ({e}); replacing it");
-                return None;
-            }
+        match self.options.test_before_acquire {
+            Some(after) if since.elapsed() >= after => Screened::NeedsPing(Idle { live, since }),
+            _ => Screened::Ready(live),
         }
-        Some(live)
     }
 
     /// Opens a connection (and runs `init`).
