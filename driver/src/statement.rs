@@ -35,6 +35,9 @@ pub(crate) struct StatementInner {
     pub(crate) result_formats: Vec<i16>,
     /// The connection this statement belongs to.
     pub(crate) connection_id: u64,
+    /// Running it may change the session (it calls `pg_advisory_lock`, `set_config`): a
+    /// pool resets the connection afterwards. See `protocol::session_state`.
+    pub(crate) changes_session: bool,
     /// Where to send this statement's name for closing once it is dropped.
     pub(crate) close_queue: Option<CloseQueue>,
 }
@@ -153,6 +156,11 @@ impl StatementCache {
 
     /// Forgets every statement without closing them: the server has already dropped them
     /// (DISCARD ALL, DEALLOCATE ALL).
+    /// Drops every statement, closing each on the server with the next request.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     pub(crate) fn forget_all(&mut self) {
         for (_, (stmt, _)) in self.entries.drain() {
             if let Some(inner) = Arc::into_inner(stmt.0) {
