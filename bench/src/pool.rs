@@ -7,6 +7,7 @@
 
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
 use futures_util::future::try_join_all;
+use pgtusk::Executor as _;
 use sqlx::Row as _;
 use sqlx::postgres::PgPoolOptions;
 use tokio::task::JoinSet;
@@ -24,6 +25,7 @@ pub const WORKERS: usize = 2;
 /// its reactor, so they are only used inside its `block_on`).
 pub struct Pools {
     rt: tokio::runtime::Runtime,
+    pg: pgtusk::Pool,
     deadpool: deadpool_postgres::Pool,
     sqlx: sqlx::PgPool,
     sqlx_no_ping: sqlx::PgPool,
@@ -36,7 +38,14 @@ impl Pools {
             .worker_threads(WORKERS)
             .enable_all()
             .build()?;
-        let (deadpool, sqlx, sqlx_no_ping) = rt.block_on(async {
+        let (pg, deadpool, sqlx, sqlx_no_ping) = rt.block_on(async {
+            // Default options otherwise (as asyncpg's: replaced after 50,000 queries, pinged
+            // after 60 s idle, neither of which happens in a run).
+            let pg = pgtusk::Pool::builder(dsn.parse()?)
+                .min_connections(POOL_SIZE as usize)
+                .max_connections(POOL_SIZE as usize)
+                .build()
+                .await?;
             let manager = Manager::from_config(
                 dsn.parse::<tokio_postgres::Config>()?,
                 tokio_postgres::NoTls,
@@ -52,10 +61,11 @@ impl Pools {
 
             let sqlx = sqlx_pool(dsn, true).await?;
             let sqlx_no_ping = sqlx_pool(dsn, false).await?;
-            R::Ok((deadpool, sqlx, sqlx_no_ping))
+            R::Ok((pg, deadpool, sqlx, sqlx_no_ping))
         })?;
         Ok(Pools {
             rt,
+            pg,
             deadpool,
             sqlx,
             sqlx_no_ping,
@@ -69,6 +79,30 @@ impl Pools {
             for t in 0..TASKS {
                 let ids = task_ids(seed, ops, t);
                 match c {
+                    Contestant::Pgtusk => {
+                        let pool = self.pg.clone();
+                        set.spawn(async move {
+                            let mut s = 0i64;
+                            for id in ids {
+                                // The Executor on &Pool: acquire, query, release.
+                                let row = (&pool).fetch_one(POINT, &[&id]).await?;
+                                s += row.try_get::<i64>(0)? + row.try_get::<&str>(1)?.len() as i64;
+                            }
+                            R::Ok(s)
+                        });
+                    }
+                    Contestant::PgtuskAcquire => {
+                        let pool = self.pg.clone();
+                        set.spawn(async move {
+                            let mut s = 0i64;
+                            for id in ids {
+                                let mut conn = pool.acquire().await?;
+                                let row = conn.fetch_one(POINT, &[&id]).await?;
+                                s += row.try_get::<i64>(0)? + row.try_get::<&str>(1)?.len() as i64;
+                            }
+                            R::Ok(s)
+                        });
+                    }
                     Contestant::Deadpool => {
                         let pool = self.deadpool.clone();
                         set.spawn(async move {
