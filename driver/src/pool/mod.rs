@@ -329,7 +329,11 @@ impl Shared {
     /// An idle connection made ready to hand out, or `None` when it had to go.
     async fn check_out(&self, idle: Idle) -> Option<Live> {
         let Idle { mut live, since } = idle;
-        if self.is_expired(&live, since) {
+        // `size` counts this connection too: one of the `min_connections` is kept however
+        // long it idled.
+        let inactive = self.is_inactive(since)
+            && self.size.load(Ordering::Acquire) > self.options.min_connections;
+        if inactive || self.is_worn_out(&live) {
             self.retire(live);
             return None;
         }
@@ -390,12 +394,12 @@ impl Shared {
                 .is_some_and(|max| live.conn.operations() >= max)
     }
 
-    fn is_expired(&self, live: &Live, idle_since: Instant) -> bool {
-        self.is_worn_out(live)
-            || self
-                .options
-                .max_inactive_connection_lifetime
-                .is_some_and(|max| idle_since.elapsed() >= max)
+    /// Whether a connection idle since `idle_since` outlived `max_inactive_connection_lifetime`
+    /// (only those beyond `min_connections` go for it).
+    fn is_inactive(&self, idle_since: Instant) -> bool {
+        self.options
+            .max_inactive_connection_lifetime
+            .is_some_and(|max| idle_since.elapsed() >= max)
     }
 
     /// Takes back a connection from a dropped [`PooledConnection`].
@@ -486,10 +490,7 @@ impl Shared {
             // Oldest first: those are the ones beyond `min_connections` to let go.
             let mut kept = Vec::with_capacity(idle.len());
             for mut entry in idle.drain(..) {
-                let inactive = self
-                    .options
-                    .max_inactive_connection_lifetime
-                    .is_some_and(|max| entry.since.elapsed() >= max);
+                let inactive = self.is_inactive(entry.since);
                 if !entry.live.conn.check_idle() {
                     size -= 1;
                     drop(entry);
