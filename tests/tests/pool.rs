@@ -726,7 +726,7 @@ async fn hooks_run_when_they_should_and_init_settings_survive_a_reset() {
                 // Not idempotent: running it twice on one session fails.
                 conn.execute_script(
                     "CREATE TEMP TABLE pool_init_marker (x int4); SET work_mem = '7MB'; \
-                     SET application_name = 'pool_init'",
+                     SET application_name = 'pool_init'; SET search_path = 'it''s', public",
                 )
                 .await
             })
@@ -759,15 +759,23 @@ async fn hooks_run_when_they_should_and_init_settings_survive_a_reset() {
                 .fetch_value("SHOW application_name", &[])
                 .await
                 .unwrap();
+            let path: String = conn.fetch_value("SHOW search_path", &[]).await.unwrap();
+            let timeout: String = conn
+                .fetch_value("SHOW statement_timeout", &[])
+                .await
+                .unwrap();
             assert_eq!(
-                (work_mem.as_str(), name.as_str()),
-                ("7MB", "pool_init"),
+                [&*work_mem, &*name, &*path, &*timeout],
+                ["7MB", "pool_init", "\"it's\", public", "0"],
                 "round {round}"
             );
             // A user's own change, which the pool must undo, init's settings kept.
-            conn.execute_script("SET work_mem = '9MB'; SET application_name = 'user'")
-                .await
-                .unwrap();
+            conn.execute_script(
+                "SET work_mem = '9MB'; SET application_name = 'user'; \
+                 SET statement_timeout = '3s'; SET search_path = pg_catalog",
+            )
+            .await
+            .unwrap();
         }
         assert_eq!(setups.load(Ordering::SeqCst), 2 * (round + 1));
         drop((a, b));
