@@ -327,6 +327,86 @@ async fn session_state_left_by_a_user_is_reset_before_the_next_user() {
     }
 }
 
+/// What a user set on the client side of a pooled connection (a notice handler, a
+/// termination handler, the notification buffer) does not outlive the loan: the next user
+/// of the backend has what the connect options and `init` set, and the previous user's
+/// handler hears nothing of the next user's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_settings_of_a_user_do_not_reach_the_next_user() {
+    let mut observer = connect().await;
+    let from_init = Arc::new(AtomicUsize::new(0));
+    let from_user = Arc::new(AtomicUsize::new(0));
+    let terminations = Arc::new(AtomicUsize::new(0));
+    let counter = from_init.clone();
+    let pool = builder()
+        .max_connections(1)
+        .init(move |conn| {
+            let counter = counter.clone();
+            conn.on_notice(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+            Box::pin(async { Ok(()) })
+        })
+        .build()
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let pid = conn.backend_pid();
+    let (user, ended) = (from_user.clone(), terminations.clone());
+    conn.on_notice(move |_| {
+        user.fetch_add(1, Ordering::SeqCst);
+    });
+    conn.on_termination(move |_| {
+        ended.fetch_add(1, Ordering::SeqCst);
+    });
+    conn.set_notification_buffer(1);
+    const NOTICE: &str = "DO $$ BEGIN RAISE NOTICE 'pool notice'; END $$";
+    conn.execute_script(NOTICE).await.unwrap();
+    assert_eq!(from_user.load(Ordering::SeqCst), 1);
+    drop(conn);
+
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.backend_pid(), pid);
+    conn.execute_script(NOTICE).await.unwrap();
+    assert_eq!(
+        (
+            from_init.load(Ordering::SeqCst),
+            from_user.load(Ordering::SeqCst)
+        ),
+        (1, 1),
+        "the next user's notice went to init's handler, not to the previous user's"
+    );
+    // Three notifications while a query runs: a buffer of 1 would drop two of them.
+    conn.listen("pool_client_side").await.unwrap();
+    observer
+        .execute_script(
+            "BEGIN; NOTIFY pool_client_side, '1'; NOTIFY pool_client_side, '2'; \
+             NOTIFY pool_client_side, '3'; COMMIT",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    conn.execute("SELECT 1", &[]).await.unwrap();
+    let mut payloads = Vec::new();
+    let mut notes = conn.notifications();
+    while let Some(Some(note)) = notes.next().now_or_never() {
+        payloads.push(
+            note.map(|n| n.payload().to_owned())
+                .map_err(|e| e.to_string()),
+        );
+    }
+    assert_eq!(payloads, [Ok("1".into()), Ok("2".into()), Ok("3".into())]);
+    drop(notes);
+    // The previous user's termination handler is not told when this session ends.
+    let pid = conn.backend_pid();
+    observer
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+    assert!(conn.fetch_value::<i32>("SELECT 1", &[]).await.is_err());
+    assert_eq!(terminations.load(Ordering::SeqCst), 0);
+}
+
 /// A pool of one connection through a counting proxy (pings off, so that nothing but the
 /// test's own queries and the pool's cleaning travels).
 async fn counted_pool() -> (Pool, CountingProxy) {

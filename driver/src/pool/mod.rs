@@ -10,8 +10,9 @@
 //! back; any other is cleaned first in a task of its own, still counted as in use: the work
 //! of a dropped operation cancelled and drained, an open or failed transaction rolled back,
 //! and, when a command may have left state in the session, the reset asyncpg runs (advisory
-//! locks, cursors, LISTEN, settings), followed by the settings `init` made. The statement
-//! cache survives all of it.
+//! locks, cursors, LISTEN, settings), followed by the settings `init` made. What a user set
+//! on the client side (`on_notice`, `on_termination`, `set_notification_buffer`) is put back
+//! as `init` left it, without I/O. The statement cache survives all of it.
 
 mod connection;
 mod options;
@@ -29,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::connection::ClientSettings;
 use crate::error::{Error, Result};
 use crate::{ConnectOptions, Connection, Transaction, TransactionFuture};
 use stale::StaleStatements;
@@ -102,6 +104,8 @@ pub(crate) struct Live {
     generation: u64,
     /// SQL that sets again what `init` set, run with the reset (`None`: init set nothing).
     init_settings: Option<String>,
+    /// The handlers and buffer size after `init`, put back on release.
+    client: ClientSettings,
     _slot: Slot,
 }
 
@@ -373,6 +377,7 @@ impl Shared {
         conn.share_stale_statements(self.stale.clone());
         let init_settings = self.run_init(&mut conn).await?;
         Ok(Live {
+            client: conn.client_settings(),
             conn,
             opened: Instant::now(),
             generation,
@@ -425,6 +430,7 @@ impl Shared {
             self.retire(live);
             return;
         }
+        live.conn.restore_client_settings(&live.client);
         let reset = live.conn.take_state_changed();
         if live.conn.is_idle() && !reset && self.options.reset.is_none() {
             self.put_idle(live);
