@@ -1213,6 +1213,23 @@ async fn close_waits_for_held_connections_then_refuses_acquires() {
     assert!(matches!(pool.acquire().await, Err(Error::PoolClosed)));
     assert_eq!(pool.status().size, 0);
 
+    // A task already waiting when close starts gets PoolClosed, not the connection.
+    let pool = builder().max_connections(1).build().await.unwrap();
+    let held = pool.acquire().await.unwrap();
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.acquire().await.map(|c| c.backend_pid()) }
+    });
+    wait_for("the waiter", || pool.status().waiting == 1).await;
+    let closing = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.close().await }
+    });
+    wait_for("close to start", || pool.is_closed()).await;
+    drop(held);
+    assert!(matches!(waiter.await.unwrap(), Err(Error::PoolClosed)));
+    closing.await.unwrap();
+
     // A connection held past acquire_timeout: close returns, and the connection is
     // closed when it comes back.
     let timeout = Duration::from_millis(200);
@@ -1265,6 +1282,43 @@ async fn terminate_closes_idle_connections_now_and_held_ones_on_release() {
     drop(held);
     assert_eq!(wait_gone(&mut observer, &[pid]).await, Vec::<i32>::new());
     assert_eq!(pool.status().size, 0);
+}
+
+/// A detached connection leaves the pool for good: the pool counts it no more, opens
+/// another in its place, and the detached one stays usable on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_connection_leaves_the_pool() {
+    let pool = builder().max_connections(1).build().await.unwrap();
+    let mut detached = pool.acquire().await.unwrap().detach();
+    let status = pool.status();
+    assert_eq!((status.size, status.in_use), (0, 0), "{status}");
+    let mut conn = pool.acquire().await.unwrap();
+    assert_ne!(conn.backend_pid(), detached.backend_pid());
+    for conn in [&mut *conn, &mut detached] {
+        let one: i32 = conn.fetch_value("SELECT 1", &[]).await.unwrap();
+        assert_eq!(one, 1);
+    }
+}
+
+/// Dropping the last clone of a pool closes its idle connections on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_pool_closes_its_connections() {
+    let mut observer = connect().await;
+    let pool = builder().max_connections(2).build().await.unwrap();
+    let clone = pool.clone();
+    let (a, b) = (
+        pool.acquire().await.unwrap(),
+        clone.acquire().await.unwrap(),
+    );
+    let pids = [a.backend_pid(), b.backend_pid()];
+    drop((a, b, pool));
+    assert_eq!(
+        alive(&mut observer, &pids).await.len(),
+        2,
+        "a clone still lives"
+    );
+    drop(clone);
+    assert_eq!(wait_gone(&mut observer, &pids).await, Vec::<i32>::new());
 }
 
 // ---------------------------------------------------------------------------------------
