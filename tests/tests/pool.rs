@@ -606,6 +606,7 @@ async fn a_pool_works_again_once_a_stopped_server_is_back() {
             elapsed < timeout + Duration::from_millis(500),
             "acquire took {elapsed:?} with acquire_timeout {timeout:?}: {err}"
         );
+        println!("acquire while the server is down, {elapsed:?}: {err}");
         let err = (&pool)
             .fetch_value::<i32>("SELECT 1", &[])
             .await
@@ -623,6 +624,39 @@ async fn a_pool_works_again_once_a_stopped_server_is_back() {
     drop(conn);
     let status = pool.status();
     assert_eq!((status.size, status.in_use), (1, 0), "{status}");
+}
+
+/// A server that accepts connections and never answers (a hung server, a proxy whose
+/// backend is gone): building a pool gives up after `acquire_timeout` instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_gives_up_on_a_server_that_never_answers() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut silent = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            silent.push(socket);
+        }
+    });
+    let timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let built = tokio::time::timeout(
+        Duration::from_secs(3),
+        Pool::builder(options_via(port))
+            .acquire_timeout(timeout)
+            .build(),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let Ok(Err(err)) = built else {
+        panic!("build did not give up within 3 s ({built:?})");
+    };
+    assert!(
+        elapsed >= timeout && elapsed < timeout + Duration::from_millis(500),
+        "gave up after {elapsed:?}: {err}"
+    );
+    assert!(matches!(err, Error::PoolTimedOut(_)), "{err:?}");
+    assert!(err.to_string().contains("300ms"), "{err}");
 }
 
 /// Backends the server ends while idle in the pool (pg_terminate_backend) are replaced

@@ -368,8 +368,23 @@ impl Shared {
         Some(live)
     }
 
-    /// Opens a connection (and runs `init`).
+    /// Opens a connection (and runs `init`), within `acquire_timeout`: a server that accepts
+    /// and never answers must not hang `build` or the maintenance task (the connect options
+    /// have no connect timeout by default).
     async fn open(&self) -> Result<Live> {
+        let limit = self.options.acquire_timeout;
+        match tokio::time::timeout(limit, self.open_untimed()).await {
+            Ok(opened) => opened,
+            Err(_) => Err(Error::PoolTimedOut(format!(
+                "opening a connection took longer than acquire_timeout ({limit:?}): the server \
+                 accepts no connection or does not answer. Check that it runs and is reachable \
+                 (the pool has {})",
+                self.status()
+            ))),
+        }
+    }
+
+    async fn open_untimed(&self) -> Result<Live> {
         let slot = Slot::new(&self.size);
         let _opening = Counted::new(&self.opening);
         let generation = self.generation.load(Ordering::Acquire);

@@ -84,7 +84,8 @@ impl PoolOptions {
 
     /// How long [`Pool::acquire`] waits for a connection (to be released, or to open) before
     /// it returns [`Error::PoolTimedOut`](crate::Error::PoolTimedOut) (default 30 s). It also
-    /// bounds the cleaning of a connection released mid-operation and [`Pool::close`].
+    /// bounds opening one connection (in [`build`](Self::build) too), the cleaning of a
+    /// connection released mid-operation, and [`Pool::close`].
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
