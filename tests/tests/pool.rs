@@ -142,8 +142,8 @@ async fn a_query_dropped_mid_flight_is_cancelled_before_the_backend_is_reused() 
 // 2. A transaction left open
 
 /// A connection released inside a transaction (BEGIN by hand, a dropped `Transaction`, a
-/// dropped `pool.transaction()`, a failed transaction) reaches the next user of the same
-/// backend idle, with the transaction's work rolled back (sqlx #4393).
+/// dropped `pool.transaction()`, one dropped mid-query, a failed transaction) reaches the
+/// next user of the same backend idle, with the transaction's work rolled back (sqlx #4393).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_released_inside_a_transaction_comes_back_idle_and_rolled_back() {
     let mut observer = connect().await;
@@ -158,6 +158,7 @@ async fn a_connection_released_inside_a_transaction_comes_back_idle_and_rolled_b
         "BEGIN",
         "Transaction dropped",
         "pool.transaction() dropped",
+        "query dropped in a transaction",
         "failed",
     ] {
         let pool = builder().max_connections(1).build().await.unwrap();
@@ -183,6 +184,14 @@ async fn a_connection_released_inside_a_transaction_comes_back_idle_and_rolled_b
                 assert_eq!(tx.transaction_status(), TransactionStatus::InTransaction);
                 tx.backend_pid()
             }
+            "query dropped in a transaction" => {
+                let mut tx = pool.transaction().await.unwrap();
+                tx.execute(INSERT, &[&case]).await.unwrap();
+                let sleep = tx.execute("SELECT pg_sleep(10)", &[]);
+                let dropped = tokio::time::timeout(Duration::from_millis(100), sleep).await;
+                assert!(dropped.is_err());
+                tx.backend_pid()
+            }
             _ => {
                 let mut conn = pool.acquire().await.unwrap();
                 conn.execute_script("BEGIN").await.unwrap();
@@ -192,7 +201,12 @@ async fn a_connection_released_inside_a_transaction_comes_back_idle_and_rolled_b
                 conn.backend_pid()
             }
         };
+        let started = Instant::now();
         let mut conn = pool.acquire().await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{case}: waited for the sleep"
+        );
         assert_eq!(conn.backend_pid(), pid, "{case}: the same backend");
         assert_eq!(
             conn.transaction_status(),
