@@ -375,7 +375,10 @@ macro_rules! executor_via_pool {
             /// statement of your own, acquire a connection and prepare it there.
             fn prepare(&mut self, sql: &str) -> impl Future<Output = Result<Statement>> + Send {
                 let message = format!(
-                    "a prepared Statement belongs to one connection, and the pool runs each                      query on whichever is free: acquire a connection (pool.acquire()) and                      prepare on it. Queries on the pool are prepared and cached on every                      connection anyway ({})",
+                    "a prepared Statement belongs to one connection, and the pool runs each \
+                     query on whichever is free: acquire a connection (pool.acquire()) and \
+                     prepare on it. Queries on the pool are prepared and cached on every \
+                     connection anyway ({})",
                     crate::connection::truncated(sql)
                 );
                 std::future::ready(Err(Error::Interface(message)))

@@ -154,13 +154,13 @@ impl StatementCache {
         self.entries.remove(sql);
     }
 
-    /// Forgets every statement without closing them: the server has already dropped them
-    /// (DISCARD ALL, DEALLOCATE ALL).
     /// Drops every statement, closing each on the server with the next request.
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
     }
 
+    /// Forgets every statement without closing them: the server has already dropped them
+    /// (DISCARD ALL, DEALLOCATE ALL).
     pub(crate) fn forget_all(&mut self) {
         for (_, (stmt, _)) in self.entries.drain() {
             if let Some(inner) = Arc::into_inner(stmt.0) {

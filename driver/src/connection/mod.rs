@@ -329,6 +329,31 @@ impl Connection {
         self.session.clear_notifications();
     }
 
+    /// What a user may change on this side of the connection (handlers, the notification
+    /// buffer): a pool takes it after `init` and puts it back before the next user.
+    pub(crate) fn client_settings(&self) -> ClientSettings {
+        ClientSettings {
+            notice: self.notice_handler.clone(),
+            termination: self.termination_handler.clone(),
+            notification_capacity: self.session.notification_capacity(),
+        }
+    }
+
+    /// Puts back what [`client_settings`](Self::client_settings) took. Nothing is cloned
+    /// when nothing changed (the common case, on every release).
+    pub(crate) fn restore_client_settings(&mut self, saved: &ClientSettings) {
+        if !same_handler(&self.notice_handler, &saved.notice) {
+            self.notice_handler = saved.notice.clone();
+        }
+        if !same_handler(&self.termination_handler, &saved.termination) {
+            self.termination_handler = saved.termination.clone();
+        }
+        if self.session.notification_capacity() != saved.notification_capacity {
+            self.session
+                .set_notification_capacity(saved.notification_capacity);
+        }
+    }
+
     /// Writes everything queued. Cancel-safe: what is not written stays queued.
     async fn flush(&mut self) -> Result<()> {
         poll_fn(|cx| self.poll_flush(cx)).await
@@ -617,6 +642,23 @@ impl Connection {
             }
         }
         error
+    }
+}
+
+/// A connection's client-side settings, as [`Connection::client_settings`] took them.
+#[derive(Clone)]
+pub(crate) struct ClientSettings {
+    notice: Option<NoticeHandler>,
+    termination: Option<TerminationHandler>,
+    notification_capacity: usize,
+}
+
+/// The same handler (the same `Arc`): closures cannot be compared.
+fn same_handler<T: ?Sized>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }
 

@@ -85,8 +85,9 @@ pub enum Error {
     /// A statement ran longer than `command_timeout` and was cancelled; the message names the
     /// statement and the limit.
     Timeout(String),
-    /// [`Pool::acquire`](crate::Pool::acquire) found no connection within `acquire_timeout`;
-    /// the message gives the pool's state (size, idle, in use, waiting) and what to change.
+    /// [`Pool::acquire`](crate::Pool::acquire) found no connection within `acquire_timeout`
+    /// (or a new connection did not open within it); the message gives the pool's state
+    /// (size, idle, in use, waiting) and what to change.
     PoolTimedOut(String),
     /// The pool was closed ([`Pool::close`](crate::Pool::close),
     /// [`Pool::terminate`](crate::Pool::terminate)): it hands out no more connections.

@@ -10,7 +10,9 @@
 //! back; any other is cleaned first in a task of its own, still counted as in use: the work
 //! of a dropped operation cancelled and drained, an open or failed transaction rolled back,
 //! and, when a command may have left state in the session, the reset asyncpg runs (advisory
-//! locks, cursors, LISTEN, settings). The statement cache survives all of it.
+//! locks, cursors, LISTEN, settings), followed by the settings `init` made. What a user set
+//! on the client side (`on_notice`, `on_termination`, `set_notification_buffer`) is put back
+//! as `init` left it, without I/O. The statement cache survives all of it.
 
 mod connection;
 mod options;
@@ -28,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::connection::ClientSettings;
 use crate::error::{Error, Result};
 use crate::{ConnectOptions, Connection, Transaction, TransactionFuture};
 use stale::StaleStatements;
@@ -36,6 +39,12 @@ use stale::StaleStatements;
 /// asyncpg's pool runs on every release. `DISCARD ALL` would also drop the prepared
 /// statements, which the cache keeps.
 const RESET_SESSION: &str = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL";
+
+/// The settings a session changed with `SET` or `set_config`: read after `init`, to set
+/// them again after the reset's `RESET ALL` (custom placeholder settings such as `app.x`
+/// are not in `pg_settings`).
+const SESSION_SETTINGS: &str =
+    "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session'";
 
 /// A pool of connections to one server.
 ///
@@ -93,6 +102,10 @@ pub(crate) struct Live {
     conn: Connection,
     opened: Instant,
     generation: u64,
+    /// SQL that sets again what `init` set, run with the reset (`None`: init set nothing).
+    init_settings: Option<String>,
+    /// The handlers and buffer size after `init`, put back on release.
+    client: ClientSettings,
     _slot: Slot,
 }
 
@@ -381,7 +394,11 @@ impl Shared {
     /// expired ones are retired, ones the server ended are dropped.
     fn screen(&self, idle: Idle) -> Screened {
         let Idle { mut live, since } = idle;
-        if self.is_expired(&live, since) {
+        // `size` counts this connection too: one of the `min_connections` is kept however
+        // long it idled.
+        let inactive = self.is_inactive(since)
+            && self.size.load(Ordering::Acquire) > self.options.min_connections;
+        if inactive || self.is_worn_out(&live) {
             self.retire(live);
             return Screened::Gone;
         }
@@ -398,29 +415,50 @@ impl Shared {
         }
     }
 
-    /// Opens a connection (and runs `init`).
+    /// Opens a connection (and runs `init`), within `acquire_timeout`: a server that accepts
+    /// and never answers must not hang `build` or the maintenance task (the connect options
+    /// have no connect timeout by default).
     async fn open(&self) -> Result<Live> {
+        let limit = self.options.acquire_timeout;
+        match tokio::time::timeout(limit, self.open_untimed()).await {
+            Ok(opened) => opened,
+            Err(_) => Err(Error::PoolTimedOut(format!(
+                "opening a connection took longer than acquire_timeout ({limit:?}): the server \
+                 accepts no connection or does not answer. Check that it runs and is reachable \
+                 (the pool has {})",
+                self.status()
+            ))),
+        }
+    }
+
+    async fn open_untimed(&self) -> Result<Live> {
         let slot = Slot::new(&self.size);
         let _opening = Counted::new(&self.opening);
         let generation = self.generation.load(Ordering::Acquire);
         let mut conn = Connection::connect_with(&self.options.connect).await?;
         conn.share_stale_statements(self.stale.clone());
-        self.run_init(&mut conn).await?;
+        let init_settings = self.run_init(&mut conn).await?;
         Ok(Live {
+            client: conn.client_settings(),
             conn,
             opened: Instant::now(),
             generation,
+            init_settings,
             _slot: slot,
         })
     }
 
-    async fn run_init(&self, conn: &mut Connection) -> Result<()> {
-        if let Some(init) = &self.options.init {
-            init(conn).await?;
-            // What init set is the session's baseline, not something to reset.
-            conn.take_state_changed();
-        }
-        Ok(())
+    /// Runs `init` on a new connection; returns SQL that sets again the settings it left
+    /// (see [`SESSION_SETTINGS`]).
+    async fn run_init(&self, conn: &mut Connection) -> Result<Option<String>> {
+        let Some(init) = &self.options.init else {
+            return Ok(None);
+        };
+        init(conn).await?;
+        let settings = conn.fetch(SESSION_SETTINGS, &[]).await?;
+        // What init set is the session's baseline, not something to reset.
+        conn.take_state_changed();
+        set_again_sql(&settings)
     }
 
     /// Whether a connection must be replaced rather than reused.
@@ -437,15 +475,12 @@ impl Shared {
                 .is_some_and(|max| live.conn.operations() >= max)
     }
 
-    /// Whether an idle connection must be replaced: worn out, or unused for longer than
-    /// `max_inactive_connection_lifetime` while the pool has more than `min_connections`.
-    fn is_expired(&self, live: &Live, idle_since: Instant) -> bool {
-        self.is_worn_out(live)
-            || (self
-                .options
-                .max_inactive_connection_lifetime
-                .is_some_and(|max| idle_since.elapsed() >= max)
-                && self.size.load(Ordering::Acquire) > self.options.min_connections)
+    /// Whether a connection idle since `idle_since` outlived `max_inactive_connection_lifetime`
+    /// (only those beyond `min_connections` go for it).
+    fn is_inactive(&self, idle_since: Instant) -> bool {
+        self.options
+            .max_inactive_connection_lifetime
+            .is_some_and(|max| idle_since.elapsed() >= max)
     }
 
     /// Takes back a connection from a dropped [`PooledConnection`].
@@ -457,6 +492,7 @@ impl Shared {
             self.retire(live);
             return;
         }
+        live.conn.restore_client_settings(&live.client);
         let reset = live.conn.take_state_changed();
         if live.conn.is_idle() && !reset && self.options.reset.is_none() {
             self.put_idle(live);
@@ -495,10 +531,17 @@ impl Shared {
         }
         reset |= conn.take_state_changed();
         if reset {
-            conn.execute_script(RESET_SESSION).await?;
+            // One round trip, init's settings included: init itself does not run again (it
+            // may do what cannot be done twice on one session, such as a CREATE TEMP TABLE).
+            match &live.init_settings {
+                Some(set_again) => {
+                    conn.execute_script(&format!("{RESET_SESSION}; {set_again}"))
+                        .await?
+                }
+                None => conn.execute_script(RESET_SESSION).await?,
+            }
             conn.clear_notifications();
             conn.take_state_changed();
-            self.run_init(conn).await?;
         }
         if let Some(hook) = &self.options.reset {
             hook(conn).await?;
@@ -536,10 +579,7 @@ impl Shared {
             // Oldest first: those are the ones beyond `min_connections` to let go.
             let mut kept = Vec::with_capacity(idle.len());
             for mut entry in idle.drain(..) {
-                let inactive = self
-                    .options
-                    .max_inactive_connection_lifetime
-                    .is_some_and(|max| entry.since.elapsed() >= max);
+                let inactive = self.is_inactive(entry.since);
                 if !entry.live.conn.check_idle() {
                     size -= 1;
                     drop(entry);
@@ -593,6 +633,39 @@ impl Shared {
     }
 }
 
+/// `SELECT set_config(name, setting, false), …` for rows of [`SESSION_SETTINGS`]; `None`
+/// for no rows.
+fn set_again_sql(settings: &[crate::Record]) -> Result<Option<String>> {
+    let mut sql = String::new();
+    for row in settings {
+        let name: &str = row.try_get(0)?;
+        let Some(value) = row.try_get::<Option<&str>>(1)? else {
+            continue;
+        };
+        sql.push_str(if sql.is_empty() { "SELECT " } else { ", " });
+        sql.push_str("pg_catalog.set_config(");
+        push_literal(&mut sql, name);
+        sql.push_str(", ");
+        push_literal(&mut sql, value);
+        sql.push_str(", false)");
+    }
+    Ok((!sql.is_empty()).then_some(sql))
+}
+
+/// Appends `text` as an escape string literal (`E'…'`), which means the same whatever
+/// `standard_conforming_strings` is.
+fn push_literal(sql: &mut String, text: &str) {
+    sql.push_str("E'");
+    for c in text.chars() {
+        match c {
+            '\\' => sql.push_str("\\\\"),
+            '\'' => sql.push_str("''"),
+            c => sql.push(c),
+        }
+    }
+    sql.push('\'');
+}
+
 /// The maintenance task looks at idle connections at least this often.
 const MAX_PERIOD: Duration = Duration::from_secs(10);
 
@@ -638,5 +711,24 @@ impl std::fmt::Debug for Pool {
             .field("status", &self.status())
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_literal;
+
+    #[test]
+    fn literals_escape_quotes_and_backslashes() {
+        for (text, literal) in [
+            ("UTC", "E'UTC'"),
+            ("\"a'b\", public", "E'\"a''b\", public'"),
+            ("C:\\x", "E'C:\\\\x'"),
+            ("", "E''"),
+        ] {
+            let mut sql = String::new();
+            push_literal(&mut sql, text);
+            assert_eq!(sql, literal);
+        }
     }
 }

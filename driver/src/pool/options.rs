@@ -84,7 +84,8 @@ impl PoolOptions {
 
     /// How long [`Pool::acquire`] waits for a connection (to be released, or to open) before
     /// it returns [`Error::PoolTimedOut`](crate::Error::PoolTimedOut) (default 30 s). It also
-    /// bounds the cleaning of a connection released mid-operation and [`Pool::close`].
+    /// bounds opening one connection (in [`build`](Self::build) too), the cleaning of a
+    /// connection released mid-operation, and [`Pool::close`].
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
@@ -124,9 +125,13 @@ impl PoolOptions {
     }
 
     /// Runs once on each new connection, before its first use: register types, `SET` what
-    /// the application needs. Also runs again after the pool reset a session (its `RESET
-    /// ALL` undoes `SET`s), so what it sets always holds. An error discards the connection
-    /// and fails the acquire.
+    /// the application needs. What it sets holds for every user of the connection: the
+    /// pool reads the settings it left (`pg_settings` rows with source `session`) and sets
+    /// them again after each reset (whose `RESET ALL` undoes `SET`s), without running
+    /// `init` again. Custom placeholder settings (`SET app.tenant = …`) are not listed by
+    /// the server and so are not set again: put those in the connect options
+    /// (`options=-c app.tenant=…`) or in [`setup`](Self::setup). An error discards the
+    /// connection and fails the acquire (or `build`) with that error.
     ///
     /// ```no_run
     /// # async fn demo(options: pgtusk::ConnectOptions) -> pgtusk::Result<()> {
