@@ -43,7 +43,7 @@ impl PooledConnection {
             .take()
             .expect("a PooledConnection holds its connection until dropped");
         let super::Live { conn, .. } = live;
-        conn
+        *conn
     }
 }
 

@@ -99,7 +99,9 @@ pub(crate) struct Shared {
 
 /// A connection of the pool, with what the pool knows of it.
 pub(crate) struct Live {
-    conn: Connection,
+    /// Boxed: a Live moves through the idle list and the acquire future several times per
+    /// acquire, and a Connection is ~600 bytes.
+    conn: Box<Connection>,
     opened: Instant,
     generation: u64,
     /// SQL that sets again what `init` set, run with the reset (`None`: init set nothing).
@@ -396,7 +398,8 @@ impl Shared {
         let Idle { mut live, since } = idle;
         // `size` counts this connection too: one of the `min_connections` is kept however
         // long it idled.
-        let inactive = self.is_inactive(since)
+        let idle_for = since.elapsed();
+        let inactive = self.is_inactive(idle_for)
             && self.size.load(Ordering::Acquire) > self.options.min_connections;
         if inactive || self.is_worn_out(&live) {
             self.retire(live);
@@ -410,7 +413,7 @@ impl Shared {
             return Screened::Gone;
         }
         match self.options.test_before_acquire {
-            Some(after) if since.elapsed() >= after => Screened::NeedsPing(Idle { live, since }),
+            Some(after) if idle_for >= after => Screened::NeedsPing(Idle { live, since }),
             _ => Screened::Ready(live),
         }
     }
@@ -440,7 +443,7 @@ impl Shared {
         let init_settings = self.run_init(&mut conn).await?;
         Ok(Live {
             client: conn.client_settings(),
-            conn,
+            conn: Box::new(conn),
             opened: Instant::now(),
             generation,
             init_settings,
@@ -475,12 +478,12 @@ impl Shared {
                 .is_some_and(|max| live.conn.operations() >= max)
     }
 
-    /// Whether a connection idle since `idle_since` outlived `max_inactive_connection_lifetime`
+    /// Whether a connection idle for `idle_for` outlived `max_inactive_connection_lifetime`
     /// (only those beyond `min_connections` go for it).
-    fn is_inactive(&self, idle_since: Instant) -> bool {
+    fn is_inactive(&self, idle_for: Duration) -> bool {
         self.options
             .max_inactive_connection_lifetime
-            .is_some_and(|max| idle_since.elapsed() >= max)
+            .is_some_and(|max| idle_for >= max)
     }
 
     /// Takes back a connection from a dropped [`PooledConnection`].
@@ -579,7 +582,7 @@ impl Shared {
             // Oldest first: those are the ones beyond `min_connections` to let go.
             let mut kept = Vec::with_capacity(idle.len());
             for mut entry in idle.drain(..) {
-                let inactive = self.is_inactive(entry.since);
+                let inactive = self.is_inactive(entry.since.elapsed());
                 if !entry.live.conn.check_idle() {
                     size -= 1;
                     drop(entry);
@@ -686,7 +689,7 @@ async fn maintain(shared: Weak<Shared>, period: Duration) {
 }
 
 /// Closes a connection the pool let go, bounded: Terminate, then the socket's end.
-async fn close_connection(conn: Connection) {
+async fn close_connection(conn: Box<Connection>) {
     let closing = conn.close();
     match tokio::time::timeout(Duration::from_secs(5), closing).await {
         Ok(Ok(())) | Err(_) => {}
