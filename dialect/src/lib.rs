@@ -31,10 +31,14 @@ mod builder;
 pub mod exec;
 mod list_string;
 pub mod params;
+mod rewrite;
+#[cfg(feature = "sea-orm")]
+pub mod sea_orm;
 pub mod value;
 mod value_array;
 
 pub use builder::TuskQueryBuilder;
 pub use exec::{Executor, StatementExt};
 pub use params::{Params, bind};
+pub use rewrite::rewrite;
 pub use sea_query;
