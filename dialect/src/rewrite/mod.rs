@@ -5,4 +5,6 @@
 
 /// Rewrites a rendered statement (SQL with `$n` placeholders and its values) into one that
 /// gives the same rows with fewer, array-valued parameters.
-pub fn rewrite(sql: &str, values: sea_query::Values) -> (String, sea_query::Values) { (sql.to_owned(), values) }
+pub fn rewrite(sql: &str, values: sea_query::Values) -> (String, sea_query::Values) {
+    (sql.to_owned(), values)
+}

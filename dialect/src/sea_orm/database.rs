@@ -81,12 +81,20 @@ impl ConnectionTrait for TuskDatabase {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        let mut conn = self.pool.acquire().await.map_err(|e| db_err(Stage::Exec, e))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| db_err(Stage::Exec, e))?;
         statement::execute(&mut conn, stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let mut conn = self.pool.acquire().await.map_err(|e| db_err(Stage::Exec, e))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| db_err(Stage::Exec, e))?;
         statement::execute_unprepared(&mut conn, sql).await
     }
 

@@ -78,8 +78,9 @@ pub fn sql_err(err: &DbErr) -> Option<SqlErr> {
     let message = || match err {
         DbErr::Exec(RuntimeErr::Internal(text)) | DbErr::Query(RuntimeErr::Internal(text)) => {
             // sqlx's SqlErr holds the server's message alone.
-            text.split_once(": ")
-                .map_or(text.clone(), |(_, m)| m.split("; ").next().unwrap_or(m).to_owned())
+            text.split_once(": ").map_or(text.clone(), |(_, m)| {
+                m.split("; ").next().unwrap_or(m).to_owned()
+            })
         }
         _ => String::new(),
     };

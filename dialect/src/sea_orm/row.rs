@@ -69,7 +69,8 @@ mod tests {
     #[test]
     fn timestamptz_reads_as_a_fixed_offset_datetime_at_utc() {
         let t = Utc.with_ymd_and_hms(2024, 2, 29, 12, 30, 0).unwrap();
-        let Value::ChronoDateTimeWithTimeZone(Some(v)) = for_model(Value::ChronoDateTimeUtc(Some(t)))
+        let Value::ChronoDateTimeWithTimeZone(Some(v)) =
+            for_model(Value::ChronoDateTimeUtc(Some(t)))
         else {
             panic!("not a ChronoDateTimeWithTimeZone");
         };
@@ -81,7 +82,10 @@ mod tests {
         );
         let array = Value::Array(
             ArrayType::ChronoDateTimeUtc,
-            Some(Box::new(vec![Value::ChronoDateTimeUtc(Some(t)), Value::ChronoDateTimeUtc(None)])),
+            Some(Box::new(vec![
+                Value::ChronoDateTimeUtc(Some(t)),
+                Value::ChronoDateTimeUtc(None),
+            ])),
         );
         let fixed: DateTime<FixedOffset> = t.into();
         assert_eq!(

@@ -352,9 +352,9 @@ impl Drop for TuskTransaction {
             }
         } else if levels.innermost.is_some_and(|i| i >= depth) {
             let name = savepoint(depth);
-            levels
-                .owed
-                .push(format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"));
+            levels.owed.push(format!(
+                "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
+            ));
             levels.innermost = Some(depth - 1);
         }
     }
