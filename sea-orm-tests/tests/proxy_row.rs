@@ -34,11 +34,23 @@ async fn positions_follow_alphabetical_column_order() {
     // The SELECT list's order: sqlx reads it, pgtusk's row has id first.
     let sqlx: (String, i32) = select().into_tuple().one(&db.sqlx).await.unwrap().unwrap();
     assert_eq!(sqlx, ("author 1".to_owned(), 1));
-    assert!(select().into_tuple::<(String, i32)>().one(&db.tusk).await.is_err());
+    assert!(
+        select()
+            .into_tuple::<(String, i32)>()
+            .one(&db.tusk)
+            .await
+            .is_err()
+    );
     // The alphabetical order: the other way round.
     let tusk: (i32, String) = select().into_tuple().one(&db.tusk).await.unwrap().unwrap();
     assert_eq!(tusk, (1, "author 1".to_owned()));
-    assert!(select().into_tuple::<(i32, String)>().one(&db.sqlx).await.is_err());
+    assert!(
+        select()
+            .into_tuple::<(i32, String)>()
+            .one(&db.sqlx)
+            .await
+            .is_err()
+    );
 
     let sql = "SELECT 'z' AS zeta, 1 AS alpha";
     let (t, s) = (row(&db.tusk, sql).await, row(&db.sqlx, sql).await);
@@ -47,7 +59,10 @@ async fn positions_follow_alphabetical_column_order() {
     assert_eq!(s.try_get_by_index::<String>(0).unwrap(), "z");
     assert_eq!(t.try_get_by_index::<i32>(0).unwrap(), 1);
     // By name, both agree.
-    assert_eq!(t.try_get::<String>("", "zeta").unwrap(), s.try_get::<String>("", "zeta").unwrap());
+    assert_eq!(
+        t.try_get::<String>("", "zeta").unwrap(),
+        s.try_get::<String>("", "zeta").unwrap()
+    );
     // The workaround: a FromQueryResult struct (read by name), or columns listed in
     // alphabetical order.
     #[derive(Debug, PartialEq, FromQueryResult)]
@@ -83,7 +98,11 @@ async fn duplicate_column_names_collapse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn into_json_renders_numbers_times_and_bytes_differently() {
     let db = fresh("so_proxy_json", true).await;
-    let select = || author::Entity::find().order_by_asc(author::Column::Id).into_json();
+    let select = || {
+        author::Entity::find()
+            .order_by_asc(author::Column::Id)
+            .into_json()
+    };
     let tusk = select().all(&db.tusk).await.unwrap();
     let sqlx = select().all(&db.sqlx).await.unwrap();
     assert_eq!(tusk.len(), sqlx.len());
@@ -104,7 +123,10 @@ async fn into_json_renders_numbers_times_and_bytes_differently() {
     assert_eq!(s["born"], JsonValue::from("1980-04-10"));
     assert_eq!(t["born"], JsonValue::from("'1980-04-10'"));
     assert_eq!(s["created_at"], JsonValue::from("2024-01-02T01:00:01.500Z"));
-    assert_eq!(t["created_at"], JsonValue::from("'2024-01-02 01:00:01.500000 +00:00'"));
+    assert_eq!(
+        t["created_at"],
+        JsonValue::from("'2024-01-02 01:00:01.500000 +00:00'")
+    );
     assert_eq!(s["avatar"], serde_json::json!([97, 118, 49]));
     assert_eq!(t["avatar"], JsonValue::from("av1"));
 }
@@ -124,7 +146,10 @@ async fn into_json_of_non_utf8_bytea_panics_in_sea_query() {
     let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         JsonValue::from_query_result(&t, "")
     }));
-    assert!(rendered.is_err(), "sea-query no longer panics here: {rendered:?}");
+    assert!(
+        rendered.is_err(),
+        "sea-query no longer panics here: {rendered:?}"
+    );
     // Read as a field, the bytes are right.
     assert_eq!(t.try_get::<Vec<u8>>("", "b").unwrap(), [255, 0]);
 }
@@ -154,14 +179,20 @@ async fn a_field_reads_only_its_own_variant() {
         maybe: Option<DateTimeUtc>,
     }
     let (t, s) = (row(&db.tusk, sql).await, row(&db.sqlx, sql).await);
-    let (tf, sf) = (Fixed::from_query_result(&t, "").unwrap(), Fixed::from_query_result(&s, "").unwrap());
+    let (tf, sf) = (
+        Fixed::from_query_result(&t, "").unwrap(),
+        Fixed::from_query_result(&s, "").unwrap(),
+    );
     assert_eq!(format!("{tf:?}"), format!("{sf:?}"));
     assert!(Utc::from_query_result(&s, "").is_ok());
     assert!(Utc::from_query_result(&t, "").is_err());
     assert!(MaybeUtc::from_query_result(&s, "").unwrap().maybe.is_some());
     assert!(MaybeUtc::from_query_result(&t, "").unwrap().maybe.is_none());
     // Where sqlx refuses a type (an i64 field on int4, f64 on numeric), so does the row.
-    for (sql, column) in [("SELECT 1::int4 AS v", "v"), ("SELECT 1.5::numeric AS v", "v")] {
+    for (sql, column) in [
+        ("SELECT 1::int4 AS v", "v"),
+        ("SELECT 1.5::numeric AS v", "v"),
+    ] {
         let (t, s) = (row(&db.tusk, sql).await, row(&db.sqlx, sql).await);
         assert!(s.try_get::<i64>("", column).is_err() && t.try_get::<i64>("", column).is_err());
         assert!(s.try_get::<f64>("", column).is_err() && t.try_get::<f64>("", column).is_err());
