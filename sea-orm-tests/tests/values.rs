@@ -243,8 +243,10 @@ async fn every_bound_value_round_trips_as_on_sqlx() {
     // server asked for.
     let (tusk, _) = both::<i32>(&db, "SELECT $1::int4 AS v", Value::TinyUnsigned(Some(255))).await;
     assert_eq!(tusk, "Ok(Some(255))");
-    // sqlx sends an i8 as "char", which the server will not cast to int2 (42846).
+    // sqlx sends an i8 as "char": the server will not cast that to int2 (42846), or, where
+    // the statement is cached with an int2 parameter, finds one byte where it wants two
+    // (08P01).
     let (tusk, sqlx) = both::<i16>(&db, "SELECT $1::int2 AS v", Value::TinyInt(Some(-128))).await;
     assert_eq!(tusk, "Ok(Some(-128))");
-    assert!(sqlx.contains("42846"), "{sqlx}");
+    assert!(sqlx.contains("42846") || sqlx.contains("08P01"), "{sqlx}");
 }
