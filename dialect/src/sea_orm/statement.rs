@@ -8,16 +8,40 @@
 use ::sea_orm::{DbErr, ExecResult, ProxyExecResult, QueryResult, Statement};
 use pgtusk::Connection;
 
-use super::error::{Stage, db_err};
+use super::error::{Stage, backend_err, db_err};
 use super::row::{query_result, query_results};
 use crate::Params;
+
+/// The most parameters one statement can have: the protocol counts them in 16 bits.
+const MAX_PARAMETERS: usize = u16::MAX as usize;
 
 /// The statement's SQL and parameters after the rewrite.
 pub(crate) fn prepare(stage: Stage, stmt: Statement) -> Result<(String, Params), DbErr> {
     let values = stmt.values.unwrap_or(sea_query::Values(Vec::new()));
     let (sql, values) = crate::rewrite(&stmt.sql, values);
+    if values.0.len() > MAX_PARAMETERS {
+        // Refused here: sent, the count would wrap on the wire.
+        return Err(backend_err(
+            stage,
+            format!(
+                "this statement has {} parameters after the rewrite, and PostgreSQL takes at \
+                 most 65,535 in one statement: split it (an insert_many into chunks, a long \
+                 list of row values into several queries) ({})",
+                values.0.len(),
+                truncated(&sql)
+            ),
+        ));
+    }
     let params = crate::bind(values).map_err(|e| db_err(stage, e))?;
     Ok((sql, params))
+}
+
+/// The start of a long SQL text, for an error message.
+fn truncated(sql: &str) -> &str {
+    match sql.char_indices().nth(120) {
+        Some((end, _)) => &sql[..end],
+        None => sql,
+    }
 }
 
 /// `ConnectionTrait::execute_raw`: the rows the statement affected.
