@@ -36,4 +36,5 @@ mod transaction;
 
 pub use database::TuskDatabase;
 pub use error::{sql_err, sqlstate};
+pub use stream::TuskStream;
 pub use transaction::TuskTransaction;

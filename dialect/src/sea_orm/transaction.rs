@@ -23,7 +23,10 @@ use ::sea_orm::{
     Statement, TransactionError, TransactionOptions, TransactionSession, TransactionTrait,
 };
 use pgtusk::{Connection, PooledConnection, TransactionStatus};
-use tokio::sync::{MappedMutexGuard, Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard};
+use tokio::sync::{
+    MappedMutexGuard, Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard, OwnedMappedMutexGuard,
+    OwnedMutexGuard,
+};
 
 use super::error::{Stage, backend_err, db_err};
 use super::statement;
@@ -61,8 +64,9 @@ pub struct TuskTransaction {
 
 /// What every level of one transaction shares.
 struct Shared {
-    /// The connection; `None` once the transaction ended.
-    conn: AsyncMutex<Option<Pinned>>,
+    /// The connection; `None` once the transaction ended. In an `Arc` of its own so that a
+    /// row stream can hold the lock for as long as it lives.
+    conn: Arc<AsyncMutex<Option<Pinned>>>,
     /// Kept apart from `conn` so that `Drop`, which cannot wait, can always reach it.
     levels: Mutex<Levels>,
 }
@@ -147,7 +151,7 @@ impl TuskTransaction {
         };
         Ok(TuskTransaction {
             shared: Arc::new(Shared {
-                conn: AsyncMutex::new(Some(pinned)),
+                conn: Arc::new(AsyncMutex::new(Some(pinned))),
                 levels: Mutex::new(Levels {
                     innermost: Some(0),
                     owed: Vec::new(),
@@ -191,7 +195,24 @@ impl TuskTransaction {
     async fn lock(&self, stage: Stage) -> Result<AsyncMutexGuard<'_, Option<Pinned>>, DbErr> {
         self.check_open(stage)?;
         let mut guard = self.shared.conn.lock().await;
-        let Some(conn) = guard.as_mut() else {
+        self.pay_owed(stage, &mut guard).await?;
+        Ok(guard)
+    }
+
+    /// [`lock`](Self::lock), held by its owner (a row stream) rather than borrowed.
+    pub(crate) async fn lock_owned(
+        &self,
+        stage: Stage,
+    ) -> Result<OwnedMappedMutexGuard<Option<Pinned>, Pinned>, DbErr> {
+        self.check_open(stage)?;
+        let mut guard = Arc::clone(&self.shared.conn).lock_owned().await;
+        self.pay_owed(stage, &mut guard).await?;
+        OwnedMutexGuard::try_map(guard, Option::as_mut).map_err(|_| ended(stage))
+    }
+
+    /// Runs the SQL owed by savepoints dropped open.
+    async fn pay_owed(&self, stage: Stage, pinned: &mut Option<Pinned>) -> Result<(), DbErr> {
+        let Some(conn) = pinned.as_mut() else {
             return Err(ended(stage));
         };
         let owed = std::mem::take(&mut self.levels().owed);
@@ -200,7 +221,7 @@ impl TuskTransaction {
                 .await
                 .map_err(|e| db_err(stage, e))?;
         }
-        Ok(guard)
+        Ok(())
     }
 
     /// The pinned connection, once the SQL owed by dropped savepoints has run.
