@@ -84,7 +84,7 @@ async fn crud<C: ConnectionTrait>(db: &C) -> Vec<String> {
         views: Set(i64::from(i) * 1_000_000_000_000),
         meta: Set((i % 2 == 1).then(|| post::Meta {
             lang: "fr".into(),
-            words: i as u32,
+            words: i,
         })),
         ..Default::default()
     });
