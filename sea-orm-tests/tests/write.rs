@@ -281,3 +281,36 @@ async fn constraint_violations_classify_as_on_sqlx() {
         std::mem::discriminant(&on_sqlx)
     );
 }
+
+/// `execute_unprepared` runs a script; pgtusk's `execute_script` returns no row count, so
+/// its `rows_affected` reads 0 where sqlx adds up the statements' counts (pinned).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_unprepared_counts_no_rows() {
+    let db = fresh("so_write_unprepared", true).await;
+    let script = "UPDATE so_tag SET label = label || '!' WHERE id <= 2; \
+                  UPDATE so_tag SET label = label || '?' WHERE id = 3";
+    let on_sqlx = db.sqlx.execute_unprepared(script).await.unwrap();
+    assert_eq!(on_sqlx.rows_affected(), 3);
+    let on_tusk = db.tusk.execute_unprepared(script).await.unwrap();
+    assert_eq!(on_tusk.rows_affected(), 0);
+    let labels: Vec<String> = tag::Entity::find()
+        .order_by_asc(tag::Column::Id)
+        .all(&db.tusk)
+        .await
+        .unwrap()
+        .into_iter()
+        .take(3)
+        .map(|t| t.label)
+        .collect();
+    assert_eq!(labels, ["tag 1!!", "tag 2!!", "tag 3??"]);
+    // A Statement's count is right.
+    let n = db
+        .tusk
+        .execute_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "UPDATE so_tag SET label = label WHERE id <= 4",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(n.rows_affected(), 4);
+}

@@ -216,10 +216,16 @@ impl TuskTransaction {
             return Err(ended(stage));
         };
         let owed = std::mem::take(&mut self.levels().owed);
-        if !owed.is_empty() {
-            conn.execute_script(&owed.join("; "))
-                .await
-                .map_err(|e| db_err(stage, e))?;
+        if owed.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = conn.execute_script(&owed.join("; ")).await {
+            // Still owed: no statement (COMMIT included) runs before these rollbacks have,
+            // so a dropped savepoint's work is never committed.
+            let mut levels = self.levels();
+            let later = std::mem::replace(&mut levels.owed, owed);
+            levels.owed.extend(later);
+            return Err(db_err(stage, e));
         }
         Ok(())
     }
