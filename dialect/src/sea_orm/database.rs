@@ -58,6 +58,12 @@ impl TuskDatabase {
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
+
+    /// Closes the pool gracefully, as sea-orm's `DatabaseConnection::close` does: see
+    /// [`Pool::close`]. Clones of this database share the pool and are closed too.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
 }
 
 impl From<Pool> for TuskDatabase {
