@@ -380,3 +380,40 @@ async fn a_savepoint_outliving_its_transaction_is_refused() {
     assert_eq!(labels(&db.tusk).await, ["kept"]);
     pool_settles(&db).await;
 }
+
+/// 16 tasks, 10 transactions each (a savepoint rolled back in every one), on a pool of 4:
+/// every committed row is there and nothing of a rolled-back savepoint is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_transactions_on_a_small_pool_keep_apart() {
+    let db = fresh("so_tx_concurrent", false).await;
+    let mut tasks = Vec::new();
+    for task in 0..16 {
+        let db = db.tusk.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let tx = db.begin().await.unwrap();
+                add_tag(&tx, &format!("kept {task}.{i}")).await.unwrap();
+                let nested = tx.begin().await.unwrap();
+                add_tag(&nested, &format!("lost {task}.{i}")).await.unwrap();
+                if i % 2 == 0 {
+                    nested.rollback().await.unwrap();
+                } else {
+                    drop(nested);
+                }
+                if i % 3 == 0 {
+                    drop(tx);
+                } else {
+                    tx.commit().await.unwrap();
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let labels = labels(&db.tusk).await;
+    let expected = 16 * (0..10).filter(|i| i % 3 != 0).count();
+    assert_eq!(labels.len(), expected, "{labels:?}");
+    assert!(labels.iter().all(|l| l.starts_with("kept ")), "{labels:?}");
+    pool_settles(&db).await;
+}

@@ -499,3 +499,18 @@ impl TransactionTrait for TuskTransaction {
         nested.run(callback).await
     }
 }
+
+/// What sea-orm asks of a transaction type, checked when this crate builds.
+const _: fn() = || {
+    fn is_sea_orm_transaction<T>()
+    where
+        T: ConnectionTrait
+            + TransactionTrait<Transaction = T>
+            + TransactionSession
+            + ::sea_orm::StreamTrait
+            + Send
+            + Sync,
+    {
+    }
+    is_sea_orm_transaction::<TuskTransaction>();
+};
