@@ -116,11 +116,27 @@ macro_rules! bounded {
 
 /// A check of the result's columns made before anything runs (a typed query's plan): a
 /// struct that does not fit the result is an error before an `UPDATE … RETURNING` runs.
-pub(super) type ColumnCheck<'a> = &'a mut (dyn FnMut(&Arc<Columns>) -> Result<()> + Send);
+pub(super) enum ColumnCheck<'a> {
+    /// Rows are not decoded into a type: nothing to check.
+    None,
+    /// Sees the columns the server describes for this very run, before it runs (a typed
+    /// query's plan). Uncached SQL then takes the described path: two round trips.
+    Current(CheckFn<'a>),
+    /// May see the columns as this connection last described the SQL (`fetch_value`: that
+    /// there is a column at all), so uncached SQL keeps its one round trip; see `oneshot.rs`.
+    Known(CheckFn<'a>),
+}
 
-/// The check for queries whose rows are not decoded into a type.
-fn no_check(_: &Arc<Columns>) -> Result<()> {
-    Ok(())
+pub(super) type CheckFn<'a> = &'a mut (dyn FnMut(&Arc<Columns>) -> Result<()> + Send);
+
+impl ColumnCheck<'_> {
+    /// Runs the check, if there is one, on the columns a statement describes.
+    pub(super) fn run(&mut self, columns: &Arc<Columns>) -> Result<()> {
+        match self {
+            ColumnCheck::None => Ok(()),
+            ColumnCheck::Current(check) | ColumnCheck::Known(check) => check(columns),
+        }
+    }
 }
 
 /// The most parameters one statement can take: the protocol counts them in 16 bits.
@@ -155,7 +171,7 @@ impl Connection {
             params,
             Limit::All,
             &mut Discard,
-            &mut no_check,
+            ColumnCheck::None,
         ))
     }
 
@@ -212,7 +228,7 @@ impl Connection {
             params,
             Limit::All,
             &mut rows,
-            &mut no_check,
+            ColumnCheck::None,
         ))?;
         Ok(rows)
     }
@@ -231,7 +247,7 @@ impl Connection {
             params,
             Limit::One,
             &mut first,
-            &mut no_check
+            ColumnCheck::None
         ))?;
         first.ok_or_else(|| no_rows(query))
     }
@@ -249,7 +265,7 @@ impl Connection {
             params,
             Limit::One,
             &mut first,
-            &mut no_check,
+            ColumnCheck::None,
         ))?;
         Ok(first)
     }
@@ -303,7 +319,7 @@ impl Connection {
             params,
             Limit::One,
             &mut first,
-            &mut check
+            ColumnCheck::Known(&mut check)
         ))?;
         first.ok_or_else(|| no_rows(query))?.decode_at(0)
     }
@@ -324,7 +340,7 @@ impl Connection {
         query: impl IntoQuery<'a>,
         params: Params<'_>,
     ) -> Result<RowStream<'_>> {
-        self.stream_checked(query.into_query(), params, &mut no_check)
+        self.stream_checked(query.into_query(), params, ColumnCheck::None)
             .await
     }
 
@@ -489,19 +505,19 @@ impl Connection {
         query: QueryRef<'_>,
         params: Params<'_>,
         limit: Limit,
-        check: ColumnCheck<'_>,
+        mut check: ColumnCheck<'_>,
     ) -> Result<Arc<Columns>> {
         self.ready().await?;
         let max_rows = if limit == Limit::One { 1 } else { 0 };
         let stmt = match query {
             // SQL the cache does not admit is never in it: no lookup.
             QueryRef::Sql(sql) if !self.cache.admits(sql) => {
-                return self.start_unnamed(sql, params, max_rows, check).await;
+                return self.start_uncached(sql, params, max_rows, check).await;
             }
             QueryRef::Sql(sql) => self.cached_or_prepare(sql).await?,
             QueryRef::Statement(stmt) => self.own_statement(stmt)?,
         };
-        check(stmt.columns_arc())?;
+        check.run(stmt.columns_arc())?;
         match self.bind_execute(&stmt, params, max_rows).await {
             Err(Error::Db(e)) if is_stale_statement(&e) => {
                 self.forget_stale(&stmt, &e);
@@ -517,7 +533,7 @@ impl Connection {
                 );
                 let fresh = self.prepare_named(stmt.sql()).await?;
                 self.cache.insert(fresh.clone());
-                check(fresh.columns_arc())?;
+                check.run(fresh.columns_arc())?;
                 self.bind_execute(&fresh, params, max_rows).await?;
                 Ok(fresh.columns_arc().clone())
             }
@@ -533,26 +549,8 @@ impl Connection {
         if e.code() == SqlState::INTERNAL_ERROR {
             // A type was dropped (and perhaps made again under a new OID).
             self.custom_types.clear();
+            self.described.forget_all();
         }
-    }
-
-    /// An SQL text that is not cached runs as the unnamed statement in one request: Parse,
-    /// Describe and Flush, then (with the types the server inferred) Bind, Execute and the
-    /// request's only Sync. A transaction-pooling pgbouncer keeps a client on one server
-    /// connection until ReadyForQuery, so the Bind meets its own Parse.
-    async fn start_unnamed(
-        &mut self,
-        sql: &str,
-        params: Params<'_>,
-        max_rows: i32,
-        check: ColumnCheck<'_>,
-    ) -> Result<Arc<Columns>> {
-        let stmt = self.describe_unnamed(sql, Abandon::Sync).await?;
-        if let Err(e) = check(stmt.columns_arc()) {
-            return Err(self.abort_request(e).await);
-        }
-        self.bind_execute(&stmt, params, max_rows).await?;
-        Ok(stmt.columns_arc().clone())
     }
 
     /// Bind + Execute + Sync for a prepared statement, read up to BindComplete: a request of
