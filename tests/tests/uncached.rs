@@ -488,3 +488,50 @@ async fn errors_at_bind_and_execute_are_the_queries_own() {
     assert_eq!(proxy.traffic().tags(), "", "nothing sent");
     assert_eq!(conn.fetch_value::<i32>(sql, &[&5i32]).await.unwrap(), 2);
 }
+
+#[tokio::test]
+async fn a_stream_of_a_described_query_reads_every_row() {
+    use futures_util::TryStreamExt;
+    let (proxy, mut conn) = counted().await;
+    let sql = "SELECT g, g::text FROM generate_series(1, $1::int4) g";
+    for round in 0..2 {
+        proxy.reset();
+        let mut rows = conn.fetch_stream(sql, &[&1000i32]).await.unwrap();
+        let mut sum = 0i64;
+        while let Some(row) = rows.try_next().await.unwrap() {
+            let g: i32 = row.get(0);
+            assert_eq!(row.get::<String>(1), g.to_string());
+            sum += i64::from(g);
+        }
+        assert_eq!(rows.rows_affected(), Some(1000));
+        drop(rows);
+        assert_eq!(sum, 500_500);
+        let expected = if round == 0 { "PDHBES" } else { "PBDES" };
+        assert_eq!(proxy.traffic().tags(), expected, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_or_timed_out_one_trip_query_leaves_the_connection_usable() {
+    // Straight to the server: a cancel request needs a connection of its own, which the
+    // one-client proxy would not accept.
+    let options = options_via(shared_port()).statement_cache_size(0);
+    let mut conn = Connection::connect_with(&options).await.unwrap();
+    let sleep = "SELECT pg_sleep($1::float8), $2::int4";
+    conn.fetch_one(sleep, &[&0.0f64, &1i32]).await.unwrap();
+    for polls in [1, 2, 3, 5, 8] {
+        let finished =
+            pgtusk_tests::drop::poll_then_drop(conn.fetch_one(sleep, &[&0.05f64, &2i32]), polls)
+                .await;
+        assert!(!finished, "dropped after {polls} polls");
+        let row = conn.fetch_one(sleep, &[&0.0f64, &3i32]).await.unwrap();
+        assert_eq!(row.get::<i32>(1), 3, "after {polls} polls");
+    }
+    let options = options.command_timeout(std::time::Duration::from_millis(100));
+    let mut conn = Connection::connect_with(&options).await.unwrap();
+    conn.fetch_one(sleep, &[&0.0f64, &1i32]).await.unwrap();
+    let err = conn.fetch_one(sleep, &[&5.0f64, &2i32]).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err}");
+    let row = conn.fetch_one(sleep, &[&0.0f64, &4i32]).await.unwrap();
+    assert_eq!(row.get::<i32>(1), 4);
+}
