@@ -269,7 +269,7 @@ async fn one_trip_query(
             let want = (
                 i64::from(worker) << 32 | i as i64,
                 format!("t{i}"),
-                i % 2 == 0,
+                i.is_multiple_of(2),
             );
             match conn.fetch_one(sql, &[&want.0, &want.1, &want.2]).await {
                 Ok(row) => {
@@ -284,7 +284,7 @@ async fn one_trip_query(
             }
         }
         3 => {
-            let (seq, note, flag) = (i as i64, format!("n{i}"), i % 3 == 0);
+            let (seq, note, flag) = (i as i64, format!("n{i}"), i.is_multiple_of(3));
             match conn.execute(INSERT, &[&worker, &seq, &note, &flag]).await {
                 Ok(1) => {
                     report.rows_inserted += 1;
@@ -315,7 +315,7 @@ async fn two_trip_query(
     worker: i32,
     i: usize,
 ) -> Result<(), String> {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let sql = "SELECT $1::int8, $2::text, $3::bool";
         let want = (i64::from(worker), format!("typed{i}"), true);
         return match conn

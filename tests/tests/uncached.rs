@@ -183,6 +183,9 @@ async fn text_format_columns_next_to_binary_ones_read_right() {
     }
 }
 
+/// A row of the custom types' query: enum, domain, composite, enum array.
+type MoodRow = (String, i32, (i32, String), Vec<String>);
+
 #[tokio::test]
 async fn custom_types_as_parameters_and_columns_in_one_round_trip() {
     let (proxy, mut conn) = counted().await;
@@ -201,7 +204,7 @@ async fn custom_types_as_parameters_and_columns_in_one_round_trip() {
     for round in 0..3 {
         proxy.reset();
         let rows = conn.fetch(sql, &[&"happy"]).await.unwrap();
-        let got: Vec<(String, i32, (i32, String), Vec<String>)> = rows
+        let got: Vec<MoodRow> = rows
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
             .collect();
@@ -257,7 +260,6 @@ async fn a_citext_comparison_keeps_its_case_insensitive_meaning() {
     )
     .await
     .unwrap();
-    // Declaring text for the &str would make this `email::text = $1`: no match.
     for _ in 0..3 {
         let n: i64 = conn
             .fetch_value(
@@ -268,6 +270,39 @@ async fn a_citext_comparison_keeps_its_case_insensitive_meaning() {
             .unwrap();
         assert_eq!(n, 1);
     }
+    // What declaring text for a &str would have done: `email::text = $1`, no match.
+    let n: i64 = conn
+        .fetch_value(
+            "SELECT count(*) FROM users WHERE email = $1::text",
+            &[&"ann@example.COM"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn a_char_n_comparison_keeps_its_padding_meaning() {
+    let (_proxy, mut conn) = counted().await;
+    conn.execute_script("CREATE TEMP TABLE codes (code char(3)); INSERT INTO codes VALUES ('ab')")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let n: i64 = conn
+            .fetch_value("SELECT count(*) FROM codes WHERE code = $1", &[&"ab "])
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "bpchar = bpchar ignores trailing spaces");
+    }
+    // Declaring text would compare `code::text` ('ab') with 'ab ': no match.
+    let n: i64 = conn
+        .fetch_value(
+            "SELECT count(*) FROM codes WHERE code = $1::text",
+            &[&"ab "],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
 }
 
 #[derive(Debug, PartialEq, FromRecord)]
