@@ -444,6 +444,19 @@ async fn a_parse_refused_inside_a_transaction_is_returned() {
     conn.execute_script("ROLLBACK").await.unwrap();
     // Outside the transaction the text is described again.
     assert_eq!(conn.execute(insert, &[&"high"]).await.unwrap(), 1);
+
+    // A Transaction's BEGIN is queued and goes out in the same write as the refused Parse:
+    // the status before the query still says idle, the refusal's ReadyForQuery does not.
+    conn.execute_script(setup).await.unwrap();
+    let mut tx = conn.transaction().await.unwrap();
+    let err = tx.execute(insert, &[&"high"]).await.unwrap_err();
+    assert_ne!(
+        err.sqlstate(),
+        Some(SqlState::IN_FAILED_SQL_TRANSACTION),
+        "the refusal itself, not a second try in the aborted transaction: {err}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(conn.execute(insert, &[&"low"]).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -569,4 +582,68 @@ async fn a_dropped_or_timed_out_one_trip_query_leaves_the_connection_usable() {
     assert!(matches!(err, Error::Timeout(_)), "{err}");
     let row = conn.fetch_one(sleep, &[&0.0f64, &4i32]).await.unwrap();
     assert_eq!(row.get::<i32>(1), 4);
+}
+
+/// A column's type is new to the connection (made again under a new OID, or a new type for
+/// the column): the rows are read whole, the type looked up, and the rows come back decoded.
+/// The statement runs once.
+#[tokio::test]
+async fn a_column_type_not_looked_up_yet_is_looked_up_and_the_rows_come_back() {
+    let (proxy, mut conn) = counted().await;
+    conn.execute_script(
+        "CREATE TYPE pg_temp.tone AS ENUM ('a', 'b');
+         CREATE TEMP TABLE tones (id int4, t pg_temp.tone, runs int4 DEFAULT 0);
+         INSERT INTO tones VALUES (1, 'a'), (2, 'b');",
+    )
+    .await
+    .unwrap();
+    let update = "UPDATE tones SET runs = runs + 1 WHERE id <= $1 RETURNING id, t";
+    assert_eq!(conn.fetch(update, &[&2i32]).await.unwrap().len(), 2);
+    // Made again: a new OID, which the Parse (naming it in no parameter) does not notice.
+    conn.execute_script(
+        "ALTER TABLE tones ALTER t TYPE text;
+         DROP TYPE pg_temp.tone; CREATE TYPE pg_temp.tone AS ENUM ('b', 'a');
+         ALTER TABLE tones ALTER t TYPE pg_temp.tone USING t::pg_temp.tone",
+    )
+    .await
+    .unwrap();
+    proxy.reset();
+    let rows = conn.fetch(update, &[&2i32]).await.unwrap();
+    let got: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(got, vec![(1, "a".into()), (2, "b".into())]);
+    let traffic = proxy.traffic();
+    assert_eq!(
+        traffic.tags(),
+        "PBDESQ",
+        "one round trip, then the lookup: {traffic:?}"
+    );
+    // The same through a stream, for a column changed to another type new to the connection.
+    conn.execute_script(
+        "CREATE TYPE pg_temp.pitch AS (tone pg_temp.tone, hz int4);
+         ALTER TABLE tones ALTER t TYPE pg_temp.pitch USING ROW(t, 440)::pg_temp.pitch",
+    )
+    .await
+    .unwrap();
+    {
+        use futures_util::TryStreamExt;
+        let mut stream = conn.fetch_stream(update, &[&2i32]).await.unwrap();
+        let mut got: Vec<(i32, (String, i32))> = Vec::new();
+        while let Some(row) = stream.try_next().await.unwrap() {
+            got.push((row.get(0), row.get(1)));
+        }
+        assert_eq!(stream.rows_affected(), Some(2));
+        assert_eq!(got, vec![(1, ("a".into(), 440)), (2, ("b".into(), 440))]);
+    }
+    // Known from now on: one round trip again.
+    proxy.reset();
+    assert_eq!(conn.execute(update, &[&2i32]).await.unwrap(), 2);
+    assert_eq!(proxy.traffic().tags(), "PBDES");
+    let runs: Vec<i32> = conn
+        .fetch("SELECT runs FROM tones ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(runs, [4, 4], "every call ran its UPDATE once");
 }

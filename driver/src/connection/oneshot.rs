@@ -17,9 +17,12 @@
 //! - Results: the portal's RowDescription comes before any row and tells each column's type and
 //!   the format it comes in. When it is the description, rows decode as described. When DDL
 //!   changed a column since, rows still decode when every column comes in the format its type
-//!   is read in (the new shape is kept); otherwise (a type read only as text now, or one not
-//!   looked up yet) the rows cannot be read, and an error says so and that the statement ran.
-//!   It never runs twice, and no value is read in a format it did not come in.
+//!   is read in (the new shape is kept). A type this connection has not looked up yet (made
+//!   again under a new OID, or new to the column) is looked up once the result has been read
+//!   whole, and the rows are handed over then. Only a column that came in a format its type is
+//!   not read in (DDL turned it from a type read in binary into one read as text, or back)
+//!   cannot be read: an error says so, and that the statement ran. A statement never runs
+//!   twice, and no value is read in a format it did not come in.
 //! - An ErrorResponse before ParseComplete means nothing ran (the server skips the rest up to
 //!   Sync): the description is dropped and, outside a transaction, the text is described again
 //!   and run by the two-trip path. Inside a transaction the error has aborted it and is returned.
@@ -36,13 +39,13 @@
 
 use std::sync::Arc;
 
-use super::query::{ColumnCheck, Params, cannot_send};
+use super::query::{AfterRows, ColumnCheck, Params, cannot_send};
 use super::{Connection, db_error};
 use crate::error::{Error, Result, SqlState};
 use crate::protocol::backend::{Message, RowDescription, TransactionStatus};
 use crate::protocol::frontend;
 use crate::protocol::session::{Abandon, RequestKind};
-use crate::record::{Column, Columns};
+use crate::record::{Column, Columns, Record};
 use crate::statement::{Statement, StatementCache, StatementInner, format_codes};
 
 /// Uncached SQL texts whose descriptions a connection keeps (least recently used goes first).
@@ -56,10 +59,24 @@ pub(super) fn described_cache(cache: &StatementCache) -> StatementCache {
     StatementCache::new(DESCRIBED_CAPACITY, cache.max_sql_len())
 }
 
+/// How a query started.
+pub(super) enum Started {
+    /// Bound and executing: its rows follow on the socket, with these columns.
+    Reading(Arc<Columns>),
+    /// Already read whole: its column types had to be looked up before a row could be decoded.
+    Read(Box<ReadResult>),
+}
+
+/// A result read whole before it was handed over.
+pub(super) struct ReadResult {
+    pub(super) columns: Arc<Columns>,
+    pub(super) rows: std::vec::IntoIter<Record>,
+    pub(super) affected: u64,
+}
+
 /// How a one-trip run started.
 enum Oneshot {
-    /// Bound and executing: its rows follow, with these columns.
-    Started(Arc<Columns>),
+    Started(Started),
     /// The server refused the Parse: nothing ran, the request is over.
     Refused(Error),
 }
@@ -70,6 +87,9 @@ enum Shape {
     Same,
     /// Changed since, but every column comes in the format its type is read in.
     Changed(Arc<Columns>),
+    /// A type this connection has not looked up yet (made again under a new OID, or new to
+    /// the column): the result is read whole, then the types are looked up.
+    Unknown(RowDescription),
     /// A column cannot be read: why.
     Unreadable(String),
 }
@@ -84,12 +104,11 @@ impl Connection {
         params: Params<'_>,
         max_rows: i32,
         mut check: ColumnCheck<'_>,
-    ) -> Result<Arc<Columns>> {
+    ) -> Result<Started> {
         if !matches!(check, ColumnCheck::Current(_))
             && let Some(stmt) = self.described.get(sql).cloned()
         {
             check.run(stmt.columns_arc())?;
-            let idle = self.session.transaction_status() == TransactionStatus::Idle;
             match self
                 .start_oneshot(&stmt, params, max_rows, &mut check)
                 .await?
@@ -100,7 +119,9 @@ impl Connection {
                     if e.sqlstate() != Some(SqlState::IN_FAILED_SQL_TRANSACTION) {
                         self.described.remove(sql);
                     }
-                    if !idle {
+                    // Its ReadyForQuery tells: idle, nothing ran; else a transaction block
+                    // (perhaps begun by a queued BEGIN just before) that the error aborted.
+                    if self.session.transaction_status() != TransactionStatus::Idle {
                         return Err(e);
                     }
                     tracing::debug!(
@@ -123,7 +144,7 @@ impl Connection {
         params: Params<'_>,
         max_rows: i32,
         mut check: ColumnCheck<'_>,
-    ) -> Result<Arc<Columns>> {
+    ) -> Result<Started> {
         let stmt = self.describe_unnamed(sql, Abandon::Sync).await?;
         if self.described.admits(sql) {
             self.described.remove(sql);
@@ -133,7 +154,7 @@ impl Connection {
             return Err(self.abort_request(e).await);
         }
         self.bind_execute(&stmt, params, max_rows).await?;
-        Ok(stmt.columns_arc().clone())
+        Ok(Started::Reading(stmt.columns_arc().clone()))
     }
 
     /// Parse (declaring the described parameter types) + Bind + Describe portal + Execute +
@@ -170,26 +191,30 @@ impl Connection {
             }
             other => return Err(self.unexpected(&other, "bind")),
         }
-        let shape = match self.recv().await? {
-            Message::RowDescription(desc) => self.portal_shape(stmt, &desc)?,
-            Message::NoData if stmt.columns().is_empty() => Shape::Same,
-            Message::NoData => Shape::Changed(Arc::new(Columns::new(Vec::new()))),
+        let desc = match self.recv().await? {
+            Message::RowDescription(desc) => Some(desc),
+            Message::NoData => None,
             other => return Err(self.unexpected(&other, "describe")),
         };
+        let shape = match &desc {
+            Some(desc) => self.portal_shape(stmt, desc)?,
+            None if stmt.columns().is_empty() => Shape::Same,
+            None => Shape::Changed(Arc::new(Columns::new(Vec::new()))),
+        };
         let columns = match shape {
-            Shape::Same => return Ok(Oneshot::Started(stmt.columns_arc().clone())),
+            Shape::Same => {
+                return Ok(Oneshot::Started(Started::Reading(
+                    stmt.columns_arc().clone(),
+                )));
+            }
             Shape::Changed(columns) => columns,
+            Shape::Unknown(desc) => {
+                let read = self.read_whole(stmt, &desc, check).await?;
+                return Ok(Oneshot::Started(Started::Read(read)));
+            }
             Shape::Unreadable(why) => {
-                self.described.remove(stmt.sql());
                 let (rows, error) = self.finish_unread().await?;
-                return Err(error.unwrap_or_else(|| {
-                    Error::decode(format!(
-                        "{why}: the result changed since this connection described the \
-                         statement (DDL?). The statement ran, but its {rows} row(s) cannot be \
-                         read and were not returned; the next run describes it again: {}",
-                        stmt.sql()
-                    ))
-                }));
+                return Err(error.unwrap_or_else(|| unreadable(&why, rows, stmt.sql())));
             }
         };
         self.described.remove(stmt.sql());
@@ -199,7 +224,61 @@ impl Connection {
             let (_, error) = self.finish_unread().await?;
             return Err(error.unwrap_or(e));
         }
-        Ok(Oneshot::Started(columns))
+        Ok(Oneshot::Started(Started::Reading(columns)))
+    }
+
+    /// Reads the whole result of a statement whose columns use types not looked up yet, looks
+    /// them up, and makes the records when every column came in the format its type is read in.
+    async fn read_whole(
+        &mut self,
+        stmt: &Statement,
+        desc: &RowDescription,
+        check: &mut ColumnCheck<'_>,
+    ) -> Result<Box<ReadResult>> {
+        let mut rows = Vec::new();
+        let mut affected = 0;
+        let mut error = None;
+        loop {
+            match self.recv().await? {
+                Message::DataRow(row) => {
+                    if error.is_none() {
+                        rows.push(row);
+                    }
+                }
+                msg => match self.after_rows(msg, &mut error)? {
+                    AfterRows::Done(n) => affected = n,
+                    AfterRows::Continue => {}
+                    AfterRows::Ready => break,
+                },
+            }
+        }
+        if let Some(e) = error {
+            return Err(e);
+        }
+        let oids: Vec<u32> = desc
+            .fields()
+            .filter_map(|f| f.ok().map(|f| f.type_oid))
+            .collect();
+        self.resolve_types(oids).await?;
+        let columns = match self.columns_of(desc)? {
+            Ok(columns) => Arc::new(Columns::new(columns)),
+            Err(why) => {
+                self.described.remove(stmt.sql());
+                return Err(unreadable(&why, rows.len() as u64, stmt.sql()));
+            }
+        };
+        self.described.remove(stmt.sql());
+        self.described.insert(reshaped(stmt, columns.clone()));
+        check.run(&columns)?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            records.push(self.record(row, &columns)?);
+        }
+        Ok(Box::new(ReadResult {
+            columns,
+            rows: records.into_iter(),
+            affected,
+        }))
     }
 
     /// Appends the one-trip request's messages; on an error the caller cuts the request.
@@ -249,6 +328,27 @@ impl Connection {
                 return Ok(Shape::Same);
             }
         }
+        if desc
+            .fields()
+            .any(|f| f.is_ok_and(|f| self.is_unknown(f.type_oid)))
+        {
+            return Ok(Shape::Unknown(desc.clone()));
+        }
+        Ok(match self.columns_of(desc)? {
+            Ok(columns) => Shape::Changed(Arc::new(Columns::new(columns))),
+            Err(why) => {
+                self.described.remove(stmt.sql());
+                Shape::Unreadable(why)
+            }
+        })
+    }
+
+    /// The columns of a portal's RowDescription, or why one cannot be read: its type is not
+    /// known, or it came in a format its type is not read in.
+    fn columns_of(
+        &mut self,
+        desc: &RowDescription,
+    ) -> Result<std::result::Result<Vec<Column>, String>> {
         let mut columns = Vec::with_capacity(desc.len());
         for (i, field) in desc.fields().enumerate() {
             let f = match field {
@@ -258,7 +358,7 @@ impl Connection {
             let ty = self.type_for(f.type_oid);
             if self.is_unknown(f.type_oid) || (f.format == 1) != ty.is_binary() {
                 let format = if f.format == 1 { "binary" } else { "text" };
-                return Ok(Shape::Unreadable(format!(
+                return Ok(Err(format!(
                     "column {i} \"{}\" of type {ty} came in {format} format, which pgtusk \
                      cannot read it in",
                     f.name
@@ -272,7 +372,7 @@ impl Connection {
                 f.type_modifier,
             ));
         }
-        Ok(Shape::Changed(Arc::new(Columns::new(columns))))
+        Ok(Ok(columns))
     }
 
     /// Reads the running statement's replies through ReadyForQuery without keeping its rows:
@@ -289,6 +389,15 @@ impl Connection {
             }
         }
     }
+}
+
+/// The error for rows that came in a format they cannot be read in.
+fn unreadable(why: &str, rows: u64, sql: &str) -> Error {
+    Error::decode(format!(
+        "{why}: the result changed since this connection described the statement (DDL?). The \
+         statement ran, but its {rows} row(s) cannot be read and were not returned; the next \
+         run describes it again: {sql}"
+    ))
 }
 
 /// The Bind result format of column `i` for `formats` (none: all text; one: all alike).

@@ -10,6 +10,7 @@ use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
 
+use super::oneshot::Started;
 use super::trace::QueryTrace;
 use super::{Connection, db_error};
 use crate::error::{DbError, Error, Result, SqlState};
@@ -143,7 +144,7 @@ impl ColumnCheck<'_> {
 const MAX_PARAMS: usize = u16::MAX as usize;
 
 /// What a message after the rows means to a query.
-enum AfterRows {
+pub(super) enum AfterRows {
     /// The command ended with this many rows affected (or returned).
     Done(u64),
     /// Nothing that changes the result (an error is kept until ReadyForQuery).
@@ -359,8 +360,9 @@ impl Connection {
             })
             .await;
         let trace = trace.map(|trace| Box::new((trace, query_text(query).to_owned())));
-        let columns = match started {
-            Ok(columns) => columns,
+        let (columns, read) = match started {
+            Ok(Started::Reading(columns)) => (columns, None),
+            Ok(Started::Read(read)) => (read.columns.clone(), Some(read)),
             Err(e) => {
                 if let Some(trace) = trace {
                     self.trace_end(trace.0, &trace.1, 0, Some(&e));
@@ -376,6 +378,7 @@ impl Connection {
             rows: 0,
             done: false,
             trace,
+            read,
         })
     }
 
@@ -401,7 +404,14 @@ impl Connection {
         // the point select more than the tracing check itself.
         let trace = self.trace_start();
         let columns = match self.start(query, params, limit, check).await {
-            Ok(columns) => columns,
+            Ok(Started::Reading(columns)) => columns,
+            Ok(Started::Read(read)) => {
+                let rows = read.rows.len() as u64;
+                for record in read.rows {
+                    sink.push(record);
+                }
+                return self.traced(trace, query, rows, Ok(read.affected));
+            }
             Err(e) => return self.traced(trace, query, 0, Err(e)),
         };
         if limit == Limit::All {
@@ -480,7 +490,11 @@ impl Connection {
 
     /// What follows the rows: the end of the command, an error (kept until ReadyForQuery), or
     /// ReadyForQuery. COPY FROM STDIN never gets here: the session refuses it.
-    fn after_rows(&mut self, msg: Message, error: &mut Option<Error>) -> Result<AfterRows> {
+    pub(super) fn after_rows(
+        &mut self,
+        msg: Message,
+        error: &mut Option<Error>,
+    ) -> Result<AfterRows> {
         match msg {
             Message::CommandComplete(done) => Ok(AfterRows::Done(done.rows().unwrap_or(0))),
             Message::EmptyQueryResponse | Message::PortalSuspended => Ok(AfterRows::Done(0)),
@@ -506,7 +520,7 @@ impl Connection {
         params: Params<'_>,
         limit: Limit,
         mut check: ColumnCheck<'_>,
-    ) -> Result<Arc<Columns>> {
+    ) -> Result<Started> {
         self.ready().await?;
         let max_rows = if limit == Limit::One { 1 } else { 0 };
         let stmt = match query {
@@ -535,10 +549,10 @@ impl Connection {
                 self.cache.insert(fresh.clone());
                 check.run(fresh.columns_arc())?;
                 self.bind_execute(&fresh, params, max_rows).await?;
-                Ok(fresh.columns_arc().clone())
+                Ok(Started::Reading(fresh.columns_arc().clone()))
             }
             Err(e) => Err(e),
-            Ok(()) => Ok(stmt.columns_arc().clone()),
+            Ok(()) => Ok(Started::Reading(stmt.columns_arc().clone())),
         }
     }
 
@@ -936,6 +950,8 @@ pub struct RowStream<'c> {
     done: bool,
     /// The statement's tracing start and SQL, when its end is traced.
     trace: Option<Box<(QueryTrace, String)>>,
+    /// A result read whole before its rows could be decoded (see `oneshot.rs`).
+    read: Option<Box<super::oneshot::ReadResult>>,
 }
 
 impl RowStream<'_> {
@@ -964,6 +980,16 @@ impl Stream for RowStream<'_> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Record>>> {
         let this = self.get_mut();
+        if let Some(read) = this.read.as_mut() {
+            if let Some(record) = read.rows.next() {
+                this.rows += 1;
+                return Poll::Ready(Some(Ok(record)));
+            }
+            this.rows_affected = Some(read.affected);
+            this.read = None;
+            this.end(None);
+            return Poll::Ready(None);
+        }
         while !this.done {
             let msg = match ready!(this.conn.poll_recv(cx)) {
                 Ok(msg) => msg,
