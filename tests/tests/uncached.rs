@@ -46,7 +46,7 @@ async fn a_described_query_is_one_write_of_parse_bind_describe_execute_sync() {
         assert_eq!(row.get::<i32>("next"), i + 1);
     }
     let traffic = proxy.traffic();
-    assert_eq!(traffic.tags(), "PBDES".repeat(10), "{traffic:?}");
+    assert_eq!(traffic.tags(), "PDBES".repeat(10), "{traffic:?}");
     assert_eq!(
         round_trips(&traffic),
         10,
@@ -62,7 +62,7 @@ async fn a_described_query_is_one_write_of_parse_bind_describe_execute_sync() {
     let row = conn.fetch_optional(sql, &[&8i32]).await.unwrap().unwrap();
     assert_eq!(row.get::<i32>(0), 9);
     let traffic = proxy.traffic();
-    assert_eq!(traffic.tags(), "PBDES".repeat(4), "{traffic:?}");
+    assert_eq!(traffic.tags(), "PDBES".repeat(4), "{traffic:?}");
 
     // Nothing is left on the server: a pgbouncer may hand the next request to another backend.
     let named: i64 = conn
@@ -221,7 +221,7 @@ async fn custom_types_as_parameters_and_columns_in_one_round_trip() {
             // Describe, look the types up (a simple query), describe again, run.
             assert!(traffic.count(b'Q') >= 1, "{traffic:?}");
         } else {
-            assert_eq!(traffic.tags(), "PBDES", "round {round}: {traffic:?}");
+            assert_eq!(traffic.tags(), "PDBES", "round {round}: {traffic:?}");
         }
     }
     // A domain's check still applies to a parameter declared with the domain's type.
@@ -409,9 +409,9 @@ async fn a_parse_refused_outside_a_transaction_is_described_again_and_runs_once(
     let id: i32 = conn.fetch_one(insert, &[&"high"]).await.unwrap().get(0);
     assert_eq!(id, 1, "the new table's first row");
     let traffic = proxy.traffic();
-    // Refused (P B D E S), described (P D H), looked up (Q), described again (P D H), run (B E S).
+    // Refused (P D B E S), described (P D H), looked up (Q), described again (P D H), run (B E S).
     assert_eq!(traffic.count(b'E'), 2, "{traffic:?}");
-    assert!(traffic.tags().starts_with("PBDES"), "{traffic:?}");
+    assert!(traffic.tags().starts_with("PDBES"), "{traffic:?}");
     let rows: Vec<(i32, String)> = conn
         .fetch("SELECT id, level::text FROM pg_temp.flags", &[])
         .await
@@ -422,7 +422,7 @@ async fn a_parse_refused_outside_a_transaction_is_described_again_and_runs_once(
     assert_eq!(rows, vec![(1, "high".to_owned())], "inserted once");
     proxy.reset();
     conn.fetch_one(insert, &[&"low"]).await.unwrap();
-    assert_eq!(proxy.traffic().tags(), "PBDES", "one round trip again");
+    assert_eq!(proxy.traffic().tags(), "PDBES", "one round trip again");
 }
 
 #[tokio::test]
@@ -478,7 +478,7 @@ async fn a_column_type_changed_by_ddl_still_reads_right_when_its_format_is_the_s
         let row = conn.fetch_one(sql, &[&0i32]).await.unwrap();
         assert_eq!(row.columns().get(0).unwrap().type_(), &pgtusk::Type::INT8);
         assert_eq!(row.get::<i64>(0), 7);
-        assert_eq!(proxy.traffic().tags(), "PBDES");
+        assert_eq!(proxy.traffic().tags(), "PDBES");
     }
 }
 
@@ -528,7 +528,7 @@ async fn errors_at_bind_and_execute_are_the_queries_own() {
     proxy.reset();
     let err = conn.fetch_value::<i32>(sql, &[&0i32]).await.unwrap_err();
     assert_eq!(err.sqlstate(), Some(SqlState::DIVISION_BY_ZERO), "{err}");
-    assert_eq!(proxy.traffic().tags(), "PBDES", "not described again");
+    assert_eq!(proxy.traffic().tags(), "PDBES", "not described again");
     // A value the parameter type does not take is refused before anything is sent.
     proxy.reset();
     let err = conn.fetch_value::<i32>(sql, &[&2i64]).await.unwrap_err();
@@ -554,7 +554,7 @@ async fn a_stream_of_a_described_query_reads_every_row() {
         assert_eq!(rows.rows_affected(), Some(1000));
         drop(rows);
         assert_eq!(sum, 500_500);
-        let expected = if round == 0 { "PDHBES" } else { "PBDES" };
+        let expected = if round == 0 { "PDHBES" } else { "PDBES" };
         assert_eq!(proxy.traffic().tags(), expected, "round {round}");
     }
 }
@@ -614,7 +614,7 @@ async fn a_column_type_not_looked_up_yet_is_looked_up_and_the_rows_come_back() {
     let traffic = proxy.traffic();
     assert_eq!(
         traffic.tags(),
-        "PBDESQ",
+        "PDBESQ",
         "one round trip, then the lookup: {traffic:?}"
     );
     // The same through a stream, for a column changed to another type new to the connection.
@@ -637,7 +637,7 @@ async fn a_column_type_not_looked_up_yet_is_looked_up_and_the_rows_come_back() {
     // Known from now on: one round trip again.
     proxy.reset();
     assert_eq!(conn.execute(update, &[&2i32]).await.unwrap(), 2);
-    assert_eq!(proxy.traffic().tags(), "PBDES");
+    assert_eq!(proxy.traffic().tags(), "PDBES");
     let runs: Vec<i32> = conn
         .fetch("SELECT runs FROM tones ORDER BY id", &[])
         .await

@@ -7,27 +7,30 @@
 //! it (Parse + Describe + Flush, then Bind + Execute + Sync: one request, two round trips) and
 //! the description is kept, keyed by the SQL text, in a small LRU of its own: the parameter
 //! types the server inferred, the columns, the formats. Every later run writes Parse (declaring
-//! those parameter types), Bind, Describe (portal), Execute and Sync at once: one write, one
+//! those parameter types), Describe, Bind, Execute and Sync at once: one write, one
 //! request, one round trip. It is right by construction:
 //!
 //! - Parameters mean what they meant when the server inferred their types: declaring the
 //!   inferred types is what a named prepared statement does (its parameter types are fixed when
 //!   it is prepared, whatever DDL follows). Each value is checked and encoded for its type
 //!   before anything is sent, as on the cached path.
-//! - Results: the portal's RowDescription comes before any row and tells each column's type and
-//!   the format it comes in. When it is the description, rows decode as described. When DDL
-//!   changed a column since, rows still decode when every column comes in the format its type
-//!   is read in (the new shape is kept). A type this connection has not looked up yet (made
-//!   again under a new OID, or new to the column) is looked up once the result has been read
-//!   whole, and the rows are handed over then. Only a column that came in a format its type is
-//!   not read in (DDL turned it from a type read in binary into one read as text, or back)
-//!   cannot be read: an error says so, and that the statement ran. A statement never runs
-//!   twice, and no value is read in a format it did not come in.
+//! - Results: the statement's RowDescription comes before any row and tells each column's
+//!   type now; the Bind asked for the described formats. When it is the description, rows
+//!   decode as described. When DDL changed a column since, rows still decode when every column
+//!   comes in the format its type is read in (the new shape is kept). A type this connection
+//!   has not looked up yet (made again under a new OID, or new to the column) is looked up once
+//!   the result has been read whole, and the rows are handed over then. Only a column that
+//!   came in a format its type is not read in (DDL turned it from a type read in binary into
+//!   one read as text, or back) cannot be read: an error says so, and that the statement ran.
+//!   A statement never runs twice, and no value is read in a format it did not come in.
 //! - An ErrorResponse before ParseComplete means nothing ran (the server skips the rest up to
-//!   Sync): the description is dropped and, outside a transaction, the text is described again
-//!   and run by the two-trip path. Inside a transaction the error has aborted it and is returned.
+//!   Sync), and so does one at Bind after a changed description (the result formats may no
+//!   longer fit the columns): the description is dropped and, when the request's
+//!   ReadyForQuery says idle, the text is described again and run by the two-trip path. In a
+//!   transaction block the error has aborted it and is returned. Any other error is the
+//!   query's own, as on the cached path.
 //! - A typed query (`fetch_as` and friends) must check its struct against the columns before
-//!   anything runs, so it always takes the two-trip path ([`ColumnCheck::Current`]).
+//!   anything runs, so it always takes the two-trip path ([`Current`](super::query::Current)).
 //!   `fetch_value`'s check (that there is a column) runs on the described columns before the
 //!   write, and again if the server's differ.
 //!
@@ -81,7 +84,7 @@ enum Oneshot {
     Refused(Error),
 }
 
-/// The portal's columns next to the description's.
+/// The statement's columns now next to the description's.
 enum Shape {
     /// As described.
     Same,
@@ -103,14 +106,14 @@ impl Connection {
         sql: &str,
         params: Params<'_>,
         max_rows: i32,
-        mut check: ColumnCheck<'_>,
+        check: ColumnCheck<'_>,
     ) -> Result<Started> {
-        if !matches!(check, ColumnCheck::Current(_))
+        if !check.needs_current()
             && let Some(stmt) = self.described.get(sql).cloned()
         {
             check.run(stmt.columns_arc())?;
             match self
-                .start_oneshot(&stmt, params, max_rows, &mut check)
+                .start_oneshot(&stmt, params, max_rows, &mut *check)
                 .await?
             {
                 Oneshot::Started(columns) => return Ok(columns),
@@ -143,7 +146,7 @@ impl Connection {
         sql: &str,
         params: Params<'_>,
         max_rows: i32,
-        mut check: ColumnCheck<'_>,
+        check: ColumnCheck<'_>,
     ) -> Result<Started> {
         let stmt = self.describe_unnamed(sql, Abandon::Sync).await?;
         if self.described.admits(sql) {
@@ -157,14 +160,14 @@ impl Connection {
         Ok(Started::Reading(stmt.columns_arc().clone()))
     }
 
-    /// Parse (declaring the described parameter types) + Bind + Describe portal + Execute +
-    /// Sync in one write, read up to the portal's description.
+    /// Parse (declaring the described parameter types) + Describe + Bind + Execute + Sync in
+    /// one write, read up to BindComplete.
     async fn start_oneshot(
         &mut self,
         stmt: &Statement,
         params: Params<'_>,
         max_rows: i32,
-        check: &mut ColumnCheck<'_>,
+        check: ColumnCheck<'_>,
     ) -> Result<Oneshot> {
         self.session
             .begin_request(RequestKind::Extended, Abandon::Sync);
@@ -183,24 +186,29 @@ impl Connection {
             other => return Err(self.unexpected(&other, "parse")),
         }
         match self.recv().await? {
+            Message::ParameterDescription(_) => {}
+            other => return Err(self.unexpected(&other, "describe")),
+        }
+        let shape = match self.recv().await? {
+            Message::RowDescription(desc) => self.result_shape(stmt, &desc)?,
+            Message::NoData if stmt.columns().is_empty() => Shape::Same,
+            Message::NoData => Shape::Changed(Arc::new(Columns::new(Vec::new()))),
+            other => return Err(self.unexpected(&other, "describe")),
+        };
+        match self.recv().await? {
             Message::BindComplete => {}
             Message::ErrorResponse(fields) => {
                 let e = db_error(&fields);
                 self.finish().await?;
-                return Err(e);
+                // With other columns than described, the Bind's result formats may be what
+                // the server refused: nothing ran, so the caller may describe it again.
+                return match shape {
+                    Shape::Same => Err(e),
+                    _ => Ok(Oneshot::Refused(e)),
+                };
             }
             other => return Err(self.unexpected(&other, "bind")),
         }
-        let desc = match self.recv().await? {
-            Message::RowDescription(desc) => Some(desc),
-            Message::NoData => None,
-            other => return Err(self.unexpected(&other, "describe")),
-        };
-        let shape = match &desc {
-            Some(desc) => self.portal_shape(stmt, desc)?,
-            None if stmt.columns().is_empty() => Shape::Same,
-            None => Shape::Changed(Arc::new(Columns::new(Vec::new()))),
-        };
         let columns = match shape {
             Shape::Same => {
                 return Ok(Oneshot::Started(Started::Reading(
@@ -209,7 +217,7 @@ impl Connection {
             }
             Shape::Changed(columns) => columns,
             Shape::Unknown(desc) => {
-                let read = self.read_whole(stmt, &desc, check).await?;
+                let read = self.read_whole(stmt, &desc, &mut *check).await?;
                 return Ok(Oneshot::Started(Started::Read(read)));
             }
             Shape::Unreadable(why) => {
@@ -233,7 +241,7 @@ impl Connection {
         &mut self,
         stmt: &Statement,
         desc: &RowDescription,
-        check: &mut ColumnCheck<'_>,
+        check: ColumnCheck<'_>,
     ) -> Result<Box<ReadResult>> {
         let mut rows = Vec::new();
         let mut affected = 0;
@@ -260,7 +268,7 @@ impl Connection {
             .filter_map(|f| f.ok().map(|f| f.type_oid))
             .collect();
         self.resolve_types(oids).await?;
-        let columns = match self.columns_of(desc)? {
+        let columns = match self.columns_of(desc, &stmt.0.result_formats)? {
             Ok(columns) => Arc::new(Columns::new(columns)),
             Err(why) => {
                 self.described.remove(stmt.sql());
@@ -296,25 +304,24 @@ impl Connection {
             &heap
         };
         frontend::parse("", stmt.sql(), oids, self.session.out()).map_err(cannot_send)?;
-        let bind_at = self.write_bind("", stmt, params)?;
-        frontend::describe(frontend::KIND_PORTAL, "", self.session.out()).map_err(cannot_send)?;
-        self.session.execute(bind_at, max_rows);
-        Ok(())
+        frontend::describe(frontend::KIND_STATEMENT, "", self.session.out())
+            .map_err(cannot_send)?;
+        self.write_bind_execute(stmt, params, max_rows)
     }
 
-    /// Compares the portal's RowDescription with the description the Bind's formats came from.
-    fn portal_shape(&mut self, stmt: &Statement, desc: &RowDescription) -> Result<Shape> {
+    /// Compares the statement's RowDescription now with the description the Bind's result
+    /// formats came from.
+    fn result_shape(&mut self, stmt: &Statement, desc: &RowDescription) -> Result<Shape> {
         let described = stmt.columns();
         let formats = &stmt.0.result_formats;
         if desc.len() == described.len() {
             let mut same = true;
-            for (i, (field, column)) in desc.fields().zip(described.iter()).enumerate() {
+            for (field, column) in desc.fields().zip(described.iter()) {
                 let f = match field {
                     Ok(f) => f,
                     Err(e) => return Err(self.session.fail_protocol(&e.to_string())),
                 };
-                if f.format != format_at(formats, i)
-                    || f.type_oid != column.type_().oid()
+                if f.type_oid != column.type_().oid()
                     || f.type_modifier != column.type_modifier()
                     || f.table_oid != column.table_oid()
                     || f.column_id != column.column_id()
@@ -334,7 +341,7 @@ impl Connection {
         {
             return Ok(Shape::Unknown(desc.clone()));
         }
-        Ok(match self.columns_of(desc)? {
+        Ok(match self.columns_of(desc, formats)? {
             Ok(columns) => Shape::Changed(Arc::new(Columns::new(columns))),
             Err(why) => {
                 self.described.remove(stmt.sql());
@@ -343,11 +350,12 @@ impl Connection {
         })
     }
 
-    /// The columns of a portal's RowDescription, or why one cannot be read: its type is not
-    /// known, or it came in a format its type is not read in.
+    /// The columns of a RowDescription, or why one cannot be read: its type is not known, or
+    /// the Bind asked for it in a format (`formats`) its type is not read in.
     fn columns_of(
         &mut self,
         desc: &RowDescription,
+        formats: &[i16],
     ) -> Result<std::result::Result<Vec<Column>, String>> {
         let mut columns = Vec::with_capacity(desc.len());
         for (i, field) in desc.fields().enumerate() {
@@ -356,8 +364,9 @@ impl Connection {
                 Err(e) => return Err(self.session.fail_protocol(&e.to_string())),
             };
             let ty = self.type_for(f.type_oid);
-            if self.is_unknown(f.type_oid) || (f.format == 1) != ty.is_binary() {
-                let format = if f.format == 1 { "binary" } else { "text" };
+            let binary = format_at(formats, i) == 1;
+            if self.is_unknown(f.type_oid) || binary != ty.is_binary() {
+                let format = if binary { "binary" } else { "text" };
                 return Ok(Err(format!(
                     "column {i} \"{}\" of type {ty} came in {format} format, which pgtusk \
                      cannot read it in",

@@ -117,31 +117,59 @@ macro_rules! bounded {
 
 /// A check of the result's columns made before anything runs (a typed query's plan): a
 /// struct that does not fit the result is an error before an `UPDATE … RETURNING` runs.
-pub(super) enum ColumnCheck<'a> {
-    /// Rows are not decoded into a type: nothing to check.
-    None,
-    /// Sees the columns the server describes for this very run, before it runs (a typed
-    /// query's plan). Uncached SQL then takes the described path: two round trips.
-    Current(CheckFn<'a>),
-    /// May see the columns as this connection last described the SQL (`fetch_value`: that
-    /// there is a column at all), so uncached SQL keeps its one round trip; see `oneshot.rs`.
-    Known(CheckFn<'a>),
+pub(super) type ColumnCheck<'a> = &'a mut dyn CheckColumns;
+
+/// What a [`ColumnCheck`] is: a closure over the columns, or a [`Current`] one.
+pub(super) trait CheckColumns: Send {
+    fn run(&mut self, columns: &Arc<Columns>) -> Result<()>;
+
+    /// Whether the check must see the columns the server describes for this very run, before
+    /// it runs; otherwise it may see them as this connection last described the SQL, and
+    /// uncached SQL keeps its one round trip (see `oneshot.rs`).
+    fn needs_current(&self) -> bool {
+        false
+    }
 }
 
-pub(super) type CheckFn<'a> = &'a mut (dyn FnMut(&Arc<Columns>) -> Result<()> + Send);
-
-impl ColumnCheck<'_> {
-    /// Runs the check, if there is one, on the columns a statement describes.
-    pub(super) fn run(&mut self, columns: &Arc<Columns>) -> Result<()> {
-        match self {
-            ColumnCheck::None => Ok(()),
-            ColumnCheck::Current(check) | ColumnCheck::Known(check) => check(columns),
-        }
+impl<F: FnMut(&Arc<Columns>) -> Result<()> + Send> CheckColumns for F {
+    fn run(&mut self, columns: &Arc<Columns>) -> Result<()> {
+        self(columns)
     }
+}
+
+/// A check that must see the current columns (a typed query's plan): uncached SQL then takes
+/// the described path, two round trips.
+pub(super) struct Current<F>(pub(super) F);
+
+impl<F: FnMut(&Arc<Columns>) -> Result<()> + Send> CheckColumns for Current<F> {
+    fn run(&mut self, columns: &Arc<Columns>) -> Result<()> {
+        (self.0)(columns)
+    }
+
+    fn needs_current(&self) -> bool {
+        true
+    }
+}
+
+/// The check for queries whose rows are not decoded into a type.
+fn no_check(_: &Arc<Columns>) -> Result<()> {
+    Ok(())
 }
 
 /// The most parameters one statement can take: the protocol counts them in 16 bits.
 const MAX_PARAMS: usize = u16::MAX as usize;
+
+/// Hands a result read whole (see `oneshot.rs`) to `sink`: its rows, and the rows affected.
+/// Cold, so that the hot loop in `run` stays as it was.
+#[cold]
+#[inline(never)]
+fn push_read(sink: &mut impl RowSink, read: super::oneshot::ReadResult) -> (u64, u64) {
+    let rows = read.rows.len() as u64;
+    for record in read.rows {
+        sink.push(record);
+    }
+    (rows, read.affected)
+}
 
 /// What a message after the rows means to a query.
 pub(super) enum AfterRows {
@@ -172,7 +200,7 @@ impl Connection {
             params,
             Limit::All,
             &mut Discard,
-            ColumnCheck::None,
+            &mut no_check,
         ))
     }
 
@@ -229,7 +257,7 @@ impl Connection {
             params,
             Limit::All,
             &mut rows,
-            ColumnCheck::None,
+            &mut no_check,
         ))?;
         Ok(rows)
     }
@@ -248,7 +276,7 @@ impl Connection {
             params,
             Limit::One,
             &mut first,
-            ColumnCheck::None
+            &mut no_check
         ))?;
         first.ok_or_else(|| no_rows(query))
     }
@@ -266,7 +294,7 @@ impl Connection {
             params,
             Limit::One,
             &mut first,
-            ColumnCheck::None,
+            &mut no_check,
         ))?;
         Ok(first)
     }
@@ -320,7 +348,7 @@ impl Connection {
             params,
             Limit::One,
             &mut first,
-            ColumnCheck::Known(&mut check)
+            &mut check
         ))?;
         first.ok_or_else(|| no_rows(query))?.decode_at(0)
     }
@@ -341,7 +369,7 @@ impl Connection {
         query: impl IntoQuery<'a>,
         params: Params<'_>,
     ) -> Result<RowStream<'_>> {
-        self.stream_checked(query.into_query(), params, ColumnCheck::None)
+        self.stream_checked(query.into_query(), params, &mut no_check)
             .await
     }
 
@@ -406,11 +434,8 @@ impl Connection {
         let columns = match self.start(query, params, limit, check).await {
             Ok(Started::Reading(columns)) => columns,
             Ok(Started::Read(read)) => {
-                let rows = read.rows.len() as u64;
-                for record in read.rows {
-                    sink.push(record);
-                }
-                return self.traced(trace, query, rows, Ok(read.affected));
+                let (rows, affected) = push_read(sink, *read);
+                return self.traced(trace, query, rows, Ok(affected));
             }
             Err(e) => return self.traced(trace, query, 0, Err(e)),
         };
@@ -519,14 +544,15 @@ impl Connection {
         query: QueryRef<'_>,
         params: Params<'_>,
         limit: Limit,
-        mut check: ColumnCheck<'_>,
+        check: ColumnCheck<'_>,
     ) -> Result<Started> {
         self.ready().await?;
         let max_rows = if limit == Limit::One { 1 } else { 0 };
         let stmt = match query {
             // SQL the cache does not admit is never in it: no lookup.
             QueryRef::Sql(sql) if !self.cache.admits(sql) => {
-                return self.start_uncached(sql, params, max_rows, check).await;
+                // Boxed: its future is large, and inline it would grow (and slow) every query's.
+                return Box::pin(self.start_uncached(sql, params, max_rows, check)).await;
             }
             QueryRef::Sql(sql) => self.cached_or_prepare(sql).await?,
             QueryRef::Statement(stmt) => self.own_statement(stmt)?,

@@ -12,7 +12,7 @@ use futures_util::TryStreamExt;
 use std::sync::Arc;
 
 use super::Connection;
-use super::query::{ColumnCheck, IntoQuery, Params, RowStream, no_rows};
+use super::query::{Current, IntoQuery, Params, RowStream, no_rows};
 use crate::error::{Error, Result};
 use crate::from_record::{FromRecord, RecordPlan};
 use crate::record::Columns;
@@ -47,7 +47,7 @@ impl Connection {
             .stream_checked(
                 query.into_query(),
                 params,
-                ColumnCheck::Current(&mut plan_into::<T>(&mut plan)),
+                &mut Current(plan_into::<T>(&mut plan)),
             )
             .await?;
         let plan = planned(plan)?;
@@ -90,7 +90,7 @@ impl Connection {
             .fetch_first_checked(
                 query.into_query(),
                 params,
-                ColumnCheck::Current(&mut plan_into::<T>(&mut plan)),
+                &mut Current(plan_into::<T>(&mut plan)),
             )
             .await?;
         match record {
@@ -133,7 +133,7 @@ impl Connection {
             .stream_checked(
                 query.into_query(),
                 params,
-                ColumnCheck::Current(&mut plan_into::<T>(&mut plan)),
+                &mut Current(plan_into::<T>(&mut plan)),
             )
             .await?;
         let plan = planned(plan)?;
