@@ -2,9 +2,10 @@
 """asyncpg (on uvloop) side of pgtusk-bench.
 
 Started by the Rust harness with the DSN as its only argument. Reads one JSON command per line
-on stdin ({"w": workload, "ops": n, "seed": s}), runs it on one connection, and answers one JSON
-line: {"secs": wall, "cpu": process CPU seconds, "checksum": n} or {"error": text}. The SQL and
-the checksums are the same as the Rust drivers' (bench/src/workloads.rs).
+on stdin ({"w": workload, "ops": n, "seed": s}), runs it on one connection (workload 9, "pool":
+on a pool of 8 connections shared by 64 tasks), and answers one JSON line: {"secs": wall, "cpu":
+process CPU seconds, "checksum": n} or {"error": text}. The SQL and the checksums are the same as
+the Rust drivers' (bench/src/workloads.rs, bench/src/pool.rs).
 """
 import asyncio
 import json
@@ -25,6 +26,8 @@ INSERT = "INSERT INTO bench_ins (id, v) VALUES ($1, $2)"
 TYPED = "SELECT i, t, ts, n FROM bench_wide WHERE i <= 10000"
 INLIST = "SELECT id, v FROM bench_point WHERE id = ANY($1::int4[])"
 MASK = (1 << 64) - 1
+POOL_SIZE = 8
+TASKS = 64
 
 
 def point_id(seed, k):
@@ -68,6 +71,20 @@ class Wide:
 
 def wide_sum(i, t, ts, n):
     return i + len(t) + int(ts.timestamp()) + int(n * 100)
+
+
+async def run_pool(pool, ops, seed):
+    """Workload 9: task t runs the ops t, t + 64, ... of the phase, each through pool.fetchrow
+    (acquire, fetchrow, release), as asyncpg's users write it."""
+
+    async def task(t):
+        s = 0
+        for k in range(t, ops, TASKS):
+            r = await pool.fetchrow(POINT, point_id(seed, k))
+            s += r[0] + len(r[1])
+        return s
+
+    return sum(await asyncio.gather(*(task(t) for t in range(TASKS))))
 
 
 async def run(conn, w, ops, seed, rows_to_insert, inputs):
@@ -127,6 +144,7 @@ async def run(conn, w, ops, seed, rows_to_insert, inputs):
 
 async def main(dsn):
     conn = await asyncpg.connect(dsn)
+    pool = None
     rows_to_insert = [(i, f"v{i}") for i in range(1, 1001)]
     loop = asyncio.get_running_loop()
     while True:
@@ -137,10 +155,15 @@ async def main(dsn):
         try:
             # Inputs are made before the timer starts, as on the Rust side.
             inputs = inlist_ops(cmd["seed"], cmd["ops"]) if cmd["w"] == "inlist" else None
+            if cmd["w"] == "pool" and pool is None:
+                pool = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
             c0 = time.process_time()
             u0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime
             t0 = time.perf_counter()
-            s = await run(conn, cmd["w"], cmd["ops"], cmd["seed"], rows_to_insert, inputs)
+            if cmd["w"] == "pool":
+                s = await run_pool(pool, cmd["ops"], cmd["seed"])
+            else:
+                s = await run(conn, cmd["w"], cmd["ops"], cmd["seed"], rows_to_insert, inputs)
             t1 = time.perf_counter()
             u1 = resource.getrusage(resource.RUSAGE_SELF).ru_utime
             c1 = time.process_time()
@@ -149,6 +172,8 @@ async def main(dsn):
             answer = {"error": f"{type(e).__name__}: {e}"}
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
+    if pool is not None:
+        await pool.close()
     await conn.close()
 
 

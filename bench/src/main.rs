@@ -4,12 +4,15 @@
 //!
 //! Starts a TempCluster (or uses `DATABASE_URL`), prepares the data, then runs each workload on
 //! every driver in turn (A B C A B C …) for several rounds, on one connection per driver and a
-//! current-thread tokio runtime. Each phase is timed (wall clock) and charged the process's CPU
+//! current-thread tokio runtime (workload 9: a pool per driver on a 2-worker multi-thread
+//! runtime, asyncpg's pool, and pgbench as the C reference). Each phase is timed (wall clock) and charged the process's CPU
 //! (user + sys from /proc/self/stat; asyncpg reports its own process time). Every phase's
 //! checksum is compared with the expected one. Output: a table on stdout,
 //! bench/results/latest.json and bench/results/latest.svg.
 
 mod cpu;
+mod pgbench;
+mod pool;
 mod python;
 mod report;
 mod workloads;
@@ -17,6 +20,8 @@ mod workloads;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use pgbench::Pgbench;
+use pool::Pools;
 use report::{Phase, Run, WorkloadResult};
 use workloads::{Conns, Contestant, R, WIDE_SUM_SQL, Workload};
 
@@ -34,7 +39,7 @@ fn usage() -> String {
     let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
     format!(
         "usage: pgtusk-bench [WORKLOAD…] [--rounds N] [--scale F] [--no-python] [--only DRIVER,…] [--out DIR]\n\
-         WORKLOAD: a number 1-8 or one of {}",
+         WORKLOAD: a number 1-9 or one of {}",
         names.join(", ")
     )
 }
@@ -144,10 +149,10 @@ fn run(args: &Args) -> R<()> {
             .await
     })?;
 
-    let mut conns = rt.block_on(Conns::connect(&dsn))?;
+    let conns = rt.block_on(Conns::connect(&dsn))?;
     let python_wanted =
         args.python && (args.only.is_empty() || args.only.iter().any(|o| o == "asyncpg"));
-    let mut py = if python_wanted {
+    let py = if python_wanted {
         match python::Runner::start(&dsn) {
             Ok(r) => Some(r),
             Err(why) => {
@@ -159,6 +164,35 @@ fn run(args: &Args) -> R<()> {
         println!("asyncpg skipped: --no-python or --only");
         None
     };
+    let mut drivers = Drivers {
+        conns,
+        py,
+        pools: None,
+        pgbench: None,
+    };
+    if args.workloads.contains(&Workload::Pool) {
+        drivers.pools = Some(Pools::connect(&dsn)?);
+        let wanted = args.only.is_empty() || args.only.iter().any(|o| o == "pgbench");
+        let bin_dir = _cluster.as_ref().map(|c| c.bin_dir());
+        match Pgbench::find(bin_dir, &dsn) {
+            Ok(pgbench) if wanted => {
+                eprintln!(
+                    "{}: pgbench -i -s {} (1M rows in pgbench_accounts)…",
+                    pgbench.version(),
+                    pgbench::SCALE
+                );
+                pgbench.init()?;
+                let prewarm =
+                    "SELECT pg_prewarm('pgbench_accounts'), pg_prewarm('pgbench_accounts_pkey')";
+                if let Err(e) = rt.block_on(admin.execute_script(prewarm)) {
+                    eprintln!("pg_prewarm unavailable for pgbench_accounts ({e})");
+                }
+                drivers.pgbench = Some(pgbench);
+            }
+            Ok(_) => {}
+            Err(why) => println!("pgbench skipped: {why}"),
+        }
+    }
 
     let mut results = Vec::new();
     for &w in &args.workloads {
@@ -167,7 +201,8 @@ fn run(args: &Args) -> R<()> {
             results.push(WorkloadResult::skipped(w, why));
             continue;
         }
-        let mut contestants = w.contestants(py.is_some());
+        let mut contestants = w.contestants(drivers.py.is_some());
+        contestants.retain(|&c| c != Contestant::Pgbench || drivers.pgbench.is_some());
         if !args.only.is_empty() {
             contestants.retain(|c| args.only.iter().any(|o| o == c.name()));
         }
@@ -180,8 +215,7 @@ fn run(args: &Args) -> R<()> {
             let warm = (ops / 5).max(1);
             phase(
                 &rt,
-                &mut conns,
-                py.as_mut(),
+                &mut drivers,
                 &mut admin,
                 c,
                 w,
@@ -194,8 +228,7 @@ fn run(args: &Args) -> R<()> {
             for (ci, &c) in contestants.iter().enumerate() {
                 let p = phase(
                     &rt,
-                    &mut conns,
-                    py.as_mut(),
+                    &mut drivers,
                     &mut admin,
                     c,
                     w,
@@ -216,11 +249,11 @@ fn run(args: &Args) -> R<()> {
         server_version,
         rounds: args.rounds,
         scale: args.scale,
-        asyncpg: py.as_ref().map(|p| p.version.clone()),
+        asyncpg: drivers.py.as_ref().map(|p| p.version.clone()),
         cpu_source: cpu::source(),
         workloads: results,
     };
-    if let Some(py) = py {
+    if let Some(py) = drivers.py {
         py.stop();
     }
     std::fs::create_dir_all(&args.out)?;
@@ -273,7 +306,7 @@ impl Expected {
     fn per_phase(&self, w: Workload, ops: usize, seed: u64) -> i64 {
         let n = ops as i64;
         match w {
-            Workload::Point => workloads::point_expected(seed, ops),
+            Workload::Point | Workload::Pool => workloads::point_expected(seed, ops),
             Workload::Tiny => 2 * n,
             Workload::Series => self.series * n,
             Workload::Wide | Workload::TypedVsIndex => self.wide * n,
@@ -286,12 +319,20 @@ impl Expected {
     }
 }
 
+/// Every driver's side of the run: the Rust connections, the asyncpg process, and for workload
+/// 9 the Rust pools and pgbench.
+struct Drivers {
+    conns: Conns,
+    py: Option<python::Runner>,
+    pools: Option<Pools>,
+    pgbench: Option<Pgbench>,
+}
+
 /// Runs one timed phase and verifies it.
 #[allow(clippy::too_many_arguments)]
 fn phase(
     rt: &tokio::runtime::Runtime,
-    conns: &mut Conns,
-    py: Option<&mut python::Runner>,
+    drivers: &mut Drivers,
     admin: &mut pgtusk::Connection,
     c: Contestant,
     w: Workload,
@@ -302,20 +343,38 @@ fn phase(
     if w == Workload::Insert {
         rt.block_on(admin.execute_script("TRUNCATE bench_ins"))?;
     }
-    let (secs, (cpu, user_cpu), checksum) = if c == Contestant::Asyncpg {
-        let py = py.ok_or("asyncpg runner missing")?;
-        py.run(w, ops, seed)?
-    } else {
-        conns.prepare(w, ops, seed);
-        let cpu0 = cpu::CpuSample::now()?;
-        let t0 = Instant::now();
-        let sum = rt.block_on(conns.run(c, w, ops, seed))?;
-        let secs = t0.elapsed().as_secs_f64();
-        let cpu = cpu::CpuSample::now()?.since(&cpu0);
-        (secs, cpu, sum)
+    // pgbench runs whole transactions per client and has no checksum (its count is checked).
+    let (secs, (cpu, user_cpu), checksum, ops) = match c {
+        Contestant::Pgbench => {
+            let pgbench = drivers.pgbench.as_ref().ok_or("pgbench missing")?;
+            let run = pgbench.run(ops)?;
+            (run.secs, run.cpu, None, run.transactions)
+        }
+        Contestant::Asyncpg => {
+            let py = drivers.py.as_mut().ok_or("asyncpg runner missing")?;
+            let (secs, cpu, sum) = py.run(w, ops, seed)?;
+            (secs, cpu, Some(sum), ops)
+        }
+        _ if w == Workload::Pool => {
+            let pools = drivers.pools.as_ref().ok_or("pools missing")?;
+            let cpu0 = cpu::CpuSample::now()?;
+            let t0 = Instant::now();
+            let sum = pools.run(c, ops, seed)?;
+            let secs = t0.elapsed().as_secs_f64();
+            (secs, cpu::CpuSample::now()?.since(&cpu0), Some(sum), ops)
+        }
+        _ => {
+            let conns = &mut drivers.conns;
+            conns.prepare(w, ops, seed);
+            let cpu0 = cpu::CpuSample::now()?;
+            let t0 = Instant::now();
+            let sum = rt.block_on(conns.run(c, w, ops, seed))?;
+            let secs = t0.elapsed().as_secs_f64();
+            (secs, cpu::CpuSample::now()?.since(&cpu0), Some(sum), ops)
+        }
     };
     let want = expected.per_phase(w, ops, seed);
-    if checksum != want {
+    if let Some(checksum) = checksum.filter(|&sum| sum != want) {
         return Err(format!(
             "{} on {}: checksum {checksum}, expected {want}",
             c.name(),

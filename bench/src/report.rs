@@ -205,6 +205,7 @@ pub fn print_workload(w: &mut WorkloadResult) {
     }
     header();
     print_rows(w);
+    print_targets(w);
 }
 
 /// The whole table again at the end, with the run's context.
@@ -240,7 +241,47 @@ pub fn print_summary(run: &Run) {
         }
         header();
         print_rows(w);
+        print_targets(w);
     }
+}
+
+/// Workload 9's targets (issue): pgtusk's throughput at least the best peer's and within 10 %
+/// of pgbench's, its client CPU per query at most the best Rust peer's. Read from the per-round
+/// ratios of the first row (pgtusk through the pool's Executor).
+fn print_targets(w: &WorkloadResult) {
+    if w.key != "pool" || w.contestants.first().is_none_or(|c| c.driver != "pgtusk") {
+        return;
+    }
+    let ratios = |drivers: &[&str], f: fn(&Summary) -> Option<f64>| {
+        w.contestants
+            .iter()
+            .filter(|c| drivers.contains(&c.driver))
+            .filter_map(|c| Some((c.driver, f(&c.summary)?)))
+            .collect::<Vec<_>>()
+    };
+    let peers = ["deadpool-postgres", "sqlx", "sqlx no ping", "asyncpg"];
+    let rust_peers = ["deadpool-postgres", "sqlx", "sqlx no ping"];
+    // The best peer is the one the ratio pgtusk/peer is least favourable against.
+    let thr = ratios(&peers, |s| s.ratio_throughput)
+        .into_iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let cpu = ratios(&rust_peers, |s| s.ratio_cpu)
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let pgbench = ratios(&["pgbench"], |s| s.ratio_throughput).pop();
+    let show = |x: Option<(&str, f64)>, want: &str, ok: fn(f64) -> bool| match x {
+        Some((d, r)) => format!(
+            "{r:.2} ({d}; wanted {want}: {})",
+            if ok(r) { "met" } else { "not met" }
+        ),
+        None => "- (not run)".to_owned(),
+    };
+    println!(
+        "  targets: ops/s pgtusk/best peer {}; pgtusk/pgbench {}; CPU/op pgtusk/best Rust peer {}",
+        show(thr, ">= 1.00", |r| r >= 1.0),
+        show(pgbench, ">= 0.90", |r| r >= 0.9),
+        show(cpu, "<= 1.00", |r| r <= 1.0),
+    );
 }
 
 pub fn machine() -> String {
@@ -260,20 +301,27 @@ pub fn machine() -> String {
     format!("{cores} cores ({model}), Linux {kernel}, server and client on the same machine")
 }
 
-const COLORS: [RGBColor; 5] = [
+const COLORS: [RGBColor; 8] = [
     RGBColor(0xd6, 0x4f, 0x1c),
     RGBColor(0x3b, 0x6e, 0xb4),
     RGBColor(0x4c, 0x9a, 0x4a),
     RGBColor(0x88, 0x5a, 0xb0),
     RGBColor(0x99, 0x99, 0x99),
+    RGBColor(0xf0, 0x9a, 0x6e),
+    RGBColor(0x9c, 0xd0, 0x8e),
+    RGBColor(0x33, 0x33, 0x33),
 ];
 
 fn color_of(driver: &str) -> RGBColor {
     match driver {
         "pgtusk" => COLORS[0],
-        "tokio-postgres" => COLORS[1],
+        // tokio-postgres under deadpool's pool.
+        "tokio-postgres" | "deadpool-postgres" => COLORS[1],
         "sqlx" => COLORS[2],
         "asyncpg" => COLORS[3],
+        "pgtusk acquire" | "pgtusk by index" => COLORS[5],
+        "sqlx no ping" => COLORS[6],
+        "pgbench" => COLORS[7],
         _ => COLORS[4],
     }
 }

@@ -69,10 +69,11 @@ pub enum Workload {
     Typed,
     TypedVsIndex,
     InList,
+    Pool,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 11] = [
         Workload::Point,
         Workload::Tiny,
         Workload::Series,
@@ -83,6 +84,7 @@ impl Workload {
         Workload::Typed,
         Workload::TypedVsIndex,
         Workload::InList,
+        Workload::Pool,
     ];
 
     pub fn key(self) -> &'static str {
@@ -97,6 +99,7 @@ impl Workload {
             Workload::Typed => "typed",
             Workload::TypedVsIndex => "typed-vs-index",
             Workload::InList => "inlist",
+            Workload::Pool => "pool",
         }
     }
 
@@ -111,6 +114,7 @@ impl Workload {
             Workload::Insert => 6,
             Workload::Typed | Workload::TypedVsIndex => 7,
             Workload::InList => 8,
+            Workload::Pool => 9,
         }
     }
 
@@ -126,6 +130,7 @@ impl Workload {
             Workload::Typed => "typed fetch of 10k rows into a struct",
             Workload::TypedVsIndex => "pgtusk only: fetch_as vs row.get by index, 100k rows",
             Workload::InList => "IN-list select, random length 1..1000",
+            Workload::Pool => "pool of 8 connections, 64 tasks, cached point selects",
         }
     }
 
@@ -142,13 +147,15 @@ impl Workload {
             Workload::Typed => 30,
             Workload::TypedVsIndex => 10,
             Workload::InList => 300,
+            // Split across 64 tasks; a multiple of 8 so pgbench's 8 clients share it evenly.
+            Workload::Pool => 30_000,
         }
     }
 
     /// Rows one operation returns or writes (for the CPU-per-row column).
     pub fn rows_per_op(self) -> u64 {
         match self {
-            Workload::Point | Workload::Tiny => 1,
+            Workload::Point | Workload::Tiny | Workload::Pool => 1,
             Workload::Series => 1000,
             Workload::Wide | Workload::TypedVsIndex => WIDE_ROWS,
             Workload::Arrays | Workload::Bytea => 100,
@@ -162,6 +169,20 @@ impl Workload {
     pub fn contestants(self, python: bool) -> Vec<Contestant> {
         match self {
             Workload::TypedVsIndex => vec![Contestant::Pgtusk, Contestant::PgtuskByIndex],
+            Workload::Pool => {
+                let mut c = vec![
+                    Contestant::Pgtusk,
+                    Contestant::PgtuskAcquire,
+                    Contestant::Deadpool,
+                    Contestant::Sqlx,
+                    Contestant::SqlxNoPing,
+                ];
+                if python {
+                    c.push(Contestant::Asyncpg);
+                }
+                c.push(Contestant::Pgbench);
+                c
+            }
             _ => {
                 let mut c = vec![
                     Contestant::Pgtusk,
@@ -190,6 +211,9 @@ impl Workload {
             Workload::InList => Some(
                 "one sea-query SELECT ... WHERE id IN (list) per op; pgtusk-dialect renders it as id = ANY($1::int4[]) (one parameter, one cached statement for every length); sea-query-postgres and sea-query-sqlx render plain IN ($1, ..., $n): tokio-postgres query(&str) prepares each one anew (Parse/Describe round trip, then Bind/Execute), sqlx caches a statement per SQL text (up to 1000 lengths, its cache holds 100); asyncpg runs id = ANY($1::int4[]) with a list",
             ),
+            Workload::Pool => Some(
+                "a 2-worker multi-thread tokio runtime for every Rust pool; 64 tasks share the phase's ops. pgtusk: (&pool).fetch_one (the Executor on &Pool), pgtusk acquire: pool.acquire() then conn.fetch_one; deadpool-postgres: pool.get(), prepare_cached, query_one (RecyclingMethod::Fast, the default); sqlx: PgPool, query().fetch_one(&pool) with its defaults (test_before_acquire pings each acquire: one extra round trip), sqlx no ping: the same with test_before_acquire(false); asyncpg: create_pool(min_size=8, max_size=8), pool.fetchrow (its release runs the reset query: one extra round trip); pgbench: -S -M prepared -c 8 -j 2 on its own pgbench_accounts (scale 10, also 1M rows), its tps without connection time, client CPU from the children's utime+stime in 10 ms ticks (connection setup included), no checksum (the count of transactions is checked)",
+            ),
             Workload::TypedVsIndex => Some(
                 "both stream the same rows through fetch_stream; ratio = fetch_as / by-index (>= 1.0 means fetch_as is no slower)",
             ),
@@ -202,9 +226,17 @@ impl Workload {
 pub enum Contestant {
     Pgtusk,
     PgtuskByIndex,
+    /// Workload 9: `pool.acquire()` then the connection's query method.
+    PgtuskAcquire,
     TokioPostgres,
+    /// Workload 9: tokio-postgres through deadpool-postgres.
+    Deadpool,
     Sqlx,
+    /// Workload 9: sqlx's pool with `test_before_acquire(false)`.
+    SqlxNoPing,
     Asyncpg,
+    /// Workload 9: PostgreSQL's own C client, as a reference.
+    Pgbench,
 }
 
 impl Contestant {
@@ -212,9 +244,13 @@ impl Contestant {
         match self {
             Contestant::Pgtusk => "pgtusk",
             Contestant::PgtuskByIndex => "pgtusk by index",
+            Contestant::PgtuskAcquire => "pgtusk acquire",
             Contestant::TokioPostgres => "tokio-postgres",
+            Contestant::Deadpool => "deadpool-postgres",
             Contestant::Sqlx => "sqlx",
+            Contestant::SqlxNoPing => "sqlx no ping",
             Contestant::Asyncpg => "asyncpg",
+            Contestant::Pgbench => "pgbench",
         }
     }
 }
@@ -343,6 +379,9 @@ impl InsertRows {
     }
 }
 
+/// Workload 9 runs on pools (pool.rs), not on these connections.
+const POOL_ELSEWHERE: &str = "workload 9 runs on the pools in pool.rs, not on one connection";
+
 /// One connection per Rust driver, kept for the whole run.
 pub struct Conns {
     pub pg: pgtusk::Connection,
@@ -401,6 +440,10 @@ impl Conns {
             Contestant::TokioPostgres => self.tokio_postgres(w, ops, seed).await,
             Contestant::Sqlx => self.sqlx(w, ops, seed).await,
             Contestant::Asyncpg => Err("asyncpg runs in its own process".into()),
+            Contestant::PgtuskAcquire
+            | Contestant::Deadpool
+            | Contestant::SqlxNoPing
+            | Contestant::Pgbench => Err(format!("{} runs workload 9 only", c.name()).into()),
         }
     }
 
@@ -498,6 +541,7 @@ impl Conns {
                     }
                 }
             }
+            Workload::Pool => return Err(POOL_ELSEWHERE.into()),
             Workload::InList => {
                 for op in &self.inlist {
                     let rows = op.select().fetch_all(&mut *conn).await?;
@@ -614,6 +658,7 @@ impl Conns {
                 }
             }
             Workload::TypedVsIndex => return Err("not runnable".into()),
+            Workload::Pool => return Err(POOL_ELSEWHERE.into()),
         }
         Ok(s)
     }
@@ -709,6 +754,7 @@ impl Conns {
                 }
             }
             Workload::TypedVsIndex => return Err("not runnable".into()),
+            Workload::Pool => return Err(POOL_ELSEWHERE.into()),
         }
         Ok(s)
     }

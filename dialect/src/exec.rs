@@ -1,5 +1,6 @@
 //! Running sea-query statements on pgtusk: [`StatementExt`] runs them on any [`Executor`]
-//! (pgtusk's own trait, re-exported here: a connection today, transactions and pools next).
+//! (pgtusk's own trait, re-exported here): a connection, a transaction, a pooled connection,
+//! or the pool itself (`&mut &pool`: each statement acquires a connection and releases it).
 //!
 //! ```no_run
 //! use pgtusk_dialect::StatementExt;

@@ -4,12 +4,15 @@
 use std::future::Future;
 
 use crate::connection::RowStream;
+use crate::pool::{ConnectionRef, PooledConnection};
 use crate::{
-    Connection, Decode, Encode, FromRecord, IntoQuery, Record, Result, Statement, Transaction,
+    Connection, Decode, Encode, Error, FromRecord, IntoQuery, Pool, Record, Result, Statement,
+    Transaction,
 };
 
-/// Something that runs SQL with parameters: a [`Connection`] or a
-/// [`Transaction`](crate::Transaction) (and the pool, when it lands), so code generic over
+/// Something that runs SQL with parameters: a [`Connection`], a
+/// [`Transaction`](crate::Transaction), a [`Pool`] (each call acquires a connection and
+/// releases it) or a [`PooledConnection`], so code generic over
 /// `Executor` (a query builder, a repository, a helper) takes any of them.
 ///
 /// The methods are [`Connection`]'s query methods: SQL text (through the statement cache) or
@@ -251,6 +254,156 @@ macro_rules! executor_via_connection {
 
 executor_via_connection!(Connection, |conn| conn);
 executor_via_connection!(Transaction<'_>, |tx| &mut **tx);
+executor_via_connection!(PooledConnection, |conn| &mut **conn);
+
+/// Implements [`Executor`] for a pool: each method acquires a connection, runs on it, and
+/// releases it (a row stream keeps its connection until it is dropped).
+macro_rules! executor_via_pool {
+    ($ty:ty, |$this:ident| $pool:expr) => {
+        impl Executor for $ty {
+            fn execute<'a>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<u64>> + Send {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.execute(query, params).await }
+            }
+
+            fn fetch<'a>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<Vec<Record>>> + Send {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.fetch(query, params).await }
+            }
+
+            fn fetch_one<'a>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<Record>> + Send {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.fetch_one(query, params).await }
+            }
+
+            fn fetch_optional<'a>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<Option<Record>>> + Send {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.fetch_optional(query, params).await }
+            }
+
+            fn fetch_value<'a, T>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<T>> + Send
+            where
+                T: for<'r> Decode<'r> + Send,
+            {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.fetch_value(query, params).await }
+            }
+
+            fn fetch_as<'a, T>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<Vec<T>>> + Send
+            where
+                T: for<'r> FromRecord<'r> + Send,
+            {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.fetch_as(query, params).await }
+            }
+
+            fn fetch_one_as<'a, T>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<T>> + Send
+            where
+                T: for<'r> FromRecord<'r> + Send,
+            {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.fetch_one_as(query, params).await }
+            }
+
+            fn fetch_optional_as<'a, T>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<Option<T>>> + Send
+            where
+                T: for<'r> FromRecord<'r> + Send,
+            {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.fetch_optional_as(query, params).await }
+            }
+
+            /// The stream owns the connection it runs on, which goes back to the pool when
+            /// the stream is dropped.
+            fn fetch_stream<'s, 'a>(
+                &'s mut self,
+                query: impl IntoQuery<'a> + Send,
+                params: &[&(dyn Encode + Sync)],
+            ) -> impl Future<Output = Result<RowStream<'s>>> + Send {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move {
+                    let mut conn = pool.acquire().await?;
+                    let stream = conn.fetch_stream(query, params).await?.detach();
+                    Ok(stream.attach(ConnectionRef::Pooled(Box::new(conn))))
+                }
+            }
+
+            /// A [`Statement`] belongs to one connection, and a pool's queries each run on
+            /// whichever connection is free: this returns an error that says so. Queries on
+            /// the pool are prepared and cached on each connection by themselves; to use a
+            /// statement of your own, acquire a connection and prepare it there.
+            fn prepare(&mut self, sql: &str) -> impl Future<Output = Result<Statement>> + Send {
+                let message = format!(
+                    "a prepared Statement belongs to one connection, and the pool runs each \
+                     query on whichever is free: acquire a connection (pool.acquire()) and \
+                     prepare on it. Queries on the pool are prepared and cached on every \
+                     connection anyway ({})",
+                    crate::connection::truncated(sql)
+                );
+                std::future::ready(Err(Error::Interface(message)))
+            }
+
+            fn execute_many<'a, 'p, I, P>(
+                &mut self,
+                query: impl IntoQuery<'a> + Send,
+                param_sets: I,
+            ) -> impl Future<Output = Result<u64>> + Send
+            where
+                I: IntoIterator<Item = P> + Send,
+                I::IntoIter: Send,
+                P: AsRef<[&'p (dyn Encode + Sync)]> + Send,
+            {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.execute_many(query, param_sets).await }
+            }
+        }
+    };
+}
+
+executor_via_pool!(Pool, |pool| pool);
+executor_via_pool!(&Pool, |pool| *pool);
 
 impl<E: Executor> Executor for &mut E {
     fn execute<'a>(

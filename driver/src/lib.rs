@@ -37,6 +37,7 @@ pub mod error;
 mod executor;
 mod from_record;
 mod notify;
+pub mod pool;
 pub mod protocol;
 mod record;
 mod statement;
@@ -57,6 +58,7 @@ pub use notify::{Listener, ListenerEvent, Notifications};
 /// (domains) and enums.
 #[cfg(feature = "derive")]
 pub use pgtusk_derive::{FromRecord, Type};
+pub use pool::{Pool, PoolOptions, PoolStatus, PooledConnection};
 pub use protocol::backend::{Notification, TransactionStatus};
 pub use record::{Column, ColumnIndex, Columns, Record};
 pub use statement::Statement;

@@ -35,6 +35,9 @@ pub(crate) struct StatementInner {
     pub(crate) result_formats: Vec<i16>,
     /// The connection this statement belongs to.
     pub(crate) connection_id: u64,
+    /// Running it may change the session (it calls `pg_advisory_lock`, `set_config`): a
+    /// pool resets the connection afterwards. See `protocol::session_state`.
+    pub(crate) changes_session: bool,
     /// Where to send this statement's name for closing once it is dropped.
     pub(crate) close_queue: Option<CloseQueue>,
 }
@@ -149,6 +152,11 @@ impl StatementCache {
 
     pub(crate) fn remove(&mut self, sql: &str) {
         self.entries.remove(sql);
+    }
+
+    /// Drops every statement, closing each on the server with the next request.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
     }
 
     /// Forgets every statement without closing them: the server has already dropped them

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result, SqlState};
+use crate::pool::ConnectionRef;
 use crate::protocol::backend::TransactionStatus;
 
 /// How a transaction isolates itself from others (`BEGIN ISOLATION LEVEL …`).
@@ -120,7 +121,7 @@ impl<'c> TransactionBuilder<'c> {
     /// [`Transaction::transaction`] for a nested one).
     pub async fn start(self) -> Result<Transaction<'c>> {
         let begin = self.begin_sql();
-        begin_on(self.conn, begin).await
+        begin_on(ConnectionRef::Borrowed(self.conn), begin).await
     }
 
     /// Runs `f` in a transaction: commits when it returns `Ok`, rolls back when it returns
@@ -154,7 +155,7 @@ impl<'c> TransactionBuilder<'c> {
         let mut attempt = 1;
         loop {
             let outcome = async {
-                let mut tx = begin_on(conn, begin.clone()).await?;
+                let mut tx = begin_on(ConnectionRef::Borrowed(&mut *conn), begin.clone()).await?;
                 let value = f(&mut tx).await?;
                 tx.commit().await?;
                 Ok(value)
@@ -198,7 +199,7 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(jittered)
 }
 
-async fn begin_on(conn: &mut Connection, begin: String) -> Result<Transaction<'_>> {
+async fn begin_on(mut conn: ConnectionRef<'_>, begin: String) -> Result<Transaction<'_>> {
     // Replies still owed (a dropped transaction's ROLLBACK) settle the status first; a
     // connection with nothing queued costs no I/O here.
     conn.settle().await?;
@@ -236,11 +237,18 @@ async fn begin_on(conn: &mut Connection, begin: String) -> Result<Transaction<'_
 /// # Ok(()) }
 /// ```
 pub struct Transaction<'c> {
-    conn: &'c mut Connection,
+    conn: ConnectionRef<'c>,
     /// 0 for the transaction itself, n for the savepoint n levels down.
     depth: u32,
     /// Neither committed nor rolled back yet: dropping it rolls back.
     open: bool,
+}
+
+impl Transaction<'static> {
+    /// A transaction that owns its (pooled) connection.
+    pub(crate) async fn begin_owned(conn: ConnectionRef<'static>) -> Result<Transaction<'static>> {
+        begin_on(conn, "BEGIN".to_owned()).await
+    }
 }
 
 impl Transaction<'_> {
@@ -252,7 +260,7 @@ impl Transaction<'_> {
             .session_mut()
             .queue_prelude(format!("SAVEPOINT {}", savepoint(depth)));
         Ok(Transaction {
-            conn: &mut *self.conn,
+            conn: ConnectionRef::Borrowed(&mut self.conn),
             depth,
             open: true,
         })
@@ -318,13 +326,13 @@ impl Deref for Transaction<'_> {
     type Target = Connection;
 
     fn deref(&self) -> &Connection {
-        self.conn
+        &self.conn
     }
 }
 
 impl DerefMut for Transaction<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.conn
+        &mut self.conn
     }
 }
 

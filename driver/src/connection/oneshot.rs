@@ -429,6 +429,7 @@ fn reshaped(stmt: &Statement, columns: Arc<Columns>) -> Statement {
         columns,
         param_formats: inner.param_formats.clone(),
         connection_id: inner.connection_id,
+        changes_session: inner.changes_session,
         close_queue: None,
     }))
 }

@@ -14,9 +14,11 @@ use super::oneshot::Started;
 use super::trace::QueryTrace;
 use super::{Connection, db_error};
 use crate::error::{DbError, Error, Result, SqlState};
+use crate::pool::ConnectionRef;
 use crate::protocol::backend::{DataRow, Message, RowDescription, TransactionStatus};
 use crate::protocol::frontend::{self, BindError};
 use crate::protocol::session::{Abandon, RequestKind};
+use crate::protocol::session_state::sql_changes_session;
 use crate::record::{Column, Columns, Record};
 use crate::statement::{Statement, StatementInner, format_codes};
 use crate::types::{Decode, Encode, Type};
@@ -221,6 +223,9 @@ impl Connection {
 
     async fn simple_command_untimed(&mut self, sql: &str) -> Result<String> {
         self.ready().await?;
+        if sql_changes_session(sql) {
+            self.session.mark_state_changed();
+        }
         self.session.simple_query(sql)?;
         self.flush().await?;
         let mut error = None;
@@ -399,7 +404,7 @@ impl Connection {
             }
         };
         Ok(RowStream {
-            conn: self,
+            conn: ConnectionRef::Borrowed(self),
             columns,
             error: None,
             rows_affected: None,
@@ -574,7 +579,10 @@ impl Connection {
                 let fresh = self.prepare_named(stmt.sql()).await?;
                 self.cache.insert(fresh.clone());
                 check.run(fresh.columns_arc())?;
-                self.bind_execute(&fresh, params, max_rows).await?;
+                // Missing again at once: a server connection shared with other clients.
+                self.bind_execute(&fresh, params, max_rows)
+                    .await
+                    .map_err(|e| e.with_query_hint(fresh.sql()))?;
                 Ok(Started::Reading(fresh.columns_arc().clone()))
             }
             Err(e) => Err(e),
@@ -586,10 +594,18 @@ impl Connection {
     /// statement, and the looked-up types when one of them was dropped.
     pub(super) fn forget_stale(&mut self, stmt: &Statement, e: &DbError) {
         self.cache.remove(stmt.sql());
-        if e.code() == SqlState::INTERNAL_ERROR {
-            // A type was dropped (and perhaps made again under a new OID).
+        // A type was dropped (and perhaps made again under a new OID).
+        let types = e.code() == SqlState::INTERNAL_ERROR;
+        if types {
             self.custom_types.clear();
             self.described.forget_all();
+        }
+        if let Some(stale) = &self.pool_stale {
+            stale.publish(stmt.sql(), types);
+            // This connection has already forgotten it.
+            if stale.newest() == self.stale_seen + 1 {
+                self.stale_seen += 1;
+            }
         }
     }
 
@@ -656,6 +672,9 @@ impl Connection {
         params: Params<'_>,
     ) -> Result<u64> {
         let inner = &stmt.0;
+        if inner.changes_session {
+            self.session.mark_state_changed();
+        }
         if params.len() != inner.params.len() {
             return Err(Error::Interface(format!(
                 "the statement takes {} parameter(s) but {} were given{}: {}",
@@ -832,6 +851,7 @@ impl Connection {
             param_formats,
             result_formats,
             connection_id: self.id,
+            changes_session: sql_changes_session(sql),
             close_queue,
         }))
     }
@@ -967,7 +987,7 @@ pub(super) fn query_text(query: QueryRef<'_>) -> &str {
 ///
 /// Dropping it early is safe: the connection drains the rest before its next operation.
 pub struct RowStream<'c> {
-    conn: &'c mut Connection,
+    conn: ConnectionRef<'c>,
     columns: Arc<Columns>,
     error: Option<Error>,
     rows_affected: Option<u64>,
@@ -980,7 +1000,67 @@ pub struct RowStream<'c> {
     read: Option<Box<super::oneshot::ReadResult>>,
 }
 
+/// A [`RowStream`] without its connection, to be given one it owns.
+pub(crate) struct DetachedRowStream {
+    columns: Arc<Columns>,
+    error: Option<Error>,
+    rows_affected: Option<u64>,
+    rows: usize,
+    done: bool,
+    trace: Option<Box<(QueryTrace, String)>>,
+    read: Option<Box<super::oneshot::ReadResult>>,
+}
+
+impl DetachedRowStream {
+    /// The stream again, on `conn`: the connection it was split from.
+    pub(crate) fn attach(self, conn: ConnectionRef<'_>) -> RowStream<'_> {
+        let DetachedRowStream {
+            columns,
+            error,
+            rows_affected,
+            rows,
+            done,
+            trace,
+            read,
+        } = self;
+        RowStream {
+            conn,
+            columns,
+            error,
+            rows_affected,
+            rows,
+            done,
+            trace,
+            read,
+        }
+    }
+}
+
 impl RowStream<'_> {
+    /// Splits the stream from the connection it borrows, so that the connection can move
+    /// into it (a pooled connection the stream then owns).
+    pub(crate) fn detach(self) -> DetachedRowStream {
+        let RowStream {
+            conn: _,
+            columns,
+            error,
+            rows_affected,
+            rows,
+            done,
+            trace,
+            read,
+        } = self;
+        DetachedRowStream {
+            columns,
+            error,
+            rows_affected,
+            rows,
+            done,
+            trace,
+            read,
+        }
+    }
+
     /// Ends the stream, with its tracing event.
     fn end(&mut self, error: Option<&Error>) {
         self.done = true;

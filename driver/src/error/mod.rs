@@ -85,6 +85,13 @@ pub enum Error {
     /// A statement ran longer than `command_timeout` and was cancelled; the message names the
     /// statement and the limit.
     Timeout(String),
+    /// [`Pool::acquire`](crate::Pool::acquire) found no connection within `acquire_timeout`
+    /// (or a new connection did not open within it); the message gives the pool's state
+    /// (size, idle, in use, waiting) and what to change.
+    PoolTimedOut(String),
+    /// The pool was closed ([`Pool::close`](crate::Pool::close),
+    /// [`Pool::terminate`](crate::Pool::terminate)): it hands out no more connections.
+    PoolClosed,
 }
 
 /// Shorthand used throughout the crate.
@@ -122,6 +129,10 @@ impl fmt::Display for Error {
                  the limit with Connection::set_notification_buffer"
             ),
             Error::Timeout(m) => write!(f, "timed out: {m}"),
+            Error::PoolTimedOut(m) => write!(f, "pool timed out: {m}"),
+            Error::PoolClosed => {
+                f.write_str("the pool is closed: it hands out no more connections")
+            }
         }
     }
 }

@@ -28,8 +28,13 @@ impl Error {
 
 /// The hint for `db` raised by `sql`, if pgtusk has one.
 fn query_hint(db: &DbError, sql: &str) -> Option<String> {
-    if db.code == SqlState::DUPLICATE_PREPARED_STATEMENT && db.message.contains("\"pgtusk_") {
-        return Some(SHARED_SERVER_CONNECTION.to_owned());
+    if db.message.contains("\"pgtusk_") {
+        if db.code == SqlState::DUPLICATE_PREPARED_STATEMENT {
+            return Some(format!("{NAME_TAKEN}{SHARED_CONNECTION_REMEDY}"));
+        }
+        if db.code == SqlState::INVALID_SQL_STATEMENT_NAME {
+            return Some(format!("{NAME_MISSING}{SHARED_CONNECTION_REMEDY}"));
+        }
     }
     if db.code != SqlState::SYNTAX_ERROR {
         return None;
@@ -61,11 +66,17 @@ fn query_hint(db: &DbError, sql: &str) -> Option<String> {
     ))
 }
 
-/// pgtusk names its statements per connection, so the server holding one of our names already
-/// is a server connection shared with another client: a transaction-pooling pgbouncer.
-const SHARED_SERVER_CONNECTION: &str = "another client already prepared this statement name on \
-     the same server connection, as happens behind pgbouncer in transaction pooling mode: set \
-     statement_cache_size=0 (uncached queries are safe there), or use pool_mode=session";
+/// pgtusk names its statements per connection, so the server holding one of our names already,
+/// or missing one we prepared (and retried once), is a server connection shared with other
+/// clients: a transaction-pooling pgbouncer.
+const NAME_TAKEN: &str = "another client already prepared this statement name on the same \
+     server connection, as happens behind pgbouncer in transaction pooling mode";
+const NAME_MISSING: &str = "a statement this connection prepared is missing on the server, as \
+     happens behind pgbouncer in transaction pooling mode (the next request went to another \
+     server connection)";
+const SHARED_CONNECTION_REMEDY: &str = ": set statement_cache_size=0 (uncached queries are safe \
+     there), or use pool_mode=session, or connect pgtusk's Pool to PostgreSQL directly instead \
+     of pgbouncer";
 
 /// `text` without the SQL keyword `keyword` at its end (any case, a whole word), or `None`.
 fn strip_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
@@ -114,8 +125,18 @@ mod tests {
             .expect("a hint");
         assert!(hint.contains("statement_cache_size=0"), "{hint}");
         assert!(hint.contains("pgbouncer"), "{hint}");
+        assert!(hint.contains("pgtusk's Pool"), "{hint}");
         // A name the user chose (PREPARE by hand) is not ours to explain.
         assert_eq!(hint_of(&duplicate("mine")), None);
+        let missing = |name: &str| {
+            let message = format!("prepared statement \"{name}\" does not exist");
+            let fields = [(b'S', "ERROR"), (b'C', "26000"), (b'M', message.as_str())];
+            Error::from(DbError::from_fields(fields).unwrap()).with_query_hint("SELECT 1")
+        };
+        let err = missing("pgtusk_7");
+        let hint = hint_of(&err).expect("a hint");
+        assert!(hint.contains("statement_cache_size=0"), "{hint}");
+        assert_eq!(hint_of(&missing("mine")), None);
     }
 
     #[test]

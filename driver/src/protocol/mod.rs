@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod frontend;
 pub(crate) mod session;
+pub(crate) mod session_state;
 
 use std::fmt;
 

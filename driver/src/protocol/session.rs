@@ -32,6 +32,7 @@ use bytes::{Buf, BytesMut};
 
 use super::backend::{ErrorFields, Message, Notification, TransactionStatus};
 use super::frontend;
+use super::session_state::tag_leaves_state;
 use crate::error::{DbError, Error};
 
 /// Server statements and portals to close with the next extended request. Shared with every
@@ -182,6 +183,9 @@ pub(crate) struct Session {
     broken: bool,
     /// DISCARD ALL or DEALLOCATE ALL ran: the server has no prepared statements left.
     statements_discarded: bool,
+    /// A command may have left state in the session (a SET, a LISTEN, an advisory lock):
+    /// see `session_state`. A pool resets such a connection before reusing it.
+    state_changed: bool,
     /// The oldest request is the operation's own: its rows go to it (kept in step with
     /// `requests` by `refresh`, so a row costs one flag check).
     delivering: bool,
@@ -205,6 +209,7 @@ impl Session {
             fatal: None,
             broken: false,
             statements_discarded: false,
+            state_changed: false,
             delivering: false,
             prelude: Vec::new(),
         };
@@ -511,8 +516,11 @@ impl Session {
             Message::DataRow(_) | Message::RowDescription(_) | Message::BindComplete => {}
             Message::CommandComplete(done) => {
                 front.results += 1;
-                if matches!(done.tag_bytes(), b"DISCARD ALL" | b"DEALLOCATE ALL") {
-                    self.statements_discarded = true;
+                if tag_leaves_state(done.tag_bytes()) {
+                    self.state_changed = true;
+                    if matches!(done.tag_bytes(), b"DISCARD ALL" | b"DEALLOCATE ALL") {
+                        self.statements_discarded = true;
+                    }
                 }
             }
             Message::EmptyQueryResponse | Message::PortalSuspended => front.results += 1,
@@ -691,6 +699,22 @@ impl Session {
     /// Whether DISCARD ALL / DEALLOCATE ALL ran since the last call.
     pub(crate) fn take_statements_discarded(&mut self) -> bool {
         std::mem::take(&mut self.statements_discarded)
+    }
+
+    /// Notes that a statement about to run may change the session (see `session_state`).
+    pub(crate) fn mark_state_changed(&mut self) {
+        self.state_changed = true;
+    }
+
+    /// Whether a command may have left state in the session since the last call.
+    pub(crate) fn take_state_changed(&mut self) -> bool {
+        std::mem::take(&mut self.state_changed)
+    }
+
+    /// Forgets the notifications not read yet (the session stopped listening).
+    pub(crate) fn clear_notifications(&mut self) {
+        self.notifications.clear();
+        self.notifications_dropped = 0;
     }
 
     /// Queues a notification; when the buffer is full the oldest one goes, counted, so the
