@@ -31,10 +31,12 @@ mod builder;
 pub mod exec;
 mod list_string;
 pub mod params;
+mod rewrite;
 pub mod value;
 mod value_array;
 
 pub use builder::TuskQueryBuilder;
 pub use exec::{Executor, StatementExt};
 pub use params::{Params, bind};
+pub use rewrite::rewrite;
 pub use sea_query;
