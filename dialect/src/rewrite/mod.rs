@@ -130,3 +130,6 @@ fn uniform(values: &[Value], params: &[u32]) -> Option<ElementType> {
     }
     first
 }
+
+#[cfg(test)]
+mod tests;
