@@ -80,10 +80,7 @@ async fn a_list_past_65535_values_is_one_parameter() {
         .build(PostgresQueryBuilder);
     assert_eq!(values.0.len(), 200_000);
     let (sql, values) = rewrite(&sql, values);
-    assert_eq!(
-        sql,
-        r#"SELECT COUNT("id") FROM "ids" WHERE "id" = ANY($1)"#
-    );
+    assert_eq!(sql, r#"SELECT COUNT("id") FROM "ids" WHERE "id" = ANY($1)"#);
     let params = bind(values).unwrap();
     let row = conn.fetch_one(&sql, &params.as_refs()).await.unwrap();
     let n: i64 = row.get(0);

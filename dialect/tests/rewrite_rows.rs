@@ -28,7 +28,11 @@ fn select(columns: &[&str], rows: &[Vec<Expr>], not: bool) -> [SelectStatement; 
                 .collect::<Vec<_>>(),
         )
     };
-    let list = || rows.iter().map(|r| Expr::tuple(r.clone())).collect::<Vec<_>>();
+    let list = || {
+        rows.iter()
+            .map(|r| Expr::tuple(r.clone()))
+            .collect::<Vec<_>>()
+    };
     let test = || {
         if not {
             left().is_not_in(list())
@@ -65,9 +69,7 @@ async fn typed_rows_return_the_same_rows() {
     let int = |v: Option<i32>| Expr::val(Value::Int(v));
     let big = |v: Option<i64>| Expr::val(Value::BigInt(v));
     let uuid = |n: Option<u128>| Expr::val(Value::Uuid(n.map(uuid::Uuid::from_u128)));
-    let mood = |m: Option<&str>| {
-        Expr::val(Value::String(m.map(str::to_owned))).as_enum("rw_mood")
-    };
+    let mood = |m: Option<&str>| Expr::val(Value::String(m.map(str::to_owned))).as_enum("rw_mood");
     let cases: Vec<(&[&str], Vec<Vec<Expr>>)> = vec![
         (&["a", "b"], vec![vec![int(Some(1)), big(Some(10))]]),
         (

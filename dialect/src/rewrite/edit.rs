@@ -19,7 +19,10 @@ pub(crate) enum Piece {
     Text(String),
     /// A new placeholder, bound to the array of the values of the old placeholders `params`
     /// (their numbers `n` in `$n`), as `ty`.
-    Array { ty: ArrayType, params: Vec<u32> },
+    Array {
+        ty: ArrayType,
+        params: Vec<u32>,
+    },
 }
 
 impl Piece {
@@ -40,16 +43,23 @@ pub(crate) fn apply(
 ) -> Result<(String, Values), Values> {
     // Insertions before the replacement that starts at the same place.
     edits.sort_by_key(|e| (e.start, e.end > e.start));
-    if edits.windows(2).any(|w| w[1].start < w[0].end) || !takes_each_once(tokens, &edits, &values) {
+    if edits.windows(2).any(|w| w[1].start < w[0].end) || !takes_each_once(tokens, &edits, &values)
+    {
         return Err(values);
     }
-    let mut old: Vec<Option<Value>> = values.0.into_iter().map(Some).collect();
+    let mut old = values.0;
     let mut out = String::with_capacity(sql.len());
     let mut new = Vec::new();
     let mut next = edits.iter().peekable();
+    // Copied up to `at`; the text before `skip_to` is replaced.
+    let mut at = 0;
     let mut skip_to = 0;
     for t in tokens {
-        while let Some(e) = next.next_if(|e| e.start <= t.start) {
+        // Spaces and comments between tokens, unless replaced.
+        if at >= skip_to {
+            out.push_str(&sql[at..t.start()]);
+        }
+        while let Some(e) = next.next_if(|e| e.start <= t.start()) {
             for piece in &e.pieces {
                 match piece {
                     Piece::Text(s) => out.push_str(s),
@@ -65,15 +75,21 @@ pub(crate) fn apply(
             }
             skip_to = skip_to.max(e.end);
         }
-        if t.start < skip_to {
+        at = t.end();
+        if t.start() < skip_to {
             continue;
         }
         match t.kind {
             // Checked above: every placeholder is still there.
-            Kind::Param(n) => push(&mut out, &mut new, take(&mut old, n).unwrap_or(Value::Bool(None))),
-            _ => out.push_str(&sql[t.start..t.end]),
+            Kind::Param(n) => push(
+                &mut out,
+                &mut new,
+                take(&mut old, n).unwrap_or(Value::Bool(None)),
+            ),
+            _ => out.push_str(&sql[t.start()..t.end()]),
         }
     }
+    out.push_str(&sql[at..]);
     Ok((out, Values(new)))
 }
 
@@ -90,11 +106,11 @@ fn takes_each_once(tokens: &[Token], edits: &[Edit], values: &Values) -> bool {
     let mut inside = vec![false; n + 1];
     let mut e = 0;
     for t in tokens {
-        while e < edits.len() && edits[e].end <= t.start {
+        while e < edits.len() && edits[e].end <= t.start() {
             e += 1;
         }
         if let (Kind::Param(p), Some(edit)) = (t.kind, edits.get(e)) {
-            if edit.start <= t.start && t.start < edit.end {
+            if edit.start <= t.start() && t.start() < edit.end {
                 match inside.get_mut(p as usize) {
                     Some(slot) if p > 0 => *slot = true,
                     _ => return false,
@@ -117,9 +133,10 @@ fn takes_each_once(tokens: &[Token], edits: &[Edit], values: &Values) -> bool {
     !inside.contains(&true)
 }
 
-/// The value of `$n`, once.
-fn take(old: &mut [Option<Value>], n: u32) -> Option<Value> {
-    old.get_mut(usize::try_from(n).ok()?.checked_sub(1)?)?.take()
+/// The value of `$n` (taken once each: checked by `takes_each_once`).
+fn take(old: &mut [Value], n: u32) -> Option<Value> {
+    let slot = old.get_mut(usize::try_from(n).ok()?.checked_sub(1)?)?;
+    Some(std::mem::replace(slot, Value::Bool(None)))
 }
 
 /// A value as an item of an array parameter: an enum travels as its label, which the server

@@ -85,9 +85,7 @@ fn list(sql: &Sql<'_>, values: &[Value], in_: usize, out: &mut Vec<Edit>) {
 
 /// The placeholders of items that are all written alike (all `$n`, or all cast to one type),
 /// and that cast.
-fn one_form<'a>(
-    items: &[Item<'a>],
-) -> Option<(Vec<u32>, Option<super::syntax::Cast<'a>>)> {
+fn one_form<'a>(items: &[Item<'a>]) -> Option<(Vec<u32>, Option<super::syntax::Cast<'a>>)> {
     let cast = items.first()?.cast;
     items
         .iter()

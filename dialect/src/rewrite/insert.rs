@@ -64,12 +64,15 @@ pub(crate) fn edit(sql: &Sql<'_>, values: &[Value]) -> Option<Edit> {
         if sql.kind(i) != Some(Kind::LParen) {
             return None;
         }
-        let row = sql.items(i)?;
-        if row.len() != columns.len() {
+        let mut j = 0;
+        let width = sql.each_item(i, |item| {
+            if let Some(column) = by_column.get_mut(j) {
+                column.push(item);
+            }
+            j += 1;
+        })?;
+        if width != columns.len() {
             return None;
-        }
-        for (column, item) in by_column.iter_mut().zip(row) {
-            column.push(item);
         }
         i = sql.pair(i) + 1;
         if sql.kind(i) != Some(Kind::Comma) {

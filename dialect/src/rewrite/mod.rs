@@ -80,15 +80,18 @@ pub fn rewrite(sql: &str, values: Values) -> (String, Values) {
     if values.0.is_empty() {
         return (sql.to_owned(), values);
     }
-    let (tokens, closed) = tokenizer::tokenize(sql);
-    if !closed || !numbered_in_order(&tokens, values.0.len()) {
+    let Some(tokens) = tokenizer::tokenize(sql) else {
+        return (sql.to_owned(), values);
+    };
+    if !numbered_in_order(&tokens, values.0.len()) {
         return (sql.to_owned(), values);
     }
-    let Some(code) = syntax::Sql::new(sql, &tokens) else {
+    let Some(code) = syntax::Sql::new(sql, tokens) else {
         return (sql.to_owned(), values);
     };
     // One statement: nothing after a `;` but the end.
-    if (0..code.len()).any(|i| code.kind(i) == Some(tokenizer::Kind::Semicolon) && i + 1 < code.len())
+    if (0..code.len())
+        .any(|i| code.kind(i) == Some(tokenizer::Kind::Semicolon) && i + 1 < code.len())
     {
         return (sql.to_owned(), values);
     }
@@ -98,7 +101,7 @@ pub fn rewrite(sql: &str, values: Values) -> (String, Values) {
     if edits.is_empty() {
         return (sql.to_owned(), values);
     }
-    edit::apply(sql, &tokens, edits, values).unwrap_or_else(|values| (sql.to_owned(), values))
+    edit::apply(sql, code.tokens(), edits, values).unwrap_or_else(|values| (sql.to_owned(), values))
 }
 
 /// Whether the placeholders are `$1`, `$2`, … `$count`, each once, in that order.
@@ -118,17 +121,22 @@ fn numbered_in_order(tokens: &[tokenizer::Token], count: usize) -> bool {
 /// The element type of the values of placeholders `params`, if they are all of one variant
 /// that arrays carry (enums count as strings: they travel as their labels).
 fn uniform(values: &[Value], params: &[u32]) -> Option<ElementType> {
-    let mut first: Option<ElementType> = None;
-    for &n in params {
-        let value = values.get(usize::try_from(n).ok()?.checked_sub(1)?)?;
-        let ty = element_type(value)?;
-        match &first {
-            None => first = Some(ty),
-            Some(f) if f.array_type == ty.array_type => {}
-            Some(_) => return None,
+    let value = |n: u32| values.get(usize::try_from(n).ok()?.checked_sub(1)?);
+    let first = value(*params.first()?)?;
+    let ty = element_type(first)?;
+    let string = |v: &Value| matches!(v, Value::String(_) | Value::Enum(_));
+    for &n in &params[1..] {
+        let v = value(n)?;
+        let same = if string(first) {
+            string(v)
+        } else {
+            std::mem::discriminant(v) == std::mem::discriminant(first)
+        };
+        if !same {
+            return None;
         }
     }
-    first
+    Some(ty)
 }
 
 #[cfg(test)]

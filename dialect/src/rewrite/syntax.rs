@@ -8,19 +8,16 @@ use super::tokenizer::{Kind, Token};
 pub(crate) struct Sql<'a> {
     pub src: &'a str,
     toks: Vec<Token>,
-    pair: Vec<usize>,
+    /// For a bracket, the index of its partner.
+    pair: Vec<u32>,
 }
 
 impl<'a> Sql<'a> {
-    /// The code tokens of `tokens`; `None` if a bracket has no partner (the statement is left
-    /// alone: the server will say what is wrong with it).
-    pub fn new(src: &'a str, tokens: &[Token]) -> Option<Self> {
-        let toks: Vec<Token> = tokens
-            .iter()
-            .filter(|t| !matches!(t.kind, Kind::Space | Kind::Comment))
-            .copied()
-            .collect();
-        let mut pair = vec![usize::MAX; toks.len()];
+    /// `tokens` with their brackets paired; `None` if a bracket has no partner (the statement
+    /// is left alone: the server will say what is wrong with it).
+    pub fn new(src: &'a str, toks: Vec<Token>) -> Option<Self> {
+        // Fewer tokens than bytes, and the bytes fit in u32 (see `tokenize`).
+        let mut pair = vec![u32::MAX; toks.len()];
         let mut open = Vec::new();
         for (i, t) in toks.iter().enumerate() {
             match t.kind {
@@ -35,8 +32,8 @@ impl<'a> Sql<'a> {
                     if toks[o].kind != want {
                         return None;
                     }
-                    pair[o] = i;
-                    pair[i] = o;
+                    pair[o] = i as u32;
+                    pair[i] = o as u32;
                 }
                 _ => {}
             }
@@ -60,27 +57,32 @@ impl<'a> Sql<'a> {
 
     pub fn text(&self, i: usize) -> &'a str {
         let t = self.toks[i];
-        &self.src[t.start..t.end]
+        &self.src[t.start()..t.end()]
     }
 
     /// The source text from the start of token `a` to the end of token `b`.
     pub fn span(&self, a: usize, b: usize) -> &'a str {
-        &self.src[self.toks[a].start..self.toks[b].end]
+        &self.src[self.toks[a].start()..self.toks[b].end()]
     }
 
     /// Byte offset where token `i` starts.
     pub fn start(&self, i: usize) -> usize {
-        self.toks[i].start
+        self.toks[i].start()
     }
 
     /// Byte offset where token `i` ends.
     pub fn end(&self, i: usize) -> usize {
-        self.toks[i].end
+        self.toks[i].end()
+    }
+
+    /// All the tokens.
+    pub fn tokens(&self) -> &[Token] {
+        &self.toks
     }
 
     /// The partner of the bracket at `i`.
     pub fn pair(&self, i: usize) -> usize {
-        self.pair[i]
+        self.pair[i] as usize
     }
 
     /// Whether token `i` is the bare word `word` (any case).
@@ -143,9 +145,21 @@ impl<'a> Sql<'a> {
                     form: CastForm::Colons,
                     ty: self.span(i + 2, last),
                 };
-                (Item { param: n, cast: Some(cast) }, last)
+                (
+                    Item {
+                        param: n,
+                        cast: Some(cast),
+                    },
+                    last,
+                )
             }
-            Kind::Param(n) => (Item { param: n, cast: None }, i),
+            Kind::Param(n) => (
+                Item {
+                    param: n,
+                    cast: None,
+                },
+                i,
+            ),
             Kind::Word if self.is_word(i, "CAST") && self.kind(i + 1) == Some(Kind::LParen) => {
                 let Some(Kind::Param(n)) = self.kind(i + 2) else {
                     return None;
@@ -161,7 +175,13 @@ impl<'a> Sql<'a> {
                     form: CastForm::Function,
                     ty: self.span(i + 4, last),
                 };
-                (Item { param: n, cast: Some(cast) }, last + 1)
+                (
+                    Item {
+                        param: n,
+                        cast: Some(cast),
+                    },
+                    last + 1,
+                )
             }
             _ => return None,
         };
@@ -170,16 +190,28 @@ impl<'a> Sql<'a> {
 
     /// The items of the list in brackets at `open`, if every one is a placeholder item.
     pub fn items(&self, open: usize) -> Option<Vec<Item<'a>>> {
-        let close = self.pair(open);
         let mut out = Vec::new();
+        self.each_item(open, |item| out.push(item))?;
+        Some(out)
+    }
+
+    /// Calls `f` with each item of the list in brackets at `open`, and says how many there
+    /// were; `None` as soon as one is not a placeholder item (`f` may have seen some).
+    pub fn each_item(&self, open: usize, mut f: impl FnMut(Item<'a>)) -> Option<usize> {
+        let close = self.pair(open);
+        // `()` and `($1,)` are not lists of items.
+        if close == open + 1 || self.kind(close - 1) == Some(Kind::Comma) {
+            return None;
+        }
+        let mut count = 0;
         let mut i = open + 1;
         while i < close {
             let (item, last) = self.item(i)?;
-            out.push(item);
+            f(item);
+            count += 1;
             i = last + 2; // past the comma
         }
-        // `()` and `($1,)` are not lists of items.
-        (!out.is_empty() && self.kind(close - 1) != Some(Kind::Comma)).then_some(out)
+        Some(count)
     }
 }
 

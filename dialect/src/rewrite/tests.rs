@@ -9,7 +9,11 @@ fn ints(n: i32) -> Values {
 }
 
 fn strings(n: usize) -> Values {
-    Values((0..n).map(|i| Value::String(Some(format!("s{i}")))).collect())
+    Values(
+        (0..n)
+            .map(|i| Value::String(Some(format!("s{i}"))))
+            .collect(),
+    )
 }
 
 /// The rewritten SQL.
@@ -109,7 +113,10 @@ fn enum_casts_move_onto_the_array() {
         r#"SELECT 1 WHERE "m" IN (CAST($1 AS "mood"), $2)"#,
         values.clone(),
     );
-    unchanged(r#"SELECT 1 WHERE "m" IN ($1::varchar(5), $2::varchar(5))"#, values);
+    unchanged(
+        r#"SELECT 1 WHERE "m" IN ($1::varchar(5), $2::varchar(5))"#,
+        values,
+    );
 }
 
 #[test]
@@ -328,7 +335,9 @@ fn multi_row_insert_becomes_unnest_of_column_typed_arrays() {
     let array = |items: &[i32]| {
         Value::Array(
             ArrayType::Int,
-            Some(Box::new(items.iter().map(|&i| Value::Int(Some(i))).collect())),
+            Some(Box::new(
+                items.iter().map(|&i| Value::Int(Some(i))).collect(),
+            )),
         )
     };
     assert_eq!(
