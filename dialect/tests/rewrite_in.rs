@@ -6,11 +6,11 @@
 mod common;
 
 use chrono::{TimeZone, Utc};
-use pgtusk_dialect::rewrite;
 use pgtusk_dialect::sea_query::{
     Enum, Expr, ExprTrait, OptionEnum, Order, PostgresQueryBuilder, Query, QueryStatementWriter,
     Value, Values,
 };
+use pgtusk_dialect::{TuskQueryBuilder, rewrite};
 use rust_decimal::Decimal;
 
 /// Runs the statement as rendered and as rewritten; asserts the rewrite happened and both
@@ -29,6 +29,19 @@ async fn same_rows(conn: &mut pgtusk::Connection, stmt: &impl QueryStatementWrit
         .await
         .unwrap_or_else(|e| panic!("{what}: {new_sql}: {e}"));
     assert_eq!(got, want, "{what}\n{sql}\n{new_sql}");
+    // TuskQueryBuilder renders the same lists as arrays itself (enum casts included), and the
+    // rewrite leaves its output as it is.
+    let (tusk_sql, tusk_values) = stmt.build(TuskQueryBuilder::new());
+    assert!(
+        tusk_sql.contains("ANY(") || tusk_sql.contains("ALL("),
+        "{what}: {tusk_sql}"
+    );
+    let again = rewrite(&tusk_sql, tusk_values.clone());
+    assert_eq!(again, (tusk_sql.clone(), tusk_values.clone()));
+    let tusk = common::run(conn, &tusk_sql, tusk_values)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {tusk_sql}: {e}"));
+    assert_eq!(tusk, want, "{what}\n{sql}\n{tusk_sql}");
 }
 
 /// How a list item is written: a plain value, or as sea-orm writes ActiveEnum values.
@@ -245,6 +258,26 @@ fn mood(label: &'static str) -> Value {
         type_name: "rw_mood".into(),
         value: label.into(),
     })))
+}
+
+#[test]
+fn enum_cast_lists_render_as_one_cast_array() {
+    let select = Query::select()
+        .column("k")
+        .from("t")
+        .and_where(Expr::col("v").is_in(["sad", "ok"].map(|m| Expr::val(m).as_enum("rw_mood"))))
+        .to_owned();
+    let (sql, values) = select.build(PostgresQueryBuilder);
+    assert_eq!(
+        sql,
+        r#"SELECT "k" FROM "t" WHERE "v" IN (CAST($1 AS "rw_mood"), CAST($2 AS "rw_mood"))"#
+    );
+    let want = r#"SELECT "k" FROM "t" WHERE "v" = ANY(CAST($1 AS "rw_mood"[]))"#;
+    let (rewritten, rewritten_values) = rewrite(&sql, values);
+    assert_eq!(rewritten, want);
+    let (tusk, tusk_values) = select.build(TuskQueryBuilder::new());
+    assert_eq!(tusk, want);
+    assert_eq!(tusk_values, rewritten_values);
 }
 
 #[tokio::test]

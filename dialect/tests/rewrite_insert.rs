@@ -10,7 +10,7 @@ use pgtusk_dialect::sea_query::{
     Expr, ExprTrait, InsertStatement, OnConflict, PostgresQueryBuilder, Query, ReturningClause,
     Value,
 };
-use pgtusk_dialect::{bind, rewrite};
+use pgtusk_dialect::{StatementExt, bind, rewrite};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -391,4 +391,25 @@ async fn two_hundred_thousand_rows_in_one_statement() {
     assert_eq!(row.get::<i64>(2), 200_000);
     assert_eq!(row.get::<i64>(3), 50_000);
     assert!(row.get::<bool>(4));
+}
+
+/// `StatementExt` on an insert of several rows runs it through the rewrite.
+#[tokio::test]
+async fn statement_ext_inserts_through_the_rewrite() {
+    let mut conn = setup().await;
+    let stmt = insert("b", (0..5).map(|i| row(i as i32 + 1, i)));
+    let (sql, values) = stmt.build_tusk();
+    assert!(sql.contains("SELECT * FROM unnest("), "{sql}");
+    assert_eq!(values.0.len(), COLUMNS.len());
+    assert_eq!(stmt.execute(&mut conn).await.unwrap(), 5);
+    let (sql, values) =
+        insert("a", (0..5).map(|i| row(i as i32 + 1, i))).build(PostgresQueryBuilder);
+    common::run(&mut conn, &sql, values).await.unwrap();
+    assert_eq!(
+        contents(&mut conn, "b").await,
+        contents(&mut conn, "a").await
+    );
+    // One row stays a plain VALUES.
+    let (sql, _) = insert("b", [row(9, 0)]).build_tusk();
+    assert!(sql.contains(" VALUES ("), "{sql}");
 }
