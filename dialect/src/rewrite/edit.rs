@@ -94,9 +94,10 @@ pub(crate) fn apply(
 }
 
 fn push(out: &mut String, new: &mut Vec<Value>, value: Value) {
+    use std::fmt::Write;
     new.push(value);
-    out.push('$');
-    out.push_str(&new.len().to_string());
+    // Writing into a String does not fail.
+    let _ = write!(out, "${}", new.len());
 }
 
 /// Whether the arrays of `edits` take exactly the placeholders inside the text they replace,

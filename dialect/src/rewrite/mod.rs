@@ -27,7 +27,9 @@ use crate::array_type::{ElementType, element_type};
 ///
 /// Every list length is then one statement text (one prepared statement, one plan) and one
 /// parameter per list or column, however many values: a 200,000-row insert is as many
-/// parameters as it has columns, where `VALUES` stops at 65,535.
+/// parameters as it has columns, where `VALUES` stops at 65,535. Rows keep their order
+/// (identity and serial values, `RETURNING`), and `ON CONFLICT` and `RETURNING` stay as
+/// they are, their own placeholders renumbered.
 ///
 /// # Types: the same as the original statement's
 ///
@@ -44,8 +46,17 @@ use crate::array_type::{ElementType, element_type};
 ///   `int2`/`int4`/`int8`/`numeric`, which compare exactly with each other), so where the
 ///   original ran it compared the same values. A position of strings would compare as `text`
 ///   (`bpchar = text` is not char(n)'s `=`): such row lists stay unchanged.
-/// - Inserted arrays are typed as their columns' arrays, the type the server gives each `$i`
-///   of a `VALUES` row: see the `INSERT` row above and the module `insert`.
+/// - An inserted array is typed as its column's array, the type the server gives each `$i`
+///   of a `VALUES` row (it types them from the target columns), so the values are encoded for
+///   the same types and stored through the same assignments: char(n) pads, varchar(n) checks
+///   its length, a domain its constraints, json keeps its text, an enum or a type that
+///   travels as text (tsvector, a `String` into numeric) reads the same string. The statement
+///   does not name the column's type, so the array gets it without naming it:
+///   `CASE WHEN false THEN ARRAY[(NULL::"t")."a"] ELSE $1 END` — `(NULL::"t")."a"` has column
+///   `a`'s type (every table has a row type of its name), `CASE` gives `$1` its other
+///   branch's type, and the planner drops the branch never taken (the plan scans
+///   `unnest($1, …)`). A column sea-query casts (`CAST($1 AS "mood")`) gets the cast on its
+///   array instead, as before. Values the column refuses fail with the same SQLSTATE.
 ///
 /// # What passes unchanged
 ///
@@ -77,7 +88,7 @@ use crate::array_type::{ElementType, element_type};
 /// assert_eq!(values.0.len(), 2);
 /// ```
 pub fn rewrite(sql: &str, values: Values) -> (String, Values) {
-    if values.0.is_empty() {
+    if values.0.is_empty() || !may_have_a_list(sql) {
         return (sql.to_owned(), values);
     }
     let Some(tokens) = tokenizer::tokenize(sql) else {
@@ -102,6 +113,31 @@ pub fn rewrite(sql: &str, values: Values) -> (String, Values) {
         return (sql.to_owned(), values);
     }
     edit::apply(sql, code.tokens(), edits, values).unwrap_or_else(|values| (sql.to_owned(), values))
+}
+
+/// Whether `sql` has an `(` after the word `IN` or `VALUES` (spaces between): where the
+/// rewrites start. Most statements have neither and skip the tokenizer; one that has them,
+/// even in a literal, goes through it.
+fn may_have_a_list(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    let ends_with_word = |end: usize, word: &[u8]| {
+        end >= word.len()
+            && b[end - word.len()..end].eq_ignore_ascii_case(word)
+            && (end == word.len() || {
+                let c = b[end - word.len() - 1];
+                !(c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80)
+            })
+    };
+    b.iter().enumerate().any(|(i, &c)| {
+        if c != b'(' {
+            return false;
+        }
+        let mut end = i;
+        while end > 0 && b[end - 1].is_ascii_whitespace() {
+            end -= 1;
+        }
+        ends_with_word(end, b"IN") || ends_with_word(end, b"VALUES")
+    })
 }
 
 /// Whether the placeholders are `$1`, `$2`, … `$count`, each once, in that order.

@@ -421,3 +421,39 @@ fn output_of_the_dialect_builder_passes_unchanged() {
         ]),
     );
 }
+
+#[test]
+fn statements_without_in_or_values_skip_the_tokenizer() {
+    use super::may_have_a_list;
+    for sql in [
+        "x IN (1)",
+        "x in(1)",
+        "x NOT IN\n\t(1)",
+        "INSERT INTO t (a) VALUES ($1)",
+        "insert into t(a) values($1)",
+        "SELECT 'IN (' ",
+    ] {
+        assert!(may_have_a_list(sql), "{sql}");
+    }
+    for sql in [
+        "SELECT 1",
+        "SELECT min(x), join(y), \"in\" (z)",
+        "SELECT $1 IN_(2)",
+        "UPDATE t SET a = $1 WHERE id = $2",
+        "SELECT x FROM t WHERE y IN \"t\"",
+    ] {
+        assert!(!may_have_a_list(sql), "{sql}");
+    }
+}
+
+#[test]
+fn enum_array_casts_are_not_lists_of_labels() {
+    unchanged(
+        r#"SELECT 1 WHERE "m" IN (CAST($1 AS "mood"[]), CAST($2 AS "mood"[]))"#,
+        strings(2),
+    );
+    unchanged(
+        r#"INSERT INTO "t" ("m") VALUES (CAST($1 AS "mood"[])), (CAST($2 AS "mood"[]))"#,
+        strings(2),
+    );
+}
