@@ -457,3 +457,98 @@ fn enum_array_casts_are_not_lists_of_labels() {
         strings(2),
     );
 }
+
+/// Random statements from pieces of the grammar the rewrite looks at, lists among them: it
+/// never panics, and what it returns has placeholders `$1..$n` in order for its `n` values.
+#[test]
+fn random_statements_never_break_the_numbering() {
+    const PIECES: &[&str] = &[
+        " IN ",
+        " NOT ",
+        "(",
+        ")",
+        ", ",
+        "$P",
+        "'a'",
+        "'I''N ($1)'",
+        "\"c\"",
+        "\"t\".\"c\"",
+        "$$ $1 $$",
+        "-- x\n",
+        "/* $1 */",
+        "::",
+        "\"mood\"",
+        "CAST(",
+        " AS ",
+        "VALUES ",
+        " = ",
+        " AND ",
+        "SELECT ",
+        " WHERE ",
+        "[",
+        "]",
+        "E'\\''",
+        "lower",
+        " + ",
+        "ON CONFLICT ",
+        "RETURNING ",
+        ";",
+        "1",
+        " IS ",
+        " BETWEEN ",
+        " \"x\" IN ($P, $P)",
+        " \"x\" NOT IN ($P)",
+        " (\"a\", \"b\") IN (($P, $P), ($P, $P))",
+        " \"m\" IN (CAST($P AS \"mood\"), CAST($P AS \"mood\"))",
+        "INSERT INTO \"t\" (\"a\", \"b\") VALUES ($P, $P), ($P, $P)",
+        "INSERT INTO \"t\" (\"a\") VALUES ($P::\"mood\"), ($P::\"mood\")",
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut changed = 0;
+    for _ in 0..20_000 {
+        let mut sql = String::new();
+        let mut params = 0;
+        for _ in 0..next(12) + 1 {
+            let mut parts = PIECES[next(PIECES.len())].split("$P");
+            sql.push_str(parts.next().unwrap_or_default());
+            for part in parts {
+                params += 1;
+                sql.push_str(&format!("${params}{part}"));
+            }
+        }
+        let values = Values(
+            (0..params)
+                .map(|i| match next(8) {
+                    0 => Value::Int(None),
+                    1 => Value::String(Some(i.to_string())),
+                    _ => Value::Int(Some(i)),
+                })
+                .collect(),
+        );
+        let (out, new) = rewrite(&sql, values.clone());
+        if out == sql {
+            assert_eq!(new, values, "{sql}");
+            continue;
+        }
+        changed += 1;
+        let tokens = super::tokenizer::tokenize(&out).expect("the output tokenizes");
+        let numbers: Vec<u32> = tokens
+            .iter()
+            .filter_map(|t| match t.kind {
+                super::tokenizer::Kind::Param(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<u32> = (1..=new.0.len() as u32).collect();
+        assert_eq!(numbers, want, "{sql}\n{out}");
+        assert!(new.0.len() <= values.0.len(), "{sql}\n{out}");
+    }
+    // The pieces make lists often enough to exercise the rewrites.
+    assert!(changed > 1_000, "{changed} statements rewritten");
+}
