@@ -161,6 +161,25 @@ fn no_check(_: &Arc<Columns>) -> Result<()> {
 /// The most parameters one statement can take: the protocol counts them in 16 bits.
 const MAX_PARAMS: usize = u16::MAX as usize;
 
+/// Refuses more parameters than a statement can take before anything is sent: the server
+/// would count the statement's placeholders modulo 2^16 and describe a mangled statement.
+#[inline]
+pub(super) fn check_param_count(given: usize, sql: &str) -> Result<()> {
+    if given > MAX_PARAMS {
+        return Err(too_many_params(given, sql));
+    }
+    Ok(())
+}
+
+#[cold]
+fn too_many_params(given: usize, sql: &str) -> Error {
+    Error::Interface(format!(
+        "{given} parameters were given, but PostgreSQL takes at most 65535 per statement; pass a \
+         list as one array parameter (`= ANY($1)`, or pgtusk-dialect's rewrite): {}",
+        super::truncated(sql)
+    ))
+}
+
 /// Hands a result read whole (see `oneshot.rs`) to `sink`: its rows, and the rows affected.
 /// Cold, so that the hot loop in `run` stays as it was.
 #[cold]
@@ -551,6 +570,7 @@ impl Connection {
         limit: Limit,
         check: ColumnCheck<'_>,
     ) -> Result<Started> {
+        check_param_count(params.len(), query_text(query))?;
         self.ready().await?;
         let max_rows = if limit == Limit::One { 1 } else { 0 };
         let stmt = match query {
