@@ -19,6 +19,7 @@ use crate::array_type::{ElementType, element_type};
 /// | `expr IN (v1, …, vn)`, every `vi` a plain value of one variant | `expr = ANY($k::T[])` |
 /// | `expr NOT IN (v1, …, vn)` | `expr <> ALL($k::T[])` |
 /// | `expr IN ('a', …)`, `expr NOT IN ('a', …)`: strings | `expr = ANY($k)`, `expr <> ALL($k)`: no cast |
+/// | `expr IN (CAST('ok' AS "mood"), …)`: sea-orm's enum values (`Expr::val(v).as_enum("mood")`) | `expr = ANY(CAST($k AS "mood"[]))` |
 /// | `(a, b) IN ((1, 2.5), (2, 3.5))`, one variant per position, no strings | `(a, b) IN (SELECT * FROM unnest($1::int4[], $2::float8[]))` |
 /// | `expr IN ()`, `expr NOT IN ()` | `1 = 2`, `1 = 1` (sea-query's truth values, written inline: its `$1 = $2` would reach the server as two text parameters) |
 /// | columns, expressions, mixed variants, array values | unchanged (`IN (…)`) |
@@ -161,10 +162,17 @@ impl TuskQueryBuilder {
         sql.into_parts()
     }
 
-    /// `left IN (items)` as `left = ANY($k::T[])` (strings: `ANY($k)`), if the items qualify.
+    /// `left IN (items)` as `left = ANY($k::T[])` (strings: `ANY($k)`), if the items qualify;
+    /// items that are all `CAST(value AS "mood")` (sea-orm's enum values) as
+    /// `left = ANY(CAST($k AS "mood"[]))`.
     fn try_any(&self, left: &Expr, op: BinOper, items: &[Expr], sql: &mut impl SqlWriter) -> bool {
-        let Some((ty, values)) = uniform_values(items) else {
-            return false;
+        // The array's type: the element type of plain values, or the enum's name.
+        let (ty, values) = match enum_cast_values(items) {
+            Some((name, values)) => (Err(name), values),
+            None => match uniform_values(items) {
+                Some((ty, values)) => (Ok(ty), values),
+                None => return false,
+            },
         };
         let paren = !(self.inner_expr_well_known_greater_precedence(left, &op.into())
             && self.inner_expr_well_known_greater_precedence(left, &BinOper::Equal.into()));
@@ -181,9 +189,23 @@ impl TuskQueryBuilder {
             " <> ALL("
         })
         .unwrap();
-        // Strings take the left side's type, as inline literals do (see `crate::array_type`).
-        let cast = self.casts && !ty.takes_left_type();
-        self.push_array(ty, values, cast, sql);
+        match ty {
+            Ok(ty) => {
+                // Strings take the left side's type, as inline literals do (see
+                // `crate::array_type`).
+                let cast = self.casts && !ty.takes_left_type();
+                self.push_array(ty, values, cast, sql);
+            }
+            Err(name) => {
+                sql.write_str("CAST(").unwrap();
+                sql.push_param(
+                    Value::Array(ArrayType::String, Some(Box::new(values))),
+                    self,
+                );
+                let q = self.quote();
+                write!(sql, " AS {}{name}{}[])", q.left(), q.right()).unwrap();
+            }
+        }
         sql.write_str(")").unwrap();
         true
     }
@@ -269,6 +291,36 @@ impl TuskQueryBuilder {
             }
         }
     }
+}
+
+/// The type name and the labels of items that are all `CAST(value AS "name")` of one enum type
+/// `name` (sea-orm's ActiveEnum values: `Expr::val("ok").as_enum("mood")`), the values strings,
+/// enum values or NULLs of either; `None` otherwise.
+fn enum_cast_values(items: &[Expr]) -> Option<(String, Vec<Value>)> {
+    let mut name: Option<std::borrow::Cow<'static, str>> = None;
+    let mut values = Vec::with_capacity(items.len());
+    for item in items {
+        let Expr::AsEnum(ty, inner) = item else {
+            return None;
+        };
+        let ty = ty.inner();
+        match &name {
+            // `mood[]` casts an array: not a list of labels.
+            None if ty.ends_with("[]") => return None,
+            None => name = Some(ty),
+            Some(n) if *n == ty => {}
+            Some(_) => return None,
+        }
+        values.push(match inner.as_ref() {
+            Expr::Value(Value::String(s)) => Value::String(s.clone()),
+            Expr::Value(Value::Enum(sea_query::OptionEnum::Some(e))) => {
+                Value::String(Some(e.value.to_string()))
+            }
+            Expr::Value(Value::Enum(sea_query::OptionEnum::None(_))) => Value::String(None),
+            _ => return None,
+        });
+    }
+    Some((name?.into_owned(), values))
 }
 
 /// The items as values of one scalar variant, with their element type; `None` otherwise.

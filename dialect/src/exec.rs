@@ -45,7 +45,11 @@ where
 /// Runs a sea-query statement, rendered by [`TuskQueryBuilder`], in one line.
 ///
 /// Implemented for Select, Insert, Update and Delete statements and for a built
-/// `(String, Values)` pair (built with any builder whose placeholders are `$n`).
+/// `(String, Values)` pair (built with any builder whose placeholders are `$n`). An insert of
+/// several rows, and a built pair, also go through [`rewrite`](crate::rewrite): `VALUES` rows
+/// become one array per column (`INSERT … SELECT * FROM unnest(…)`: one statement for every
+/// row count, past 65,535 parameters), and a pair's `IN` lists become arrays as
+/// TuskQueryBuilder renders them.
 pub trait StatementExt {
     /// The SQL and its values, as [`TuskQueryBuilder`] renders them.
     fn build_tusk(&self) -> (String, Values);
@@ -143,15 +147,17 @@ macro_rules! statement_ext {
     )*};
 }
 
-statement_ext!(
-    SelectStatement,
-    InsertStatement,
-    UpdateStatement,
-    DeleteStatement
-);
+statement_ext!(SelectStatement, UpdateStatement, DeleteStatement);
+
+impl StatementExt for InsertStatement {
+    fn build_tusk(&self) -> (String, Values) {
+        let (sql, values) = self.build(TuskQueryBuilder::default());
+        crate::rewrite(&sql, values)
+    }
+}
 
 impl StatementExt for (String, Values) {
     fn build_tusk(&self) -> (String, Values) {
-        self.clone()
+        crate::rewrite(&self.0, self.1.clone())
     }
 }

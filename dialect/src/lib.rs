@@ -1,9 +1,11 @@
 //! sea-query on pgtusk.
 //!
 //! [`TuskQueryBuilder`] renders sea-query statements as PostgreSQL, with `IN` lists of values
-//! as one array parameter (`id = ANY($1::int4[])`); [`params`] turns sea-query [`Values`] into
-//! binary pgtusk parameters; [`exec`] runs statements in one line; [`value`] reads records back
-//! as sea-query values.
+//! as one array parameter (`id = ANY($1::int4[])`); [`rewrite`] does the same to SQL already
+//! rendered by sea-query's `PostgresQueryBuilder` (what sea-orm sends), and turns multi-row
+//! inserts into one array per column; [`params`] turns sea-query [`Values`] into binary pgtusk
+//! parameters; [`exec`] runs statements in one line; [`value`] reads records back as sea-query
+//! values.
 //!
 //! ```no_run
 //! use pgtusk_dialect::StatementExt;

@@ -173,4 +173,9 @@ impl StatementCache {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
+
+    /// The longest SQL text, in bytes, the cache admits.
+    pub(crate) fn max_sql_len(&self) -> usize {
+        self.max_sql_len
+    }
 }

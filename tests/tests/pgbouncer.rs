@@ -7,13 +7,19 @@ use std::time::{Duration, Instant};
 
 use pgtusk::{ConnectOptions, Connection, Encode, SqlState};
 use pgtusk_tests::pgbouncer::{PgBouncer, PoolMode, start_or_skip};
+use pgtusk_tests::proxy::{CountingProxy, Traffic};
 use pgtusk_tests::{connect, connect_with, shared_options};
 
 const CLIENTS: usize = 16;
 const SERVER_CONNECTIONS: u32 = 2;
-/// Each client stops after this many queries or at the deadline, whichever comes first.
-const QUERIES_PER_CLIENT: usize = 500;
-const RUN_TIME: Duration = Duration::from_secs(3);
+/// The issue's scenario: every client runs this many queries, each one round trip.
+const QUERIES_PER_CLIENT: usize = 1000;
+/// Kinds of query in the measured mix: each SQL text is described once per client.
+const KINDS: usize = 5;
+/// Then a few of the kinds that take two round trips: typed queries and execute_many.
+const TWO_TRIP_QUERIES: usize = 20;
+/// A bound on the whole run, so a hang fails instead of waiting forever.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
 const TABLE: &str = "pgbouncer_uncached_rows";
 const INSERT: &str = "INSERT INTO pgbouncer_uncached_rows (worker, seq, note, flag) \
                       VALUES ($1, $2, $3, $4)";
@@ -22,14 +28,29 @@ const ROWS_PER_BATCH: usize = 3;
 /// What one client did.
 #[derive(Default)]
 struct Report {
-    queries: [usize; 5],
+    queries: [usize; KINDS],
+    two_trip_queries: usize,
     rows_inserted: u64,
     backends: HashSet<i32>,
     errors: Vec<String>,
+    /// What the client sent during the measured queries, and then during the two-trip ones.
+    one_trip: Traffic,
+    two_trip: Traffic,
     /// Kept open so the admin console still sees every client.
     conn: Option<Connection>,
+    /// The client's proxy, kept running as long as its connection.
+    proxy: Option<CountingProxy>,
 }
 
+/// Round trips in `traffic`: each Sync, Flush and simple Query waits for its answer.
+fn round_trips(traffic: &Traffic) -> usize {
+    traffic.count(b'S') + traffic.count(b'H') + traffic.count(b'Q')
+}
+
+/// 16 clients × 1,000 queries through 2 server connections, statement_cache_size 0: no
+/// errors, every answer right, and one round trip per query (after each client's first run of
+/// each SQL text, which describes it). Each client talks to pgbouncer through its own counting
+/// proxy, which sees every Sync and Flush it sends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn uncached_queries_are_safe_behind_transaction_pooling() {
     let Some(bouncer) = start_or_skip(
@@ -47,10 +68,20 @@ async fn uncached_queries_are_safe_behind_transaction_pooling() {
         .unwrap();
 
     let options = bouncer.options().statement_cache_size(0);
-    let deadline = Instant::now() + RUN_TIME;
     let started = Instant::now();
     let tasks: Vec<_> = (0..CLIENTS)
-        .map(|w| tokio::spawn(client(w as i32, options.clone(), deadline)))
+        .map(|w| {
+            let options = options.clone();
+            let port = bouncer.port();
+            tokio::spawn(async move {
+                tokio::time::timeout(RUN_LIMIT, client(w as i32, options, port))
+                    .await
+                    .unwrap_or_else(|_| Report {
+                        errors: vec![format!("client {w}: not done after {RUN_LIMIT:?}")],
+                        ..Report::default()
+                    })
+            })
+        })
         .collect();
     let mut reports = Vec::new();
     for task in tasks {
@@ -70,10 +101,12 @@ async fn uncached_queries_are_safe_behind_transaction_pooling() {
     let clients = ours("SHOW CLIENTS");
     let pools = ours("SHOW POOLS");
 
-    let mut queries = [0usize; 5];
+    let mut queries = [0usize; KINDS];
     let mut backends: HashSet<i32> = HashSet::new();
     let mut errors = Vec::new();
     let mut rows_inserted = 0;
+    let (mut trips, mut syncs, mut flushes, mut writes) = (0, 0, 0, 0);
+    let (mut two_trip_queries, mut two_trips) = (0, 0);
     for report in &reports {
         for (total, n) in queries.iter_mut().zip(report.queries) {
             *total += n;
@@ -81,7 +114,14 @@ async fn uncached_queries_are_safe_behind_transaction_pooling() {
         backends.extend(&report.backends);
         errors.extend(report.errors.iter().cloned());
         rows_inserted += report.rows_inserted;
+        trips += round_trips(&report.one_trip);
+        syncs += report.one_trip.count(b'S');
+        flushes += report.one_trip.count(b'H');
+        writes += report.one_trip.client_reads;
+        two_trip_queries += report.two_trip_queries;
+        two_trips += round_trips(&report.two_trip);
     }
+    let total: usize = queries.iter().sum();
     let rows_in_table: i64 = connect()
         .await
         .fetch_value(&format!("SELECT count(*) FROM {TABLE}"), &[])
@@ -89,15 +129,17 @@ async fn uncached_queries_are_safe_behind_transaction_pooling() {
         .unwrap();
     println!(
         "{CLIENTS} clients over {SERVER_CONNECTIONS} server connections, statement_cache_size 0, \
-         {elapsed:.1?}: {} queries (int4 sum {}, text concat {}, 3 columns {}, execute_many {} \
-         ({rows_inserted} rows), pg_backend_pid {}), {} errors, {} distinct backends, \
-         {} server connections and {} clients in SHOW SERVERS/CLIENTS",
-        queries.iter().sum::<usize>(),
+         {elapsed:.1?}: {total} queries (int4 sum {}, text concat {}, 3 columns {}, insert {}, \
+         pg_backend_pid {}) in {trips} round trips ({syncs} Syncs, {flushes} Flushes, {writes} \
+         writes: {:.3} per query); then {two_trip_queries} typed queries and execute_many in \
+         {two_trips} round trips; {rows_inserted} rows inserted, {} errors, {} distinct \
+         backends, {} server connections and {} clients in SHOW SERVERS/CLIENTS",
         queries[0],
         queries[1],
         queries[2],
         queries[3],
         queries[4],
+        trips as f64 / total.max(1) as f64,
         errors.len(),
         backends.len(),
         servers.len(),
@@ -106,20 +148,29 @@ async fn uncached_queries_are_safe_behind_transaction_pooling() {
 
     assert!(
         errors.is_empty(),
-        "{} errors out of {} queries behind transaction pooling; first ones:\n{}\n\
+        "{} errors out of {total} queries behind transaction pooling; first ones:\n{}\n\
          pgbouncer log:\n{}",
         errors.len(),
-        queries.iter().sum::<usize>(),
         errors[..errors.len().min(10)].join("\n"),
         bouncer.log_tail(20)
     );
-    assert!(
-        queries.iter().all(|&n| n > 0),
-        "every kind of query ran: {queries:?}"
+    assert_eq!(
+        total,
+        CLIENTS * QUERIES_PER_CLIENT,
+        "every query ran: {queries:?}"
     );
+    // One round trip per query; each client described each of its SQL texts once.
+    assert_eq!(syncs, total, "one request per query");
+    assert_eq!(
+        flushes,
+        CLIENTS * KINDS,
+        "one description per client and SQL text"
+    );
+    assert_eq!(trips, total + CLIENTS * KINDS, "round trips");
+    assert_eq!(writes, trips, "one write per round trip");
     assert_eq!(
         rows_in_table, rows_inserted as i64,
-        "rows in the table vs rows execute_many reported"
+        "rows in the table vs rows the inserts reported"
     );
     // The clients really shared the server connections.
     assert!(
@@ -139,11 +190,12 @@ async fn uncached_queries_are_safe_behind_transaction_pooling() {
     drop(reports);
 }
 
-/// One client: its own connection through pgbouncer, a mix of queries with different
-/// parameter counts and types, every answer checked.
-async fn client(worker: i32, options: ConnectOptions, deadline: Instant) -> Report {
+/// One client: its own connection through its own proxy in front of pgbouncer, a mix of
+/// queries with different parameter counts and types, every answer checked.
+async fn client(worker: i32, options: ConnectOptions, bouncer_port: u16) -> Report {
     let mut report = Report::default();
-    let mut conn = match Connection::connect_with(&options).await {
+    let proxy = CountingProxy::start(bouncer_port).await;
+    let mut conn = match Connection::connect_with(&options.port(proxy.port())).await {
         Ok(conn) => conn,
         Err(e) => {
             report
@@ -152,77 +204,10 @@ async fn client(worker: i32, options: ConnectOptions, deadline: Instant) -> Repo
             return report;
         }
     };
+    proxy.reset();
     for i in 0..QUERIES_PER_CLIENT {
-        if Instant::now() >= deadline {
-            break;
-        }
-        let kind = i % 5;
-        let n = i as i32;
-        let outcome: Result<(), String> = match kind {
-            0 => {
-                let sql = "SELECT $1::int4 + $2::int4";
-                match conn.fetch_value::<i32>(sql, &[&worker, &n]).await {
-                    Ok(v) if v == worker + n => Ok(()),
-                    Ok(v) => Err(format!("{sql}: got {v}, want {}", worker + n)),
-                    Err(e) => Err(format!("{sql}: {e}")),
-                }
-            }
-            1 => {
-                let sql = "SELECT $1::text || 'x'";
-                let text = format!("w{worker}-{i}");
-                match conn.fetch_value::<String>(sql, &[&text]).await {
-                    Ok(v) if v == format!("{text}x") => Ok(()),
-                    Ok(v) => Err(format!("{sql}: got {v:?}, want {text:?} + x")),
-                    Err(e) => Err(format!("{sql}: {e}")),
-                }
-            }
-            2 => {
-                let sql = "SELECT $1::int8, $2::text, $3::bool";
-                let (a, b, c) = (
-                    i64::from(worker) << 32 | i as i64,
-                    format!("t{i}"),
-                    i % 2 == 0,
-                );
-                match conn
-                    .fetch_one_as::<(i64, String, bool)>(sql, &[&a, &b, &c])
-                    .await
-                {
-                    Ok(row) if row == (a, b.clone(), c) => Ok(()),
-                    Ok(row) => Err(format!("{sql}: got {row:?}, want {:?}", (a, b, c))),
-                    Err(e) => Err(format!("{sql}: {e}")),
-                }
-            }
-            3 => {
-                let rows: Vec<(i64, String, bool)> = (0..ROWS_PER_BATCH)
-                    .map(|r| ((i * ROWS_PER_BATCH + r) as i64, format!("n{r}"), r == 0))
-                    .collect();
-                // Collected before the await: a lazy iterator's closure would not be Send.
-                let sets: Vec<[&(dyn Encode + Sync); 4]> = rows
-                    .iter()
-                    .map(|(seq, note, flag)| [&worker as &(dyn Encode + Sync), seq, note, flag])
-                    .collect();
-                match conn.execute_many(INSERT, sets).await {
-                    Ok(n) if n == ROWS_PER_BATCH as u64 => {
-                        report.rows_inserted += n;
-                        Ok(())
-                    }
-                    Ok(n) => Err(format!(
-                        "execute_many {INSERT}: {n} rows, want {ROWS_PER_BATCH}"
-                    )),
-                    Err(e) => Err(format!("execute_many {INSERT}: {e}")),
-                }
-            }
-            _ => match conn
-                .fetch_value::<i32>("SELECT pg_backend_pid()", &[])
-                .await
-            {
-                Ok(pid) => {
-                    report.backends.insert(pid);
-                    Ok(())
-                }
-                Err(e) => Err(format!("SELECT pg_backend_pid(): {e}")),
-            },
-        };
+        let kind = i % KINDS;
+        let outcome = one_trip_query(&mut conn, &mut report, worker, i).await;
         report.queries[kind] += 1;
         if let Err(e) = outcome {
             report
@@ -236,8 +221,136 @@ async fn client(worker: i32, options: ConnectOptions, deadline: Instant) -> Repo
             }
         }
     }
+    report.one_trip = proxy.traffic();
+    proxy.reset();
+    for i in 0..TWO_TRIP_QUERIES {
+        let outcome = two_trip_query(&mut conn, &mut report, worker, i).await;
+        report.two_trip_queries += 1;
+        if let Err(e) = outcome {
+            report
+                .errors
+                .push(format!("client {worker}, two-trip query {i}: {e}"));
+        }
+    }
+    report.two_trip = proxy.traffic();
     report.conn = Some(conn);
+    report.proxy = Some(proxy);
     report
+}
+
+/// Query `i` of the measured mix: untyped queries, one round trip each once described.
+async fn one_trip_query(
+    conn: &mut Connection,
+    report: &mut Report,
+    worker: i32,
+    i: usize,
+) -> Result<(), String> {
+    let n = i as i32;
+    match i % KINDS {
+        0 => {
+            let sql = "SELECT $1::int4 + $2::int4";
+            match conn.fetch_value::<i32>(sql, &[&worker, &n]).await {
+                Ok(v) if v == worker + n => Ok(()),
+                Ok(v) => Err(format!("{sql}: got {v}, want {}", worker + n)),
+                Err(e) => Err(format!("{sql}: {e}")),
+            }
+        }
+        1 => {
+            let sql = "SELECT $1::text || 'x'";
+            let text = format!("w{worker}-{i}");
+            match conn.fetch_value::<String>(sql, &[&text]).await {
+                Ok(v) if v == format!("{text}x") => Ok(()),
+                Ok(v) => Err(format!("{sql}: got {v:?}, want {text:?} + x")),
+                Err(e) => Err(format!("{sql}: {e}")),
+            }
+        }
+        2 => {
+            let sql = "SELECT $1::int8, $2::text, $3::bool";
+            let want = (
+                i64::from(worker) << 32 | i as i64,
+                format!("t{i}"),
+                i.is_multiple_of(2),
+            );
+            match conn.fetch_one(sql, &[&want.0, &want.1, &want.2]).await {
+                Ok(row) => {
+                    let got: (i64, String, bool) = (row.get(0), row.get(1), row.get(2));
+                    if got == want {
+                        Ok(())
+                    } else {
+                        Err(format!("{sql}: got {got:?}, want {want:?}"))
+                    }
+                }
+                Err(e) => Err(format!("{sql}: {e}")),
+            }
+        }
+        3 => {
+            let (seq, note, flag) = (i as i64, format!("n{i}"), i.is_multiple_of(3));
+            match conn.execute(INSERT, &[&worker, &seq, &note, &flag]).await {
+                Ok(1) => {
+                    report.rows_inserted += 1;
+                    Ok(())
+                }
+                Ok(n) => Err(format!("{INSERT}: {n} rows, want 1")),
+                Err(e) => Err(format!("{INSERT}: {e}")),
+            }
+        }
+        _ => match conn
+            .fetch_value::<i32>("SELECT pg_backend_pid()", &[])
+            .await
+        {
+            Ok(pid) => {
+                report.backends.insert(pid);
+                Ok(())
+            }
+            Err(e) => Err(format!("SELECT pg_backend_pid(): {e}")),
+        },
+    }
+}
+
+/// The kinds that describe every time: a typed query (its struct is checked before anything
+/// runs) and execute_many.
+async fn two_trip_query(
+    conn: &mut Connection,
+    report: &mut Report,
+    worker: i32,
+    i: usize,
+) -> Result<(), String> {
+    if i.is_multiple_of(2) {
+        let sql = "SELECT $1::int8, $2::text, $3::bool";
+        let want = (i64::from(worker), format!("typed{i}"), true);
+        return match conn
+            .fetch_one_as::<(i64, String, bool)>(sql, &[&want.0, &want.1, &want.2])
+            .await
+        {
+            Ok(row) if row == want => Ok(()),
+            Ok(row) => Err(format!("{sql}: got {row:?}, want {want:?}")),
+            Err(e) => Err(format!("{sql}: {e}")),
+        };
+    }
+    let rows: Vec<(i64, String, bool)> = (0..ROWS_PER_BATCH)
+        .map(|r| {
+            (
+                (1_000_000 + i * ROWS_PER_BATCH + r) as i64,
+                format!("b{r}"),
+                r == 0,
+            )
+        })
+        .collect();
+    // Collected before the await: a lazy iterator's closure would not be Send.
+    let sets: Vec<[&(dyn Encode + Sync); 4]> = rows
+        .iter()
+        .map(|(seq, note, flag)| [&worker as &(dyn Encode + Sync), seq, note, flag])
+        .collect();
+    match conn.execute_many(INSERT, sets).await {
+        Ok(n) if n == ROWS_PER_BATCH as u64 => {
+            report.rows_inserted += n;
+            Ok(())
+        }
+        Ok(n) => Err(format!(
+            "execute_many {INSERT}: {n} rows, want {ROWS_PER_BATCH}"
+        )),
+        Err(e) => Err(format!("execute_many {INSERT}: {e}")),
+    }
 }
 
 fn field<'a>(row: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -98,6 +98,18 @@ async fn up_to_65535_parameters_work_and_more_are_refused() {
     let err = conn.fetch("SELECT $1::int4", &params).await.unwrap_err();
     assert!(err.to_string().contains("65535"), "{err}");
     assert_eq!(conn.fetch_value::<i32>("SELECT 7", &[]).await.unwrap(), 7);
+    // SQL with as many placeholders: the server would count them modulo 2^16.
+    let sql = format!(
+        "SELECT cardinality(ARRAY[{}])",
+        (1..=65_536)
+            .map(|i| format!("${i}::int4"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let err = conn.fetch(sql.as_str(), &params).await.unwrap_err();
+    assert!(err.to_string().contains("at most 65535"), "{err}");
+    assert!(!conn.is_closed());
+    assert_eq!(conn.fetch_value::<i32>("SELECT 9", &[]).await.unwrap(), 9);
 }
 
 /// Bug: a parameter over 1 GiB ended in "connection reset"; it is refused before sending.

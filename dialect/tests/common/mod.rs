@@ -27,3 +27,47 @@ pub fn raw_rows(rows: &[Record]) -> Vec<Vec<Option<Vec<u8>>>> {
         .map(|r| (0..r.len()).map(|i| r.raw(i).map(<[u8]>::to_vec)).collect())
         .collect()
 }
+
+/// Runs `sql` with `values` bound by the dialect; the rows as raw bytes, or the server's error.
+pub async fn run(
+    conn: &mut Connection,
+    sql: &str,
+    values: pgtusk_dialect::sea_query::Values,
+) -> pgtusk::Result<Vec<Vec<Option<Vec<u8>>>>> {
+    let params = pgtusk_dialect::bind(values)?;
+    let rows = conn.fetch(sql, &params.as_refs()).await?;
+    Ok(raw_rows(&rows))
+}
+
+/// Creates, once per server, what the rewrite tests share: the enum `rw_mood`, the domain
+/// `rw_text` over text, and the citext extension if the server has it; whether it has it.
+pub async fn rewrite_types(conn: &mut Connection) -> bool {
+    let citext = conn
+        .fetch_optional(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'citext'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .is_some();
+    // Test binaries share the server: one at a time creates the types (the lock of
+    // string_lists.rs, which creates citext too).
+    conn.execute_script("SELECT pg_advisory_lock(727170)")
+        .await
+        .unwrap();
+    let mut script = String::from(
+        "DO $$ BEGIN CREATE TYPE rw_mood AS ENUM ('sad', 'ok', 'happy', 'meh');
+         EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         DO $$ BEGIN CREATE DOMAIN rw_text AS text CHECK (VALUE <> 'forbidden');
+         EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+    );
+    if citext {
+        script.push_str("CREATE EXTENSION IF NOT EXISTS citext;");
+    }
+    let created = conn.execute_script(&script).await;
+    conn.execute_script("SELECT pg_advisory_unlock(727170)")
+        .await
+        .unwrap();
+    created.unwrap();
+    citext
+}

@@ -288,6 +288,11 @@ impl ConnectOptions {
     }
 
     /// Sets how many prepared statements each connection keeps (0 disables the cache).
+    ///
+    /// With 0 (behind a transaction-pooling pgbouncer) no statement is named on the server:
+    /// each query runs as the unnamed statement in one request. The first run of an SQL text
+    /// on a connection describes it (two round trips); the connection remembers the
+    /// description (the last 100 texts) and later runs take one round trip.
     pub fn statement_cache_size(mut self, size: usize) -> Self {
         self.statement_cache_size = Some(size);
         self

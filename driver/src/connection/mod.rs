@@ -10,6 +10,7 @@ mod batch;
 mod connect;
 mod cursor;
 mod introspect;
+mod oneshot;
 mod query;
 mod stream;
 mod trace;
@@ -77,6 +78,9 @@ pub struct Connection {
     /// How long one statement may run before it is cancelled (`None`: no limit).
     command_timeout: Option<Duration>,
     cache: StatementCache,
+    /// Descriptions of SQL the cache does not admit, run unnamed in one round trip
+    /// (`oneshot.rs`).
+    described: StatementCache,
     next_statement_id: u64,
     notice_handler: Option<NoticeHandler>,
     termination_handler: Option<TerminationHandler>,
@@ -115,6 +119,7 @@ impl Connection {
             id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
             process_id: 0,
             secret_key: 0,
+            described: oneshot::described_cache(&cache),
             cache,
             next_statement_id: 0,
             notice_handler: None,
@@ -260,11 +265,13 @@ impl Connection {
                 self.cache.remove(sql);
                 if types {
                     self.custom_types.clear();
+                    self.described.forget_all();
                 }
             }
             Forget::All => {
                 self.cache.clear();
                 self.custom_types.clear();
+                self.described.forget_all();
             }
         });
     }

@@ -10,6 +10,7 @@ use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
 
+use super::oneshot::Started;
 use super::trace::QueryTrace;
 use super::{Connection, db_error};
 use crate::error::{DbError, Error, Result, SqlState};
@@ -118,7 +119,39 @@ macro_rules! bounded {
 
 /// A check of the result's columns made before anything runs (a typed query's plan): a
 /// struct that does not fit the result is an error before an `UPDATE … RETURNING` runs.
-pub(super) type ColumnCheck<'a> = &'a mut (dyn FnMut(&Arc<Columns>) -> Result<()> + Send);
+pub(super) type ColumnCheck<'a> = &'a mut dyn CheckColumns;
+
+/// What a [`ColumnCheck`] is: a closure over the columns, or a [`Current`] one.
+pub(super) trait CheckColumns: Send {
+    fn run(&mut self, columns: &Arc<Columns>) -> Result<()>;
+
+    /// Whether the check must see the columns the server describes for this very run, before
+    /// it runs; otherwise it may see them as this connection last described the SQL, and
+    /// uncached SQL keeps its one round trip (see `oneshot.rs`).
+    fn needs_current(&self) -> bool {
+        false
+    }
+}
+
+impl<F: FnMut(&Arc<Columns>) -> Result<()> + Send> CheckColumns for F {
+    fn run(&mut self, columns: &Arc<Columns>) -> Result<()> {
+        self(columns)
+    }
+}
+
+/// A check that must see the current columns (a typed query's plan): uncached SQL then takes
+/// the described path, two round trips.
+pub(super) struct Current<F>(pub(super) F);
+
+impl<F: FnMut(&Arc<Columns>) -> Result<()> + Send> CheckColumns for Current<F> {
+    fn run(&mut self, columns: &Arc<Columns>) -> Result<()> {
+        (self.0)(columns)
+    }
+
+    fn needs_current(&self) -> bool {
+        true
+    }
+}
 
 /// The check for queries whose rows are not decoded into a type.
 fn no_check(_: &Arc<Columns>) -> Result<()> {
@@ -128,8 +161,39 @@ fn no_check(_: &Arc<Columns>) -> Result<()> {
 /// The most parameters one statement can take: the protocol counts them in 16 bits.
 const MAX_PARAMS: usize = u16::MAX as usize;
 
+/// Refuses more parameters than a statement can take before anything is sent: the server
+/// would count the statement's placeholders modulo 2^16 and describe a mangled statement.
+#[inline]
+pub(super) fn check_param_count(given: usize, sql: &str) -> Result<()> {
+    if given > MAX_PARAMS {
+        return Err(too_many_params(given, sql));
+    }
+    Ok(())
+}
+
+#[cold]
+fn too_many_params(given: usize, sql: &str) -> Error {
+    Error::Interface(format!(
+        "{given} parameters were given, but PostgreSQL takes at most 65535 per statement; pass a \
+         list as one array parameter (`= ANY($1)`, or pgtusk-dialect's rewrite): {}",
+        super::truncated(sql)
+    ))
+}
+
+/// Hands a result read whole (see `oneshot.rs`) to `sink`: its rows, and the rows affected.
+/// Cold, so that the hot loop in `run` stays as it was.
+#[cold]
+#[inline(never)]
+fn push_read(sink: &mut impl RowSink, read: super::oneshot::ReadResult) -> (u64, u64) {
+    let rows = read.rows.len() as u64;
+    for record in read.rows {
+        sink.push(record);
+    }
+    (rows, read.affected)
+}
+
 /// What a message after the rows means to a query.
-enum AfterRows {
+pub(super) enum AfterRows {
     /// The command ended with this many rows affected (or returned).
     Done(u64),
     /// Nothing that changes the result (an error is kept until ReadyForQuery).
@@ -348,8 +412,9 @@ impl Connection {
             })
             .await;
         let trace = trace.map(|trace| Box::new((trace, query_text(query).to_owned())));
-        let columns = match started {
-            Ok(columns) => columns,
+        let (columns, read) = match started {
+            Ok(Started::Reading(columns)) => (columns, None),
+            Ok(Started::Read(read)) => (read.columns.clone(), Some(read)),
             Err(e) => {
                 if let Some(trace) = trace {
                     self.trace_end(trace.0, &trace.1, 0, Some(&e));
@@ -365,6 +430,7 @@ impl Connection {
             rows: 0,
             done: false,
             trace,
+            read,
         })
     }
 
@@ -390,7 +456,11 @@ impl Connection {
         // the point select more than the tracing check itself.
         let trace = self.trace_start();
         let columns = match self.start(query, params, limit, check).await {
-            Ok(columns) => columns,
+            Ok(Started::Reading(columns)) => columns,
+            Ok(Started::Read(read)) => {
+                let (rows, affected) = push_read(sink, *read);
+                return self.traced(trace, query, rows, Ok(affected));
+            }
             Err(e) => return self.traced(trace, query, 0, Err(e)),
         };
         if limit == Limit::All {
@@ -469,7 +539,11 @@ impl Connection {
 
     /// What follows the rows: the end of the command, an error (kept until ReadyForQuery), or
     /// ReadyForQuery. COPY FROM STDIN never gets here: the session refuses it.
-    fn after_rows(&mut self, msg: Message, error: &mut Option<Error>) -> Result<AfterRows> {
+    pub(super) fn after_rows(
+        &mut self,
+        msg: Message,
+        error: &mut Option<Error>,
+    ) -> Result<AfterRows> {
         match msg {
             Message::CommandComplete(done) => Ok(AfterRows::Done(done.rows().unwrap_or(0))),
             Message::EmptyQueryResponse | Message::PortalSuspended => Ok(AfterRows::Done(0)),
@@ -495,18 +569,20 @@ impl Connection {
         params: Params<'_>,
         limit: Limit,
         check: ColumnCheck<'_>,
-    ) -> Result<Arc<Columns>> {
+    ) -> Result<Started> {
+        check_param_count(params.len(), query_text(query))?;
         self.ready().await?;
         let max_rows = if limit == Limit::One { 1 } else { 0 };
         let stmt = match query {
             // SQL the cache does not admit is never in it: no lookup.
             QueryRef::Sql(sql) if !self.cache.admits(sql) => {
-                return self.start_unnamed(sql, params, max_rows, check).await;
+                // Boxed: its future is large, and inline it would grow (and slow) every query's.
+                return Box::pin(self.start_uncached(sql, params, max_rows, check)).await;
             }
             QueryRef::Sql(sql) => self.cached_or_prepare(sql).await?,
             QueryRef::Statement(stmt) => self.own_statement(stmt)?,
         };
-        check(stmt.columns_arc())?;
+        check.run(stmt.columns_arc())?;
         match self.bind_execute(&stmt, params, max_rows).await {
             Err(Error::Db(e)) if is_stale_statement(&e) => {
                 self.forget_stale(&stmt, &e);
@@ -522,15 +598,15 @@ impl Connection {
                 );
                 let fresh = self.prepare_named(stmt.sql()).await?;
                 self.cache.insert(fresh.clone());
-                check(fresh.columns_arc())?;
+                check.run(fresh.columns_arc())?;
                 // Missing again at once: a server connection shared with other clients.
                 self.bind_execute(&fresh, params, max_rows)
                     .await
                     .map_err(|e| e.with_query_hint(fresh.sql()))?;
-                Ok(fresh.columns_arc().clone())
+                Ok(Started::Reading(fresh.columns_arc().clone()))
             }
             Err(e) => Err(e),
-            Ok(()) => Ok(stmt.columns_arc().clone()),
+            Ok(()) => Ok(Started::Reading(stmt.columns_arc().clone())),
         }
     }
 
@@ -542,6 +618,7 @@ impl Connection {
         let types = e.code() == SqlState::INTERNAL_ERROR;
         if types {
             self.custom_types.clear();
+            self.described.forget_all();
         }
         if let Some(stale) = &self.pool_stale {
             stale.publish(stmt.sql(), types);
@@ -550,25 +627,6 @@ impl Connection {
                 self.stale_seen += 1;
             }
         }
-    }
-
-    /// An SQL text that is not cached runs as the unnamed statement in one request: Parse,
-    /// Describe and Flush, then (with the types the server inferred) Bind, Execute and the
-    /// request's only Sync. A transaction-pooling pgbouncer keeps a client on one server
-    /// connection until ReadyForQuery, so the Bind meets its own Parse.
-    async fn start_unnamed(
-        &mut self,
-        sql: &str,
-        params: Params<'_>,
-        max_rows: i32,
-        check: ColumnCheck<'_>,
-    ) -> Result<Arc<Columns>> {
-        let stmt = self.describe_unnamed(sql, Abandon::Sync).await?;
-        if let Err(e) = check(stmt.columns_arc()) {
-            return Err(self.abort_request(e).await);
-        }
-        self.bind_execute(&stmt, params, max_rows).await?;
-        Ok(stmt.columns_arc().clone())
     }
 
     /// Bind + Execute + Sync for a prepared statement, read up to BindComplete: a request of
@@ -958,6 +1016,8 @@ pub struct RowStream<'c> {
     done: bool,
     /// The statement's tracing start and SQL, when its end is traced.
     trace: Option<Box<(QueryTrace, String)>>,
+    /// A result read whole before its rows could be decoded (see `oneshot.rs`).
+    read: Option<Box<super::oneshot::ReadResult>>,
 }
 
 /// A [`RowStream`] without its connection, to be given one it owns.
@@ -968,6 +1028,7 @@ pub(crate) struct DetachedRowStream {
     rows: usize,
     done: bool,
     trace: Option<Box<(QueryTrace, String)>>,
+    read: Option<Box<super::oneshot::ReadResult>>,
 }
 
 impl DetachedRowStream {
@@ -980,6 +1041,7 @@ impl DetachedRowStream {
             rows,
             done,
             trace,
+            read,
         } = self;
         RowStream {
             conn,
@@ -989,6 +1051,7 @@ impl DetachedRowStream {
             rows,
             done,
             trace,
+            read,
         }
     }
 }
@@ -1005,6 +1068,7 @@ impl RowStream<'_> {
             rows,
             done,
             trace,
+            read,
         } = self;
         DetachedRowStream {
             columns,
@@ -1013,6 +1077,7 @@ impl RowStream<'_> {
             rows,
             done,
             trace,
+            read,
         }
     }
 
@@ -1041,6 +1106,16 @@ impl Stream for RowStream<'_> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Record>>> {
         let this = self.get_mut();
+        if let Some(read) = this.read.as_mut() {
+            if let Some(record) = read.rows.next() {
+                this.rows += 1;
+                return Poll::Ready(Some(Ok(record)));
+            }
+            this.rows_affected = Some(read.affected);
+            this.read = None;
+            this.end(None);
+            return Poll::Ready(None);
+        }
         while !this.done {
             let msg = match ready!(this.conn.poll_recv(cx)) {
                 Ok(msg) => msg,

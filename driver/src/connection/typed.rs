@@ -12,7 +12,7 @@ use futures_util::TryStreamExt;
 use std::sync::Arc;
 
 use super::Connection;
-use super::query::{IntoQuery, Params, RowStream, no_rows};
+use super::query::{Current, IntoQuery, Params, RowStream, no_rows};
 use crate::error::{Error, Result};
 use crate::from_record::{FromRecord, RecordPlan};
 use crate::record::Columns;
@@ -44,7 +44,11 @@ impl Connection {
     {
         let mut plan = None;
         let mut rows = self
-            .stream_checked(query.into_query(), params, &mut plan_into::<T>(&mut plan))
+            .stream_checked(
+                query.into_query(),
+                params,
+                &mut Current(plan_into::<T>(&mut plan)),
+            )
             .await?;
         let plan = planned(plan)?;
         let mut out = Vec::with_capacity(rows.columns().row_count_hint());
@@ -83,7 +87,11 @@ impl Connection {
     {
         let mut plan = None;
         let record = self
-            .fetch_first_checked(query.into_query(), params, &mut plan_into::<T>(&mut plan))
+            .fetch_first_checked(
+                query.into_query(),
+                params,
+                &mut Current(plan_into::<T>(&mut plan)),
+            )
             .await?;
         match record {
             Some(record) => T::from_record(&record, &planned(plan)?).map(Some),
@@ -122,7 +130,11 @@ impl Connection {
     {
         let mut plan = None;
         let rows = self
-            .stream_checked(query.into_query(), params, &mut plan_into::<T>(&mut plan))
+            .stream_checked(
+                query.into_query(),
+                params,
+                &mut Current(plan_into::<T>(&mut plan)),
+            )
             .await?;
         let plan = planned(plan)?;
         Ok(TypedRowStream {
