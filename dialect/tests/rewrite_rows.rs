@@ -1,6 +1,7 @@
 //! `rewrite` on row lists, as sea-orm's loader renders them (`("t"."a", "t"."b") IN (($1, $2),
 //! …)`): the `unnest` of typed arrays returns exactly the rows of the original, NULLs in rows
 //! and in the table, duplicates, `IN` and `NOT IN`; rows with a string position stay as they are.
+//! One-element rows (the loader's one-column keys) are a plain list: `= ANY`, `<> ALL`.
 
 mod common;
 
@@ -155,4 +156,51 @@ async fn rows_with_a_string_position_stay_and_still_run() {
     let rows = common::run(&mut conn, &sql, values).await.unwrap();
     let k = |k: i32| vec![Some(k.to_be_bytes().to_vec())];
     assert_eq!(rows, [k(1), k(5)]);
+}
+
+/// `("pairs"."a") IN (($1), ($2))`, as sea-orm's loader writes one-column keys: `= ANY` /
+/// `<> ALL` with the same rows, strings and enums included (the server types the array from
+/// the column, so char(3) compares as char(3)).
+#[tokio::test]
+async fn one_element_rows_are_a_plain_list() {
+    let mut conn = setup().await;
+    let int = |v: Option<i32>| Expr::val(Value::Int(v));
+    let text = |v: Option<&str>| Expr::val(Value::String(v.map(str::to_owned)));
+    let mood = |m: Option<&str>| Expr::val(Value::String(m.map(str::to_owned))).as_enum("rw_mood");
+    let cases: Vec<(&[&str], Vec<Vec<Expr>>)> = vec![
+        (&["a"], vec![vec![int(Some(1))]]),
+        (
+            &["a"],
+            vec![
+                vec![int(Some(1))],
+                vec![int(Some(3))],
+                vec![int(Some(1))],
+                vec![int(Some(9))],
+            ],
+        ),
+        (&["a"], vec![vec![int(Some(2))], vec![int(None)]]),
+        (&["s"], vec![vec![text(Some("a"))], vec![text(Some("c  "))]]),
+        (&["m"], vec![vec![mood(Some("sad"))], vec![mood(None)]]),
+    ];
+    for (columns, rows) in &cases {
+        for not in [false, true] {
+            for stmt in select(columns, rows, not) {
+                let (sql, values) = stmt.build(PostgresQueryBuilder);
+                assert!(sql.contains(" IN (("), "not one-element rows: {sql}");
+                let (new_sql, new_values) = rewrite(&sql, values.clone());
+                assert!(
+                    new_sql.contains("ANY(") || new_sql.contains("ALL("),
+                    "not rewritten: {sql}"
+                );
+                assert_eq!(new_values.0.len(), 1);
+                let want = common::run(&mut conn, &sql, values)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let got = common::run(&mut conn, &new_sql, new_values)
+                    .await
+                    .unwrap_or_else(|e| panic!("{new_sql}: {e}"));
+                assert_eq!(got, want, "{sql}\n{new_sql}");
+            }
+        }
+    }
 }

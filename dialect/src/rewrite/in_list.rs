@@ -1,4 +1,5 @@
-//! `x IN ($1, …, $n)` as `x = ANY($k)`, and `(a, b) IN (($1, $2), …)` as
+//! `x IN ($1, …, $n)` (or `(x) IN (($1), …, ($n))`) as `x = ANY($k)`, and
+//! `(a, b) IN (($1, $2), …)` as
 //! `(a, b) IN (SELECT * FROM unnest($k::T1[], $k+1::T2[]))`.
 
 use sea_query::Value;
@@ -32,7 +33,10 @@ fn list(sql: &Sql<'_>, values: &[Value], in_: usize, out: &mut Vec<Edit>) {
         }
         return;
     }
-    let Some(items) = sql.items(open) else {
+    // sea-orm's loader writes a one-column key list as one-element rows,
+    // `("t"."a") IN (($1), ($2))`: brackets around one expression are only grouping, so that
+    // is `"t"."a" IN ($1, $2)`.
+    let Some(items) = sql.items(open).or_else(|| bracketed_items(sql, open)) else {
         return;
     };
     let Some((params, cast)) = one_form(&items) else {
@@ -81,6 +85,30 @@ fn list(sql: &Sql<'_>, values: &[Value], in_: usize, out: &mut Vec<Edit>) {
         end: sql.end(close),
         pieces,
     });
+}
+
+/// The items of `(($1), ($2), …)` at `open`: one placeholder item in each pair of brackets.
+fn bracketed_items<'a>(sql: &Sql<'a>, open: usize) -> Option<Vec<Item<'a>>> {
+    let close = sql.pair(open);
+    let mut items = Vec::new();
+    let mut i = open + 1;
+    while i < close {
+        if sql.kind(i) != Some(Kind::LParen) {
+            return None;
+        }
+        let (item, last) = sql.item(i + 1)?;
+        if sql.pair(i) != last + 1 {
+            return None;
+        }
+        items.push(item);
+        i = last + 2;
+        match sql.kind(i) {
+            Some(Kind::Comma) if i + 1 < close => i += 1,
+            _ if i == close => {}
+            _ => return None,
+        }
+    }
+    (!items.is_empty()).then_some(items)
 }
 
 /// The placeholders of items that are all written alike (all `$n`, or all cast to one type),

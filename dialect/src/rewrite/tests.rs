@@ -317,6 +317,24 @@ fn row_lists_become_unnest_of_typed_arrays() {
         r#"SELECT 1 WHERE ("a", "m") IN (($1, $2), ($3, $4))"#,
         values.clone(),
     );
+    // One-element rows, as sea-orm's loader writes a one-column key list: a plain list.
+    assert_eq!(
+        sql(
+            r#"SELECT 1 FROM "t" WHERE ("t"."a") IN (($1), ($2), ($3)) AND "c" = $4"#,
+            ints(4)
+        ),
+        r#"SELECT 1 FROM "t" WHERE ("t"."a") = ANY($1) AND "c" = $2"#
+    );
+    assert_eq!(
+        sql(
+            r#"SELECT 1 WHERE ("m") NOT IN ((CAST($1 AS "mood")), (CAST($2 AS "mood")))"#,
+            strings(2)
+        ),
+        r#"SELECT 1 WHERE ("m") <> ALL(CAST($1 AS "mood"[]))"#
+    );
+    unchanged(r#"SELECT 1 WHERE ("a") IN (($1), $2)"#, ints(2));
+    unchanged(r#"SELECT 1 WHERE ("a") IN (($1 + 1), ($2))"#, ints(2));
+    unchanged(r#"SELECT 1 WHERE ("a") IN (($1), ($2),)"#, ints(2));
     // Rows of another width, a function's arguments on the left: unchanged.
     unchanged(r#"SELECT 1 WHERE ("a", "b") IN (($1, $2, $3))"#, ints(3));
     unchanged(r#"SELECT 1 WHERE f("a", "b") IN (($1, $2))"#, ints(2));
