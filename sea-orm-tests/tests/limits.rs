@@ -1,11 +1,9 @@
 //! Past the 65,535-parameter limit: an `insert_many` of 200,000 rows and a loader over
 //! 100,000 keys. sea-orm renders one parameter per value, so on sqlx both fail (asserted
-//! here); through pgtusk the statement rewrite (`pgtusk_dialect::rewrite`) sends one array
-//! parameter per column and both succeed.
-//!
-//! IGNORED until the real rewrite lands: with the identity placeholder in
-//! dialect/src/rewrite/mod.rs they fail with the parameter-limit error, as sqlx does. Run
-//! them with `cargo test -p pgtusk-sea-orm-tests --test limits -- --ignored`.
+//! here: "too many arguments for query"); through pgtusk the statement rewrite
+//! (`pgtusk_dialect::rewrite`) sends one array parameter per column or key list, and both
+//! are one statement. Without the rewrite they fail as on sqlx, with the backend's own
+//! error naming the 65,535-parameter limit.
 
 use std::collections::BTreeMap;
 
@@ -37,7 +35,6 @@ fn is_too_many_parameters(err: &DbErr) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the real statement rewrite (dialect/src/rewrite): over 65,535 parameters"]
 async fn insert_many_of_200_000_rows_is_one_statement() {
     let db = fresh("so_limits_insert", true).await;
     // sea-orm on sqlx: 1,200,000 parameters in one statement.
@@ -78,7 +75,6 @@ async fn insert_many_of_200_000_rows_is_one_statement() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the real statement rewrite (dialect/src/rewrite): over 65,535 parameters"]
 async fn the_loader_over_100_000_keys_is_one_statement() {
     let db = fresh("so_limits_loader", true).await;
     db.tusk
