@@ -368,3 +368,55 @@ async fn single_column_selections_match_sqlx() {
     }
     assert_eq!(run(&db.tusk).await, run(&db.sqlx).await);
 }
+
+/// Through the rewrite, an `IN` list and the loader's key list are one array parameter: one
+/// prepared statement serves every length (on sqlx each length is a statement of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_statement_serves_every_list_length() {
+    let db = fresh("so_read_one_statement", true).await;
+    let pool = pgtusk::Pool::builder(db.dsn.parse().unwrap())
+        .max_connections(1)
+        .build()
+        .await
+        .unwrap();
+    let tusk = pgtusk_dialect::sea_orm::TuskDatabase::new(pool.clone());
+    let cached = || async { pool.acquire().await.unwrap().cached_statements() };
+    let authors = author::Entity::find()
+        .order_by_asc(author::Column::Id)
+        .all(&tusk)
+        .await
+        .unwrap();
+    let before = cached().await;
+    for n in 1..=12 {
+        let ids: Vec<i32> = (1..=n).collect();
+        let on_tusk = author::Entity::find()
+            .filter(author::Column::Id.is_in(ids.clone()))
+            .filter(
+                author::Column::Mood
+                    .is_in([Mood::Happy, Mood::Sad, Mood::Meh][..(n as usize % 3) + 1].to_vec()),
+            )
+            .order_by_asc(author::Column::Id)
+            .all(&tusk)
+            .await
+            .unwrap();
+        let on_sqlx = author::Entity::find()
+            .filter(author::Column::Id.is_in(ids))
+            .filter(
+                author::Column::Mood
+                    .is_in([Mood::Happy, Mood::Sad, Mood::Meh][..(n as usize % 3) + 1].to_vec()),
+            )
+            .order_by_asc(author::Column::Id)
+            .all(&db.sqlx)
+            .await
+            .unwrap();
+        assert_eq!(on_tusk, on_sqlx);
+        let some = authors[..n as usize].to_vec();
+        let loaded = some.load_many(post::Entity, &tusk).await.unwrap();
+        assert_eq!(
+            loaded,
+            some.load_many(post::Entity, &db.sqlx).await.unwrap()
+        );
+    }
+    // Two statements: the filtered select and the loader's, whatever the lengths.
+    assert_eq!(cached().await - before, 2);
+}

@@ -22,6 +22,7 @@ use crate::array_type::{ElementType, element_type};
 /// | `x NOT IN ($1, $2, $3)` | `x <> ALL($1)` |
 /// | `x IN (CAST($1 AS "mood"), CAST($2 AS "mood"))` | `x = ANY(CAST($1 AS "mood"[]))` |
 /// | `x IN ($1::"mood", $2::"mood")` | `x = ANY($1::"mood"[])` |
+/// | `("t"."a") IN (($1), ($2))` (sea-orm's loader, one-column keys) | `("t"."a") = ANY($1)` |
 /// | `("t"."a", "t"."b") IN (($1, $2), ($3, $4))` | `("t"."a", "t"."b") IN (SELECT * FROM unnest($1::int4[], $2::uuid[]))` |
 /// | `INSERT INTO "t" ("a", "b") VALUES ($1, $2), ($3, $4) [ON CONFLICT …] [RETURNING …]` | `INSERT INTO "t" ("a", "b") SELECT * FROM unnest(CASE WHEN false THEN ARRAY[(NULL::"t")."a"] ELSE $1 END, …) [ON CONFLICT …] [RETURNING …]` |
 ///
