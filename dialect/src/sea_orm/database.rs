@@ -9,7 +9,7 @@ use ::sea_orm::{
     AccessMode, ConnectionTrait, DbBackend, DbErr, ExecResult, IsolationLevel, QueryResult,
     Statement, TransactionError, TransactionOptions, TransactionTrait,
 };
-use pgtusk::Pool;
+use pgtusk::{Pool, PooledConnection};
 
 use super::error::{Stage, db_err};
 use super::statement;
@@ -66,6 +66,13 @@ impl TuskDatabase {
     }
 }
 
+impl TuskDatabase {
+    /// A pooled connection for one statement; a failure is the `DbErr` of `stage`.
+    async fn acquire(&self, stage: Stage) -> Result<PooledConnection, DbErr> {
+        self.pool.acquire().await.map_err(|e| db_err(stage, e))
+    }
+}
+
 impl From<Pool> for TuskDatabase {
     fn from(pool: Pool) -> TuskDatabase {
         TuskDatabase::new(pool)
@@ -87,38 +94,22 @@ impl ConnectionTrait for TuskDatabase {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| db_err(Stage::Exec, e))?;
+        let mut conn = self.acquire(Stage::Exec).await?;
         statement::execute(&mut conn, stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| db_err(Stage::Exec, e))?;
+        let mut conn = self.acquire(Stage::Exec).await?;
         statement::execute_unprepared(&mut conn, sql).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| db_err(Stage::Query, e))?;
+        let mut conn = self.acquire(Stage::Query).await?;
         statement::query_one(&mut conn, stmt).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| db_err(Stage::Query, e))?;
+        let mut conn = self.acquire(Stage::Query).await?;
         statement::query_all(&mut conn, stmt).await
     }
 }
@@ -157,10 +148,7 @@ impl TransactionTrait for TuskDatabase {
         T: Send,
         E: fmt::Display + fmt::Debug + Send,
     {
-        let tx = TuskTransaction::begin(&self.pool, None, None)
-            .await
-            .map_err(TransactionError::Connection)?;
-        tx.run(callback).await
+        self.transaction_with_config(callback, None, None).await
     }
 
     async fn transaction_with_config<F, T, E>(

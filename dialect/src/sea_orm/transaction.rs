@@ -471,11 +471,7 @@ impl TransactionTrait for TuskTransaction {
         T: Send,
         E: fmt::Display + fmt::Debug + Send,
     {
-        let nested = self
-            .begin_nested(None, None)
-            .await
-            .map_err(TransactionError::Connection)?;
-        nested.run(callback).await
+        self.transaction_with_config(callback, None, None).await
     }
 
     async fn transaction_with_config<F, T, E>(
