@@ -4,7 +4,7 @@
 //!
 //! - 10a (`sea-orm-loader`): `parents.load_many(child::Entity, &db)` over 1..=5,000 parent
 //!   models per operation, their ids drawn by one LCG per phase (the same for every driver);
-//!   sea-orm renders `("parent_id") IN ((CAST($1 AS integer)), …)`, which pgtusk's rewrite
+//!   sea-orm renders `("parent_id") IN (($1), ($2), …) ORDER BY id`, which pgtusk's rewrite
 //!   sends as one array parameter.
 //! - 10b (`sea-orm-all`): `wide::Entity::find().all(&db)`, 10,000 rows into models.
 
