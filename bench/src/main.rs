@@ -5,12 +5,14 @@
 //! Starts a TempCluster (or uses `DATABASE_URL`), prepares the data, then runs each workload on
 //! every driver in turn (A B C A B C …) for several rounds, on one connection per driver and a
 //! current-thread tokio runtime (workload 9: a pool per driver on a 2-worker multi-thread
-//! runtime, asyncpg's pool, and pgbench as the C reference). Each phase is timed (wall clock) and charged the process's CPU
+//! runtime, asyncpg's pool, and pgbench as the C reference; workload 10: sea-orm on pgtusk and
+//! on sqlx, a pool of one connection each). Each phase is timed (wall clock) and charged the process's CPU
 //! (user + sys from /proc/self/stat; asyncpg reports its own process time). Every phase's
 //! checksum is compared with the expected one. Output: a table on stdout,
 //! bench/results/latest.json and bench/results/latest.svg.
 
 mod cpu;
+mod orm;
 mod pgbench;
 mod pool;
 mod python;
@@ -20,6 +22,7 @@ mod workloads;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use orm::Orms;
 use pgbench::Pgbench;
 use pool::Pools;
 use report::{Phase, Run, WorkloadResult};
@@ -39,7 +42,7 @@ fn usage() -> String {
     let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
     format!(
         "usage: pgtusk-bench [WORKLOAD…] [--rounds N] [--scale F] [--no-python] [--only DRIVER,…] [--out DIR]\n\
-         WORKLOAD: a number 1-9 or one of {}",
+         WORKLOAD: a number 1-10, sea-orm (both parts of 10), or one of {}",
         names.join(", ")
     )
 }
@@ -82,7 +85,7 @@ fn parse_args() -> Result<Args, String> {
             name => {
                 let found: Vec<Workload> = Workload::ALL
                     .into_iter()
-                    .filter(|w| w.key() == name || w.number().to_string() == name)
+                    .filter(|w| w.matches(name))
                     .collect();
                 if found.is_empty() {
                     return Err(format!("unknown workload {name:?}\n{}", usage()));
@@ -130,6 +133,7 @@ fn run(args: &Args) -> R<()> {
         let mut admin = pgtusk::Connection::connect(&dsn).await?;
         eprintln!("preparing data (1M-row table, 100k wide rows, arrays, bytea)…");
         admin.execute_script(workloads::SETUP).await?;
+        admin.execute_script(orm::SETUP).await?;
         // Its own statement: VACUUM cannot run inside the script's implicit transaction.
         admin.execute_script("VACUUM ANALYZE").await?;
         // Point selects hit random pages: load the table and its index into shared buffers so
@@ -169,7 +173,11 @@ fn run(args: &Args) -> R<()> {
         py,
         pools: None,
         pgbench: None,
+        orms: None,
     };
+    if args.workloads.iter().any(|w| w.number() == 10) {
+        drivers.orms = Some(rt.block_on(Orms::connect(&dsn))?);
+    }
     if args.workloads.contains(&Workload::Pool) {
         drivers.pools = Some(Pools::connect(&dsn)?);
         let wanted = args.only.is_empty() || args.only.iter().any(|o| o == "pgbench");
@@ -275,6 +283,8 @@ struct Expected {
     bytea: i64,
     typed: i64,
     insert: i64,
+    /// Workload 10a: each parent's `sum(id + v + parent_id)` over its children, by parent id.
+    child_sums: Vec<i64>,
 }
 
 impl Expected {
@@ -300,6 +310,16 @@ impl Expected {
                 )
                 .await?,
             insert: workloads::BATCH as i64,
+            child_sums: {
+                let mut sums = vec![0i64; orm::PARENTS as usize + 1];
+                for row in c.fetch(orm::CHILD_SUMS, &[]).await? {
+                    let (parent, sum): (i32, i64) = (row.try_get(0)?, row.try_get(1)?);
+                    *sums
+                        .get_mut(parent as usize)
+                        .ok_or("a child's parent_id is out of range")? = sum;
+                }
+                sums
+            },
         })
     }
 
@@ -313,19 +333,21 @@ impl Expected {
             Workload::Arrays => self.arrays * n,
             Workload::Bytea => self.bytea * n,
             Workload::Insert => self.insert * n,
-            Workload::Typed => self.typed * n,
+            Workload::Typed | Workload::SeaOrmAll => self.typed * n,
+            Workload::SeaOrmLoader => orm::loader_expected(&self.child_sums, seed, ops),
             Workload::InList => workloads::inlist_expected(seed, ops),
         }
     }
 }
 
-/// Every driver's side of the run: the Rust connections, the asyncpg process, and for workload
-/// 9 the Rust pools and pgbench.
+/// Every driver's side of the run: the Rust connections, the asyncpg process, for workload 9
+/// the Rust pools and pgbench, for workload 10 sea-orm's pools.
 struct Drivers {
     conns: Conns,
     py: Option<python::Runner>,
     pools: Option<Pools>,
     pgbench: Option<Pgbench>,
+    orms: Option<Orms>,
 }
 
 /// Runs one timed phase and verifies it.
@@ -360,6 +382,15 @@ fn phase(
             let cpu0 = cpu::CpuSample::now()?;
             let t0 = Instant::now();
             let sum = pools.run(c, ops, seed)?;
+            let secs = t0.elapsed().as_secs_f64();
+            (secs, cpu::CpuSample::now()?.since(&cpu0), Some(sum), ops)
+        }
+        _ if w.number() == 10 => {
+            let orms = drivers.orms.as_mut().ok_or("sea-orm pools missing")?;
+            orms.prepare(w, ops, seed);
+            let cpu0 = cpu::CpuSample::now()?;
+            let t0 = Instant::now();
+            let sum = rt.block_on(orms.run(c, w, ops))?;
             let secs = t0.elapsed().as_secs_f64();
             (secs, cpu::CpuSample::now()?.since(&cpu0), Some(sum), ops)
         }

@@ -70,10 +70,14 @@ pub enum Workload {
     TypedVsIndex,
     InList,
     Pool,
+    /// Workload 10a: sea-orm's loader (`load_many`), 1..=5,000 keys.
+    SeaOrmLoader,
+    /// Workload 10b: sea-orm's `Entity::find().all()`, 10,000 rows.
+    SeaOrmAll,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 11] = [
+    pub const ALL: [Workload; 13] = [
         Workload::Point,
         Workload::Tiny,
         Workload::Series,
@@ -85,6 +89,8 @@ impl Workload {
         Workload::TypedVsIndex,
         Workload::InList,
         Workload::Pool,
+        Workload::SeaOrmLoader,
+        Workload::SeaOrmAll,
     ];
 
     pub fn key(self) -> &'static str {
@@ -100,7 +106,17 @@ impl Workload {
             Workload::TypedVsIndex => "typed-vs-index",
             Workload::InList => "inlist",
             Workload::Pool => "pool",
+            Workload::SeaOrmLoader => "sea-orm-loader",
+            Workload::SeaOrmAll => "sea-orm-all",
         }
+    }
+
+    /// Whether `name` (from the command line) selects this workload: its key, its number, or
+    /// `sea-orm` for both parts of workload 10.
+    pub fn matches(self, name: &str) -> bool {
+        self.key() == name
+            || self.number().to_string() == name
+            || (name == "sea-orm" && self.number() == 10)
     }
 
     /// The workload number.
@@ -115,6 +131,7 @@ impl Workload {
             Workload::Typed | Workload::TypedVsIndex => 7,
             Workload::InList => 8,
             Workload::Pool => 9,
+            Workload::SeaOrmLoader | Workload::SeaOrmAll => 10,
         }
     }
 
@@ -131,6 +148,8 @@ impl Workload {
             Workload::TypedVsIndex => "pgtusk only: fetch_as vs row.get by index, 100k rows",
             Workload::InList => "IN-list select, random length 1..1000",
             Workload::Pool => "pool of 8 connections, 64 tasks, cached point selects",
+            Workload::SeaOrmLoader => "sea-orm load_many (one-to-many), random 1..5000 keys",
+            Workload::SeaOrmAll => "sea-orm Entity::find().all(), 10k rows into models",
         }
     }
 
@@ -149,6 +168,8 @@ impl Workload {
             Workload::InList => 300,
             // Split across 64 tasks; a multiple of 8 so pgbench's 8 clients share it evenly.
             Workload::Pool => 30_000,
+            Workload::SeaOrmLoader => 60,
+            Workload::SeaOrmAll => 30,
         }
     }
 
@@ -163,6 +184,9 @@ impl Workload {
             Workload::Typed => 10_000,
             // Lists of 1..=1000 ids: about 500 rows on average.
             Workload::InList => 500,
+            // 2,500 keys on average, parent p has p % 3 children: about 2,500 children.
+            Workload::SeaOrmLoader => 2500,
+            Workload::SeaOrmAll => 10_000,
         }
     }
 
@@ -183,6 +207,11 @@ impl Workload {
                 c.push(Contestant::Pgbench);
                 c
             }
+            Workload::SeaOrmLoader | Workload::SeaOrmAll => vec![
+                Contestant::SeaOrmPgtusk,
+                Contestant::SeaOrmSqlx,
+                Contestant::SeaOrmSqlxNoPing,
+            ],
             _ => {
                 let mut c = vec![
                     Contestant::Pgtusk,
@@ -214,6 +243,12 @@ impl Workload {
             Workload::Pool => Some(
                 "a 2-worker multi-thread tokio runtime for every Rust pool; 64 tasks share the phase's ops. pgtusk: (&pool).fetch_one (the Executor on &Pool), pgtusk acquire: pool.acquire() then conn.fetch_one; deadpool-postgres: pool.get(), prepare_cached, query_one (RecyclingMethod::Fast, the default); sqlx: PgPool, query().fetch_one(&pool) with its defaults (test_before_acquire pings each acquire: one extra round trip), sqlx no ping: the same with test_before_acquire(false); asyncpg: create_pool(min_size=8, max_size=8), pool.fetchrow (its release runs the reset query: one extra round trip); pgbench: -S -M prepared -c 8 -j 2 on its own pgbench_accounts (scale 10, also 1M rows), its tps without connection time, client CPU from the children's utime+stime in 10 ms ticks (connection setup included), no checksum (the count of transactions is checked)",
             ),
+            Workload::SeaOrmLoader => Some(
+                "parents.load_many(child::Entity, &db) over the phase's parent models (built before the timer; ids from one LCG per phase, repeats allowed); sea-orm renders (\"parent_id\") IN (($1), ($2), ...) ORDER BY id over the distinct keys. sea-orm/pgtusk: TuskDatabase over a pgtusk Pool of 1 connection (the rewrite sends one array parameter: one cached statement for every length); sea-orm/sqlx: Database::connect with max_connections(1), its defaults otherwise (a new statement text per length, and test_before_acquire pings each acquire: one more round trip); sea-orm/sqlx no ping: the same with test_before_acquire(false)",
+            ),
+            Workload::SeaOrmAll => Some(
+                "wide::Entity::find().all(&db): i int4, t text, ts timestamptz (DateTimeWithTimeZone), n numeric (Decimal); the same pools as sea-orm-loader",
+            ),
             Workload::TypedVsIndex => Some(
                 "both stream the same rows through fetch_stream; ratio = fetch_as / by-index (>= 1.0 means fetch_as is no slower)",
             ),
@@ -237,6 +272,12 @@ pub enum Contestant {
     Asyncpg,
     /// Workload 9: PostgreSQL's own C client, as a reference.
     Pgbench,
+    /// Workload 10: sea-orm on pgtusk (`TuskDatabase` over a `Pool`).
+    SeaOrmPgtusk,
+    /// Workload 10: sea-orm on sqlx (`sea_orm::Database::connect`).
+    SeaOrmSqlx,
+    /// Workload 10: sea-orm on sqlx with `test_before_acquire(false)`.
+    SeaOrmSqlxNoPing,
 }
 
 impl Contestant {
@@ -251,6 +292,9 @@ impl Contestant {
             Contestant::SqlxNoPing => "sqlx no ping",
             Contestant::Asyncpg => "asyncpg",
             Contestant::Pgbench => "pgbench",
+            Contestant::SeaOrmPgtusk => "sea-orm/pgtusk",
+            Contestant::SeaOrmSqlx => "sea-orm/sqlx",
+            Contestant::SeaOrmSqlxNoPing => "sea-orm/sqlx no ping",
         }
     }
 }
@@ -276,6 +320,12 @@ pub fn point_expected(seed: u64, ops: usize) -> i64 {
 /// The IN-list phase's id lists: a 64-bit LCG (the same in asyncpg_runner.py) seeded by the
 /// phase's seed; each list has a length in 1..=1000 and ids in 1..=POINT_ROWS (repeats allowed).
 pub fn inlist_lists(seed: u64, ops: usize) -> Vec<Vec<i32>> {
+    lcg_lists(seed, ops, 1000, POINT_ROWS)
+}
+
+/// `ops` lists of ids from one 64-bit LCG seeded by `seed`: lengths in 1..=max_len, ids in
+/// 1..=max_id (repeats allowed).
+pub fn lcg_lists(seed: u64, ops: usize, max_len: u64, max_id: u64) -> Vec<Vec<i32>> {
     let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
     let mut next = move || {
         state = state
@@ -285,8 +335,8 @@ pub fn inlist_lists(seed: u64, ops: usize) -> Vec<Vec<i32>> {
     };
     (0..ops)
         .map(|_| {
-            let len = next() % 1000 + 1;
-            (0..len).map(|_| (next() % POINT_ROWS + 1) as i32).collect()
+            let len = next() % max_len + 1;
+            (0..len).map(|_| (next() % max_id + 1) as i32).collect()
         })
         .collect()
 }
@@ -359,7 +409,7 @@ impl Wide {
     }
 }
 
-fn wide_sum(i: i32, t: &str, ts: &DateTime<Utc>, n: Decimal) -> i64 {
+pub fn wide_sum(i: i32, t: &str, ts: &DateTime<Utc>, n: Decimal) -> i64 {
     let mut n = n;
     n.rescale(2);
     i64::from(i) + t.len() as i64 + ts.timestamp() + n.mantissa() as i64
@@ -379,8 +429,9 @@ impl InsertRows {
     }
 }
 
-/// Workload 9 runs on pools (pool.rs), not on these connections.
-const POOL_ELSEWHERE: &str = "workload 9 runs on the pools in pool.rs, not on one connection";
+/// Workloads 9 and 10 run on pools (pool.rs, orm.rs), not on these connections.
+const ELSEWHERE: &str =
+    "workloads 9 and 10 run on the pools in pool.rs and orm.rs, not on one connection";
 
 /// One connection per Rust driver, kept for the whole run.
 pub struct Conns {
@@ -444,6 +495,9 @@ impl Conns {
             | Contestant::Deadpool
             | Contestant::SqlxNoPing
             | Contestant::Pgbench => Err(format!("{} runs workload 9 only", c.name()).into()),
+            Contestant::SeaOrmPgtusk | Contestant::SeaOrmSqlx | Contestant::SeaOrmSqlxNoPing => {
+                Err(format!("{} runs workload 10 only", c.name()).into())
+            }
         }
     }
 
@@ -541,7 +595,9 @@ impl Conns {
                     }
                 }
             }
-            Workload::Pool => return Err(POOL_ELSEWHERE.into()),
+            Workload::Pool | Workload::SeaOrmLoader | Workload::SeaOrmAll => {
+                return Err(ELSEWHERE.into());
+            }
             Workload::InList => {
                 for op in &self.inlist {
                     let rows = op.select().fetch_all(&mut *conn).await?;
@@ -658,7 +714,9 @@ impl Conns {
                 }
             }
             Workload::TypedVsIndex => return Err("not runnable".into()),
-            Workload::Pool => return Err(POOL_ELSEWHERE.into()),
+            Workload::Pool | Workload::SeaOrmLoader | Workload::SeaOrmAll => {
+                return Err(ELSEWHERE.into());
+            }
         }
         Ok(s)
     }
@@ -754,7 +812,9 @@ impl Conns {
                 }
             }
             Workload::TypedVsIndex => return Err("not runnable".into()),
-            Workload::Pool => return Err(POOL_ELSEWHERE.into()),
+            Workload::Pool | Workload::SeaOrmLoader | Workload::SeaOrmAll => {
+                return Err(ELSEWHERE.into());
+            }
         }
         Ok(s)
     }
