@@ -15,7 +15,9 @@
 //! as `init` left it, without I/O. The statement cache survives all of it.
 
 mod connection;
+mod maintenance;
 mod options;
+mod release;
 pub(crate) mod stale;
 mod status;
 
@@ -25,26 +27,15 @@ pub use options::{ConnectionHook, HookFuture, PoolOptions};
 pub use status::PoolStatus;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::connection::ClientSettings;
 use crate::error::{Error, Result};
 use crate::{ConnectOptions, Connection, Transaction, TransactionFuture};
 use stale::StaleStatements;
-
-/// What the pool runs on a released connection whose session may have changed: what
-/// asyncpg's pool runs on every release. `DISCARD ALL` would also drop the prepared
-/// statements, which the cache keeps.
-const RESET_SESSION: &str = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL";
-
-/// The settings a session changed with `SET` or `set_config`: read after `init`, to set
-/// them again after the reset's `RESET ALL` (custom placeholder settings such as `app.x`
-/// are not in `pg_settings`).
-const SESSION_SETTINGS: &str =
-    "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session'";
 
 /// A pool of connections to one server.
 ///
@@ -197,7 +188,7 @@ impl Pool {
         if let Some(period) = shared.maintenance_period() {
             shared
                 .runtime
-                .spawn(maintain(Arc::downgrade(&shared), period));
+                .spawn(maintenance::maintain(Arc::downgrade(&shared), period));
         }
         Ok(Pool { shared })
     }
@@ -451,19 +442,6 @@ impl Shared {
         })
     }
 
-    /// Runs `init` on a new connection; returns SQL that sets again the settings it left
-    /// (see [`SESSION_SETTINGS`]).
-    async fn run_init(&self, conn: &mut Connection) -> Result<Option<String>> {
-        let Some(init) = &self.options.init else {
-            return Ok(None);
-        };
-        init(conn).await?;
-        let settings = conn.fetch(SESSION_SETTINGS, &[]).await?;
-        // What init set is the session's baseline, not something to reset.
-        conn.take_state_changed();
-        set_again_sql(&settings)
-    }
-
     /// Whether a connection must be replaced rather than reused.
     fn is_worn_out(&self, live: &Live) -> bool {
         self.closed.load(Ordering::Acquire)
@@ -486,73 +464,6 @@ impl Shared {
             .is_some_and(|max| idle_for >= max)
     }
 
-    /// Takes back a connection from a dropped [`PooledConnection`].
-    fn release(self: &Arc<Self>, mut live: Live, permit: OwnedSemaphorePermit) {
-        if live.conn.is_closed() {
-            return;
-        }
-        if self.is_worn_out(&live) {
-            self.retire(live);
-            return;
-        }
-        live.conn.restore_client_settings(&live.client);
-        let reset = live.conn.take_state_changed();
-        if live.conn.is_idle() && !reset && self.options.reset.is_none() {
-            self.put_idle(live);
-            return;
-        }
-        // Cleaning takes I/O: a task of its own, holding the permit, so the connection
-        // counts as in use until it is back.
-        let shared = self.clone();
-        self.runtime.spawn(async move {
-            let limit = shared.options.acquire_timeout;
-            match tokio::time::timeout(limit, shared.clean(&mut live, reset)).await {
-                Ok(Ok(())) => shared.put_idle(live),
-                Ok(Err(e)) => {
-                    tracing::debug!("cleaning a released connection failed ({e}); closing it");
-                    shared.retire(live);
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        "cleaning a released connection took longer than acquire_timeout \
-                         ({limit:?}); dropping it"
-                    );
-                }
-            }
-            drop(permit);
-        });
-    }
-
-    /// Makes a released connection as good as new: the work of a dropped operation
-    /// cancelled and drained, the transaction rolled back, the session reset when it may
-    /// have changed (`reset`), then the `reset` hook.
-    async fn clean(&self, live: &mut Live, mut reset: bool) -> Result<()> {
-        let conn = &mut live.conn;
-        conn.settle().await?;
-        if !conn.is_idle() {
-            conn.execute_script("ROLLBACK").await?;
-        }
-        reset |= conn.take_state_changed();
-        if reset {
-            // One round trip, init's settings included: init itself does not run again (it
-            // may do what cannot be done twice on one session, such as a CREATE TEMP TABLE).
-            match &live.init_settings {
-                Some(set_again) => {
-                    conn.execute_script(&format!("{RESET_SESSION}; {set_again}"))
-                        .await?
-                }
-                None => conn.execute_script(RESET_SESSION).await?,
-            }
-            conn.clear_notifications();
-            conn.take_state_changed();
-        }
-        if let Some(hook) = &self.options.reset {
-            hook(conn).await?;
-            conn.take_state_changed();
-        }
-        Ok(())
-    }
-
     fn put_idle(&self, live: Live) {
         if self.closed.load(Ordering::Acquire) {
             self.retire(live);
@@ -570,121 +481,6 @@ impl Shared {
         if !conn.is_closed() {
             self.runtime.spawn(close_connection(conn));
         }
-    }
-
-    /// Retires idle connections that expired or that the server ended.
-    fn prune(&self) {
-        let min = self.options.min_connections;
-        let mut retired = Vec::new();
-        {
-            let mut idle = self.lock_idle();
-            let mut size = self.size.load(Ordering::Acquire);
-            // Oldest first: those are the ones beyond `min_connections` to let go.
-            let mut kept = Vec::with_capacity(idle.len());
-            for mut entry in idle.drain(..) {
-                let inactive = self.is_inactive(entry.since.elapsed());
-                if !entry.live.conn.check_idle() {
-                    size -= 1;
-                    drop(entry);
-                } else if self.is_worn_out(&entry.live) || (inactive && size > min) {
-                    size -= 1;
-                    retired.push(entry.live);
-                } else {
-                    kept.push(entry);
-                }
-            }
-            *idle = kept;
-        }
-        for live in retired {
-            self.retire(live);
-        }
-    }
-
-    /// Opens connections up to `min_connections`, without taking a permit a task waits for.
-    async fn refill(&self) {
-        while self.size.load(Ordering::Acquire) < self.options.min_connections
-            && !self.closed.load(Ordering::Acquire)
-        {
-            let Ok(_permit) = self.permits.clone().try_acquire_owned() else {
-                return;
-            };
-            match self.open().await {
-                Ok(live) => self.put_idle(live),
-                Err(e) => {
-                    tracing::debug!("could not open a connection to keep min_connections: {e}");
-                    return;
-                }
-            }
-        }
-    }
-
-    /// How often the maintenance task looks at idle connections, if it runs at all.
-    fn maintenance_period(&self) -> Option<Duration> {
-        let options = &self.options;
-        let shortest = [
-            options.max_inactive_connection_lifetime,
-            options.max_lifetime,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        match shortest {
-            Some(lifetime) => Some((lifetime / 4).clamp(Duration::from_millis(10), MAX_PERIOD)),
-            None if options.min_connections > 0 => Some(MAX_PERIOD),
-            None => None,
-        }
-    }
-}
-
-/// `SELECT set_config(name, setting, false), …` for rows of [`SESSION_SETTINGS`]; `None`
-/// for no rows.
-fn set_again_sql(settings: &[crate::Record]) -> Result<Option<String>> {
-    let mut sql = String::new();
-    for row in settings {
-        let name: &str = row.try_get(0)?;
-        let Some(value) = row.try_get::<Option<&str>>(1)? else {
-            continue;
-        };
-        sql.push_str(if sql.is_empty() { "SELECT " } else { ", " });
-        sql.push_str("pg_catalog.set_config(");
-        push_literal(&mut sql, name);
-        sql.push_str(", ");
-        push_literal(&mut sql, value);
-        sql.push_str(", false)");
-    }
-    Ok((!sql.is_empty()).then_some(sql))
-}
-
-/// Appends `text` as an escape string literal (`E'…'`), which means the same whatever
-/// `standard_conforming_strings` is.
-fn push_literal(sql: &mut String, text: &str) {
-    sql.push_str("E'");
-    for c in text.chars() {
-        match c {
-            '\\' => sql.push_str("\\\\"),
-            '\'' => sql.push_str("''"),
-            c => sql.push(c),
-        }
-    }
-    sql.push('\'');
-}
-
-/// The maintenance task looks at idle connections at least this often.
-const MAX_PERIOD: Duration = Duration::from_secs(10);
-
-/// Retires expired idle connections and keeps `min_connections` open, until the pool is
-/// dropped or closed.
-async fn maintain(shared: Weak<Shared>, period: Duration) {
-    loop {
-        tokio::time::sleep(period).await;
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        if shared.closed.load(Ordering::Acquire) {
-            return;
-        }
-        shared.prune();
-        shared.refill().await;
     }
 }
 
@@ -714,24 +510,5 @@ impl std::fmt::Debug for Pool {
             .field("status", &self.status())
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::push_literal;
-
-    #[test]
-    fn literals_escape_quotes_and_backslashes() {
-        for (text, literal) in [
-            ("UTC", "E'UTC'"),
-            ("\"a'b\", public", "E'\"a''b\", public'"),
-            ("C:\\x", "E'C:\\\\x'"),
-            ("", "E''"),
-        ] {
-            let mut sql = String::new();
-            push_literal(&mut sql, text);
-            assert_eq!(sql, literal);
-        }
     }
 }
