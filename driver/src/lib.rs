@@ -22,7 +22,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! One [`Connection`] runs one operation at a time (its methods take `&mut self`). Every
+//! One [`Connection`] runs one operation at a time (its methods take `&mut self`); a [`Pool`]
+//! shares connections between tasks (and is safe behind pgbouncer). Every
 //! future it returns is cancel-safe: dropping it (a timeout, a `select!`) leaves the connection
 //! usable, or marks it closed when its state cannot be known.
 

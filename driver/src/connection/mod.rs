@@ -52,8 +52,8 @@ static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One connection to a PostgreSQL server.
 ///
-/// Methods take `&mut self`: one operation at a time, enforced by the compiler. Use a pool
-/// for concurrency.
+/// Methods take `&mut self`: one operation at a time, enforced by the compiler. Use a
+/// [`Pool`](crate::Pool) for concurrency.
 ///
 /// ```no_run
 /// # async fn demo() -> pgtusk::Result<()> {
