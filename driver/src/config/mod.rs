@@ -68,7 +68,7 @@ const MIN_MAX_MESSAGE_SIZE: usize = 1024;
 /// An empty value (`user=`) means the same as leaving the key out. A key not
 /// in this table is an error, and so is a value holding a NUL byte (raw or
 /// `%00`, from a DSN, a setter, an environment variable or `.pgpass`):
-/// [`Error::Config`](crate::Error::Config) naming the key, when parsing or connecting, before
+/// [`Error::Config`] naming the key, when parsing or connecting, before
 /// anything is sent.
 ///
 /// | key | meaning | environment | default |
@@ -82,7 +82,7 @@ const MIN_MAX_MESSAGE_SIZE: usize = 1024;
 /// | `application_name` | reported in `pg_stat_activity` | `PGAPPNAME` | none |
 /// | `options` | command-line options sent to the server, e.g. `-c search_path=app` | `PGOPTIONS` | none |
 /// | `connect_timeout` | seconds to wait for each host (0 waits forever) | `PGCONNECT_TIMEOUT` | forever |
-/// | `command_timeout` | seconds (fractions allowed) a statement may run before it is cancelled and the call returns [`Error::Timeout`](crate::Error::Timeout); 0 means no limit | | no limit |
+/// | `command_timeout` | seconds (fractions allowed) a statement may run before it is cancelled and the call returns [`Error::Timeout`]; 0 means no limit | | no limit |
 /// | `sslmode` | `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full` (see [`SslMode`]) | `PGSSLMODE` | `prefer` |
 /// | `passfile` | the password file | `PGPASSFILE` | `~/.pgpass` |
 /// | `statement_cache_size` | prepared statements kept per connection (0 disables the cache) | | `100` |
@@ -239,7 +239,7 @@ impl ConnectOptions {
     }
 
     /// Sets how long one statement (a query, a batch, a script) may run: past it, the server's
-    /// work is cancelled and the call returns [`Error::Timeout`](crate::Error::Timeout) naming
+    /// work is cancelled and the call returns [`Error::Timeout`] naming
     /// the statement and the limit. Zero means no limit (the default).
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
         self.command_timeout = Some(timeout);
