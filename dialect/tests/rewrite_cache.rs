@@ -16,24 +16,9 @@ fn ids_in(n: i32) -> (String, Values) {
         .build(PostgresQueryBuilder)
 }
 
-/// A connection whose cache holds more than 500 statements, so nothing is evicted, with a temp
-/// table `ids` of 1..=600.
-async fn big_cache() -> pgtusk::Connection {
-    let options: pgtusk::ConnectOptions = common::dsn().parse().unwrap();
-    let mut conn = pgtusk::Connection::connect_with(&options.statement_cache_size(1000))
-        .await
-        .unwrap();
-    conn.execute_script(
-        "CREATE TEMP TABLE ids AS SELECT g::int4 AS id FROM generate_series(1, 600) g",
-    )
-    .await
-    .unwrap();
-    conn
-}
-
 #[tokio::test]
 async fn lengths_1_to_500_share_one_cached_statement() {
-    let mut conn = big_cache().await;
+    let mut conn = common::big_cache().await;
     let before = conn.cached_statements();
     let mut texts = std::collections::HashSet::new();
     for n in 1..=500 {
@@ -54,7 +39,7 @@ async fn lengths_1_to_500_share_one_cached_statement() {
 
 #[tokio::test]
 async fn unrewritten_lists_prepare_one_statement_per_length() {
-    let mut conn = big_cache().await;
+    let mut conn = common::big_cache().await;
     let before = conn.cached_statements();
     for n in 1..=500 {
         let (sql, values) = ids_in(n);

@@ -29,6 +29,24 @@ impl Piece {
     pub fn text(s: impl Into<String>) -> Piece {
         Piece::Text(s.into())
     }
+
+    /// Appends argument `index` of an `unnest(…)` call: `before`, the array of `params` as
+    /// `ty`, `after`, with a comma ahead of every argument but the first.
+    pub fn push_argument(
+        pieces: &mut Vec<Piece>,
+        index: usize,
+        before: String,
+        ty: ArrayType,
+        params: Vec<u32>,
+        after: String,
+    ) {
+        if index > 0 {
+            pieces.push(Piece::text(", "));
+        }
+        pieces.push(Piece::Text(before));
+        pieces.push(Piece::Array { ty, params });
+        pieces.push(Piece::Text(after));
+    }
 }
 
 /// `sql` with `edits` applied, and its values: placeholders outside the edits keep their

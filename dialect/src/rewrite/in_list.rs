@@ -177,15 +177,7 @@ fn rows(sql: &Sql<'_>, values: &[Value], open: usize, width: usize) -> Option<Ed
             None if ty.takes_left_type() || ty.enum_name.is_some() => return None,
             None => (String::new(), format!("::{}[]", ty.sql_name)),
         };
-        if j > 0 {
-            pieces.push(Piece::text(", "));
-        }
-        pieces.push(Piece::text(before));
-        pieces.push(Piece::Array {
-            ty: ty.array_type,
-            params,
-        });
-        pieces.push(Piece::text(after));
+        Piece::push_argument(&mut pieces, j, before, ty.array_type, params, after);
     }
     pieces.push(Piece::text("))"));
     Some(Edit {

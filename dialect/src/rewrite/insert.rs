@@ -107,15 +107,7 @@ pub(crate) fn edit(sql: &Sql<'_>, values: &[Value]) -> Option<Edit> {
                 " END".to_owned(),
             ),
         };
-        if j > 0 {
-            pieces.push(Piece::text(", "));
-        }
-        pieces.push(Piece::text(before));
-        pieces.push(Piece::Array {
-            ty: ty.array_type,
-            params,
-        });
-        pieces.push(Piece::text(after));
+        Piece::push_argument(&mut pieces, j, before, ty.array_type, params, after);
     }
     pieces.push(Piece::text(")"));
     Some(Edit {

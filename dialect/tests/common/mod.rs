@@ -21,6 +21,21 @@ pub async fn connect() -> Connection {
     Connection::connect(&dsn()).await.expect("connect")
 }
 
+/// A connection whose cache holds more than 500 statements, so nothing is evicted, with a
+/// temp table `ids` of 1..=600.
+pub async fn big_cache() -> Connection {
+    let options: pgtusk::ConnectOptions = dsn().parse().unwrap();
+    let mut conn = Connection::connect_with(&options.statement_cache_size(1000))
+        .await
+        .unwrap();
+    conn.execute_script(
+        "CREATE TEMP TABLE ids AS SELECT g::int4 AS id FROM generate_series(1, 600) g",
+    )
+    .await
+    .unwrap();
+    conn
+}
+
 /// Rows as their raw column bytes, for comparing two results exactly.
 pub fn raw_rows(rows: &[Record]) -> Vec<Vec<Option<Vec<u8>>>> {
     rows.iter()
