@@ -42,6 +42,7 @@ pub mod pool;
 pub mod protocol;
 mod record;
 mod statement;
+mod to_record;
 mod transaction;
 pub mod types;
 
@@ -63,5 +64,6 @@ pub use pool::{Pool, PoolOptions, PoolStatus, PooledConnection};
 pub use protocol::backend::{Notification, TransactionStatus};
 pub use record::{Column, ColumnIndex, Columns, Record};
 pub use statement::Statement;
+pub use to_record::{ToRecord, ValueWriter};
 pub use transaction::{IsolationLevel, Transaction, TransactionBuilder, TransactionFuture};
 pub use types::{Decode, Encode, Type};
