@@ -48,7 +48,10 @@ pub mod types;
 
 pub use cancel::CancelToken;
 pub use config::{ConnectOptions, NoticeHandler, SslMode, TerminationHandler};
-pub use connection::{Connection, IntoQuery, QueryRef, RowStream, TypedRowStream};
+pub use connection::{
+    Connection, CopyIn, CopyInWriter, CopyOut, CopyOutRows, IntoQuery, QueryRef, RowStream,
+    TypedRowStream,
+};
 pub use cursor::{Cursor, CursorStream, HoldCursor, InTransaction};
 pub use error::{BoxError, ConversionError, DbError, Error, ErrorPosition, Result, SqlState};
 pub use executor::Executor;
