@@ -27,13 +27,20 @@ async fn ten_million_rows_copy_in_with_bounded_memory() {
         .await
         .unwrap();
     // Warm up: the statement cache, the buffers, the runtime.
-    conn.copy_in_rows("big", &["id", "label"], (0..1000).map(|i| (i, "warm-up row")))
-        .await
-        .unwrap();
+    conn.copy_in_rows(
+        "big",
+        &["id", "label"],
+        (0..1000).map(|i| (i, "warm-up row")),
+    )
+    .await
+    .unwrap();
     let before = peak_rss_kib();
     // About 300 MB of COPY data (31 bytes a row).
     let rows = (0..ROWS).map(|i| (i, "a label of some twenty bytes"));
-    let copied = conn.copy_in_rows("big", &["id", "label"], rows).await.unwrap();
+    let copied = conn
+        .copy_in_rows("big", &["id", "label"], rows)
+        .await
+        .unwrap();
     let grown_kib = peak_rss_kib().saturating_sub(before);
     assert_eq!(copied, ROWS as u64);
     println!(
