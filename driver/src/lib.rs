@@ -38,6 +38,7 @@ pub mod error;
 mod executor;
 mod from_record;
 mod notify;
+pub mod pipeline;
 pub mod pool;
 pub mod protocol;
 mod record;
@@ -56,6 +57,7 @@ pub use executor::Executor;
 pub use from_record::__private;
 pub use from_record::{FromRecord, RecordPlan};
 pub use notify::{Listener, ListenerEvent, Notifications};
+pub use pipeline::{Pipeline, PipelineResults, Ticket};
 /// Derive macros: `#[derive(FromRecord)]` for row structs, `#[derive(Type)]` for newtypes
 /// (domains) and enums.
 #[cfg(feature = "derive")]
