@@ -94,6 +94,9 @@ pub(crate) struct Queued<'q> {
     pub(crate) params: Range<usize>,
     pub(crate) want: Want,
     pub(crate) plan: Option<PlanFn>,
+    /// The plan must see the columns as the server describes them now (a struct checked
+    /// before an `UPDATE … RETURNING` runs): uncached SQL is described again for it.
+    pub(crate) plan_now: bool,
 }
 
 /// A statement's rows, as its [`Want`] keeps them.
@@ -179,7 +182,7 @@ impl<'c, 'q> Pipeline<'c, 'q> {
         query: QueryRef<'q>,
         params: &[&'q (dyn Encode + Sync)],
         want: Want,
-        plan: Option<PlanFn>,
+        plan: Option<(PlanFn, bool)>,
         redeem: fn(Slot) -> Result<T>,
     ) -> Ticket<T> {
         let start = self.params.len();
@@ -189,7 +192,8 @@ impl<'c, 'q> Pipeline<'c, 'q> {
             query,
             params: start..self.params.len(),
             want,
-            plan,
+            plan: plan.map(|(plan, _)| plan),
+            plan_now: plan.is_some_and(|(_, now)| now),
         });
         Ticket {
             pipeline: self.id,
@@ -271,7 +275,7 @@ impl<'c, 'q> Pipeline<'c, 'q> {
             query.into_query(),
             params,
             Want::First { required: true },
-            Some(has_a_column),
+            Some((has_a_column, false)),
             |slot| first_row(slot)?.decode_at(0),
         )
     }
@@ -291,7 +295,7 @@ impl<'c, 'q> Pipeline<'c, 'q> {
             query.into_query(),
             params,
             Want::All,
-            Some(plan_for::<T>),
+            Some((plan_for::<T>, true)),
             |mut slot| {
                 let plan = slot.plan::<T>()?;
                 let rows = slot.all();
@@ -315,7 +319,7 @@ impl<'c, 'q> Pipeline<'c, 'q> {
             query.into_query(),
             params,
             Want::First { required: true },
-            Some(plan_for::<T>),
+            Some((plan_for::<T>, true)),
             |mut slot| {
                 let plan = slot.plan::<T>()?;
                 T::from_record(&first_row(slot)?, &plan)
@@ -338,7 +342,7 @@ impl<'c, 'q> Pipeline<'c, 'q> {
             query.into_query(),
             params,
             Want::First { required: false },
-            Some(plan_for::<T>),
+            Some((plan_for::<T>, true)),
             |mut slot| {
                 let plan = slot.plan::<T>()?;
                 slot.first()

@@ -213,7 +213,7 @@ impl Connection {
                     let named = self.cache.admits(sql);
                     let known = if named {
                         self.cache.get(sql).cloned()
-                    } else if queued.plan.is_none() {
+                    } else if !queued.plan_now {
                         self.described.get(sql).cloned()
                     } else {
                         // A typed statement is checked against its columns as they are now.
@@ -379,6 +379,7 @@ impl Connection {
                     self.session.abort_request();
                     entry.outcome = Some(Err(e));
                     if atomic {
+                        entries.iter_mut().for_each(|e| e.sent = false);
                         abort_others(entries, i);
                         return Ok(false);
                     }
