@@ -14,6 +14,7 @@
 mod cpu;
 mod orm;
 mod pgbench;
+mod pipeline;
 mod pool;
 mod python;
 mod report;
@@ -42,7 +43,7 @@ fn usage() -> String {
     let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
     format!(
         "usage: pgtusk-bench [WORKLOAD…] [--rounds N] [--scale F] [--no-python] [--only DRIVER,…] [--out DIR]\n\
-         WORKLOAD: a number 1-10, sea-orm (both parts of 10), or one of {}",
+         WORKLOAD: a number 1-10 or 13, sea-orm (both parts of 10), or one of {}",
         names.join(", ")
     )
 }
@@ -336,6 +337,7 @@ impl Expected {
             Workload::Typed | Workload::SeaOrmAll => self.typed * n,
             Workload::SeaOrmLoader => orm::loader_expected(&self.child_sums, seed, ops),
             Workload::InList => workloads::inlist_expected(seed, ops),
+            Workload::Pipeline => pipeline::expected(seed, ops),
         }
     }
 }

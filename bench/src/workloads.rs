@@ -74,10 +74,12 @@ pub enum Workload {
     SeaOrmLoader,
     /// Workload 10b: sea-orm's `Entity::find().all()`, 10,000 rows.
     SeaOrmAll,
+    /// Workload 13: a pipeline of 100 different point selects (`pipeline.rs`).
+    Pipeline,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 13] = [
+    pub const ALL: [Workload; 14] = [
         Workload::Point,
         Workload::Tiny,
         Workload::Series,
@@ -91,6 +93,7 @@ impl Workload {
         Workload::Pool,
         Workload::SeaOrmLoader,
         Workload::SeaOrmAll,
+        Workload::Pipeline,
     ];
 
     pub fn key(self) -> &'static str {
@@ -108,6 +111,7 @@ impl Workload {
             Workload::Pool => "pool",
             Workload::SeaOrmLoader => "sea-orm-loader",
             Workload::SeaOrmAll => "sea-orm-all",
+            Workload::Pipeline => "pipeline",
         }
     }
 
@@ -132,6 +136,7 @@ impl Workload {
             Workload::InList => 8,
             Workload::Pool => 9,
             Workload::SeaOrmLoader | Workload::SeaOrmAll => 10,
+            Workload::Pipeline => 13,
         }
     }
 
@@ -150,6 +155,7 @@ impl Workload {
             Workload::Pool => "pool of 8 connections, 64 tasks, cached point selects",
             Workload::SeaOrmLoader => "sea-orm load_many (one-to-many), random 1..5000 keys",
             Workload::SeaOrmAll => "sea-orm Entity::find().all(), 10k rows into models",
+            Workload::Pipeline => "a pipeline of 100 different point selects",
         }
     }
 
@@ -170,6 +176,7 @@ impl Workload {
             Workload::Pool => 30_000,
             Workload::SeaOrmLoader => 60,
             Workload::SeaOrmAll => 30,
+            Workload::Pipeline => 100,
         }
     }
 
@@ -187,6 +194,7 @@ impl Workload {
             // 2,500 keys on average, parent p has p % 3 children: about 2,500 children.
             Workload::SeaOrmLoader => 2500,
             Workload::SeaOrmAll => 10_000,
+            Workload::Pipeline => crate::pipeline::STATEMENTS as u64,
         }
     }
 
@@ -207,6 +215,12 @@ impl Workload {
                 c.push(Contestant::Pgbench);
                 c
             }
+            // asyncpg has no pipeline of different statements.
+            Workload::Pipeline => vec![
+                Contestant::Pgtusk,
+                Contestant::TokioPostgres,
+                Contestant::Sqlx,
+            ],
             Workload::SeaOrmLoader | Workload::SeaOrmAll => vec![
                 Contestant::SeaOrmPgtusk,
                 Contestant::SeaOrmSqlx,
@@ -248,6 +262,9 @@ impl Workload {
             ),
             Workload::SeaOrmAll => Some(
                 "wide::Entity::find().all(&db): i int4, t text, ts timestamptz (DateTimeWithTimeZone), n numeric (Decimal); the same pools as sea-orm-loader",
+            ),
+            Workload::Pipeline => Some(
+                "one op = 100 point selects, each its own SQL text (SELECT v + k, t ... WHERE id = $1, k in 0..100), all cached after the warm-up; pgtusk conn.pipeline() with 100 fetch_one tickets, then run (one write, a Sync per statement); tokio-postgres 100 query_one futures under join_all on one client (pipelined by its connection task); sqlx has no pipeline: the 100 queries one after another (100 round trips); asyncpg has none either and is left out",
             ),
             Workload::TypedVsIndex => Some(
                 "both stream the same rows through fetch_stream; ratio = fetch_as / by-index (>= 1.0 means fetch_as is no slower)",
@@ -438,6 +455,8 @@ pub struct Conns {
     pub pg: pgtusk::Connection,
     pub tp: tokio_postgres::Client,
     tp_stmts: HashMap<&'static str, tokio_postgres::Statement>,
+    /// Workload 13's statements, prepared on first use.
+    tp_pipeline: Vec<tokio_postgres::Statement>,
     pub sx: sqlx::PgConnection,
     pub rows: InsertRows,
     /// The current IN-list phase's lists, made before the timer starts.
@@ -458,6 +477,7 @@ impl Conns {
             pg,
             tp,
             tp_stmts: HashMap::new(),
+            tp_pipeline: Vec::new(),
             sx,
             rows: InsertRows::new(),
             inlist: Vec::new(),
@@ -505,6 +525,7 @@ impl Conns {
         let conn = &mut self.pg;
         let mut s = 0i64;
         match w {
+            Workload::Pipeline => return crate::pipeline::pgtusk(conn, ops, seed).await,
             Workload::Point => {
                 for k in 0..ops as u64 {
                     let row = conn.fetch_one(POINT, &[&point_id(seed, k)]).await?;
@@ -616,6 +637,10 @@ impl Conns {
     async fn tokio_postgres(&mut self, w: Workload, ops: usize, seed: u64) -> R<i64> {
         let mut s = 0i64;
         match w {
+            Workload::Pipeline => {
+                let stmts = &mut self.tp_pipeline;
+                return crate::pipeline::tokio_postgres(&self.tp, stmts, ops, seed).await;
+            }
             Workload::Point => {
                 let st = self.tp_stmt(POINT).await?;
                 for k in 0..ops as u64 {
@@ -725,6 +750,7 @@ impl Conns {
         let conn = &mut self.sx;
         let mut s = 0i64;
         match w {
+            Workload::Pipeline => return crate::pipeline::sqlx_sequential(conn, ops, seed).await,
             Workload::Point => {
                 for k in 0..ops as u64 {
                     let row = sqlx::query(POINT)
