@@ -361,7 +361,7 @@ fn color_of(driver: &str) -> RGBColor {
         "tokio-postgres" | "deadpool-postgres" => COLORS[1],
         "sqlx" | "sea-orm/sqlx" => COLORS[2],
         "asyncpg" => COLORS[3],
-        "pgtusk acquire" | "pgtusk by index" => COLORS[5],
+        "pgtusk acquire" | "pgtusk by index" | "pgtusk atomic" => COLORS[5],
         "sqlx no ping" | "sea-orm/sqlx no ping" => COLORS[6],
         "pgbench" => COLORS[7],
         _ => COLORS[4],

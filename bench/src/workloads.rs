@@ -220,6 +220,7 @@ impl Workload {
                 Contestant::Pgtusk,
                 Contestant::TokioPostgres,
                 Contestant::Sqlx,
+                Contestant::PgtuskAtomic,
             ],
             Workload::SeaOrmLoader | Workload::SeaOrmAll => vec![
                 Contestant::SeaOrmPgtusk,
@@ -264,7 +265,7 @@ impl Workload {
                 "wide::Entity::find().all(&db): i int4, t text, ts timestamptz (DateTimeWithTimeZone), n numeric (Decimal); the same pools as sea-orm-loader",
             ),
             Workload::Pipeline => Some(
-                "one op = 100 point selects, each its own SQL text (SELECT v + k, t ... WHERE id = $1, k in 0..100), all cached after the warm-up; pgtusk conn.pipeline() with 100 fetch_one tickets, then run (one write, a Sync per statement); tokio-postgres 100 query_one futures under join_all on one client (pipelined by its connection task); sqlx has no pipeline: the 100 queries one after another (100 round trips); asyncpg has none either and is left out",
+                "one op = 100 point selects, each its own SQL text (SELECT v + k, t ... WHERE id = $1, k in 0..100), all cached after the warm-up; pgtusk conn.pipeline() with 100 fetch_one tickets, then run (one write, a Sync per statement); tokio-postgres 100 query_one futures under join_all on one client (pipelined by its connection task); sqlx has no pipeline: the 100 queries one after another (100 round trips); pgtusk atomic: conn.atomic_pipeline(), one Sync for the 100 (one implicit transaction: the server commits and flushes once), for information; asyncpg has no pipeline of different statements and is left out",
             ),
             Workload::TypedVsIndex => Some(
                 "both stream the same rows through fetch_stream; ratio = fetch_as / by-index (>= 1.0 means fetch_as is no slower)",
@@ -280,6 +281,8 @@ pub enum Contestant {
     PgtuskByIndex,
     /// Workload 9: `pool.acquire()` then the connection's query method.
     PgtuskAcquire,
+    /// Workload 13: `conn.atomic_pipeline()` (one Sync for the whole pipeline).
+    PgtuskAtomic,
     TokioPostgres,
     /// Workload 9: tokio-postgres through deadpool-postgres.
     Deadpool,
@@ -303,6 +306,7 @@ impl Contestant {
             Contestant::Pgtusk => "pgtusk",
             Contestant::PgtuskByIndex => "pgtusk by index",
             Contestant::PgtuskAcquire => "pgtusk acquire",
+            Contestant::PgtuskAtomic => "pgtusk atomic",
             Contestant::TokioPostgres => "tokio-postgres",
             Contestant::Deadpool => "deadpool-postgres",
             Contestant::Sqlx => "sqlx",
@@ -507,7 +511,9 @@ impl Conns {
     /// Runs one phase (`ops` operations) of `w` on `c` and returns its checksum.
     pub async fn run(&mut self, c: Contestant, w: Workload, ops: usize, seed: u64) -> R<i64> {
         match c {
-            Contestant::Pgtusk | Contestant::PgtuskByIndex => self.pgtusk(c, w, ops, seed).await,
+            Contestant::Pgtusk | Contestant::PgtuskByIndex | Contestant::PgtuskAtomic => {
+                self.pgtusk(c, w, ops, seed).await
+            }
             Contestant::TokioPostgres => self.tokio_postgres(w, ops, seed).await,
             Contestant::Sqlx => self.sqlx(w, ops, seed).await,
             Contestant::Asyncpg => Err("asyncpg runs in its own process".into()),
@@ -525,7 +531,10 @@ impl Conns {
         let conn = &mut self.pg;
         let mut s = 0i64;
         match w {
-            Workload::Pipeline => return crate::pipeline::pgtusk(conn, ops, seed).await,
+            Workload::Pipeline => {
+                let atomic = c == Contestant::PgtuskAtomic;
+                return crate::pipeline::pgtusk(conn, atomic, ops, seed).await;
+            }
             Workload::Point => {
                 for k in 0..ops as u64 {
                     let row = conn.fetch_one(POINT, &[&point_id(seed, k)]).await?;
