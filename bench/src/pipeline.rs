@@ -52,12 +52,7 @@ pub fn expected(seed: u64, ops: usize) -> i64 {
 
 /// pgtusk's pipeline; `atomic`: one Sync for the 100 (one implicit transaction), else one
 /// per statement.
-pub async fn pgtusk(
-    conn: &mut pgtusk::Connection,
-    atomic: bool,
-    ops: usize,
-    seed: u64,
-) -> R<i64> {
+pub async fn pgtusk(conn: &mut pgtusk::Connection, atomic: bool, ops: usize, seed: u64) -> R<i64> {
     let texts = sql_texts();
     let mut s = 0i64;
     let mut tickets = Vec::with_capacity(STATEMENTS);
@@ -68,7 +63,12 @@ pub async fn pgtusk(
         } else {
             conn.pipeline()
         };
-        tickets.extend(texts.iter().zip(&ids).map(|(sql, id)| p.fetch_one(*sql, &[id])));
+        tickets.extend(
+            texts
+                .iter()
+                .zip(&ids)
+                .map(|(sql, id)| p.fetch_one(*sql, &[id])),
+        );
         let mut out = p.run().await?;
         for ticket in tickets.drain(..) {
             let row = out.take(ticket)?;

@@ -57,11 +57,11 @@ pub use executor::Executor;
 pub use from_record::__private;
 pub use from_record::{FromRecord, RecordPlan};
 pub use notify::{Listener, ListenerEvent, Notifications};
-pub use pipeline::{Pipeline, PipelineResults, Ticket};
 /// Derive macros: `#[derive(FromRecord)]` for row structs, `#[derive(Type)]` for newtypes
 /// (domains) and enums.
 #[cfg(feature = "derive")]
 pub use pgtusk_derive::{FromRecord, Type};
+pub use pipeline::{Pipeline, PipelineResults, Ticket};
 pub use pool::{Pool, PoolOptions, PoolStatus, PooledConnection};
 pub use protocol::backend::{Notification, TransactionStatus};
 pub use record::{Column, ColumnIndex, Columns, Record};

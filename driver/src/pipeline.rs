@@ -27,8 +27,8 @@
 //! statements is one write and one round trip. A statement the cache does not hold yet must be
 //! described by the server before its parameters can be encoded (Bind sends each value in
 //! binary for the type the server inferred), so the first run of a pipeline with new SQL
-//! prepares every new statement first, all in one more write and round trip (Parse + Describe
-//! + Sync each), and the later runs are one round trip again. SQL the cache does not admit
+//! prepares every new statement first, all in one more write and round trip (Parse, Describe
+//! and Sync each), and the later runs are one round trip again. SQL the cache does not admit
 //! (`statement_cache_size=0`, as behind pgbouncer) runs as the unnamed statement, re-parsed in
 //! the pipeline with the parameter types described earlier (see `connection/oneshot.rs`).
 //!
@@ -209,13 +209,9 @@ impl<'c, 'q> Pipeline<'c, 'q> {
         query: impl IntoQuery<'q>,
         params: &[&'q (dyn Encode + Sync)],
     ) -> Ticket<u64> {
-        self.queue(
-            query.into_query(),
-            params,
-            Want::Affected,
-            None,
-            |slot| Ok(slot.affected),
-        )
+        self.queue(query.into_query(), params, Want::Affected, None, |slot| {
+            Ok(slot.affected)
+        })
     }
 
     /// Queues a query; its ticket gives every row, as [`Connection::fetch`].

@@ -3,9 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use pgtusk::{
-    Connection, Error, FromRecord, Pool, Record, SqlState, Statement, TransactionStatus,
-};
+use pgtusk::{Connection, Error, FromRecord, Pool, Record, SqlState, Statement, TransactionStatus};
 use pgtusk_tests::drop::poll_then_drop;
 use pgtusk_tests::proxy::CountingProxy;
 use pgtusk_tests::{connect, connect_with, options_via, shared_dsn, shared_options, shared_port};
@@ -134,12 +132,16 @@ async fn typed_results_come_back_in_order() {
     let mut p = conn.pipeline();
     let one = p.fetch_one_as::<Item>("SELECT id, label FROM typed WHERE id = $1", &[&id]);
     let none = p.fetch_optional_as::<Item>("SELECT id, label FROM typed WHERE id = $1", &[&9i32]);
-    let some = p.fetch_optional_as::<(i32, String)>("SELECT id, label FROM typed WHERE id = 3", &[]);
+    let some =
+        p.fetch_optional_as::<(i32, String)>("SELECT id, label FROM typed WHERE id = 3", &[]);
     let value = p.fetch_value::<i64>("SELECT sum(id)::int8 FROM typed", &[]);
     let record = p.fetch_one("SELECT label, id FROM typed WHERE id = $1", &[&1i32]);
     let optional = p.fetch_optional("SELECT 1 WHERE false", &[]);
     let missing = p.fetch_one("SELECT id FROM typed WHERE id = $1", &[&42i32]);
-    let updated = p.execute("UPDATE typed SET label = label || '!' WHERE id >= $1", &[&2i32]);
+    let updated = p.execute(
+        "UPDATE typed SET label = label || '!' WHERE id >= $1",
+        &[&2i32],
+    );
     let all = p.fetch_as::<Item>("SELECT id, label FROM typed ORDER BY id", &[]);
     let misfit = p.fetch_as::<Item>("SELECT id FROM typed", &[]);
     assert_eq!(p.len(), 10);
@@ -163,7 +165,12 @@ async fn typed_results_come_back_in_order() {
     assert!(matches!(out.take(missing), Err(Error::NoRows { .. })));
     assert_eq!(out.take(updated).unwrap(), 2);
     // Statements run in order: the UPDATE before this SELECT.
-    let labels: Vec<String> = out.take(all).unwrap().into_iter().map(|i| i.label).collect();
+    let labels: Vec<String> = out
+        .take(all)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.label)
+        .collect();
     assert_eq!(labels, ["a", "b!", "c!"]);
     // A struct that does not fit is refused before anything runs, for that statement only.
     let err = out.take(misfit).unwrap_err();
@@ -266,7 +273,11 @@ async fn cached_statements_are_one_round_trip_and_new_ones_two() {
     let mut out = p.run().await.unwrap();
     assert_eq!((out.take(a).unwrap(), out.take(b).unwrap()), (2, 3));
     let atomic = proxy.traffic();
-    assert_eq!((atomic.turns, atomic.tags().as_str()), (1, "BEBES"), "{atomic:?}");
+    assert_eq!(
+        (atomic.turns, atomic.tags().as_str()),
+        (1, "BEBES"),
+        "{atomic:?}"
+    );
 }
 
 #[tokio::test]
@@ -298,7 +309,10 @@ async fn uncached_sql_is_described_once_then_one_round_trip() {
     let a = p.fetch_value::<i32>("SELECT $1::int4 * 3", &[&4i32]);
     let b = p.fetch_value::<String>("SELECT lower($1)", &[&"DEF"]);
     let mut out = p.run().await.unwrap();
-    assert_eq!((out.take(a).unwrap(), out.take(b).unwrap()), (12, "def".into()));
+    assert_eq!(
+        (out.take(a).unwrap(), out.take(b).unwrap()),
+        (12, "def".into())
+    );
     let untyped = proxy.traffic();
     assert_eq!(untyped.turns, 1, "{untyped:?}");
     assert_eq!(untyped.tags(), "PDBESPDBES", "{untyped:?}");
@@ -567,7 +581,10 @@ async fn command_timeout_bounds_the_whole_pipeline() {
     let started = Instant::now();
     let err = p.run().await.unwrap_err();
     assert!(matches!(err, Error::Timeout(_)), "{err:?}");
-    assert!(err.to_string().contains("a pipeline of 2 statement(s)"), "{err}");
+    assert!(
+        err.to_string().contains("a pipeline of 2 statement(s)"),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(conn.fetch_value::<i32>("SELECT 3", &[]).await.unwrap(), 3);
 }
@@ -575,9 +592,11 @@ async fn command_timeout_bounds_the_whole_pipeline() {
 #[tokio::test]
 async fn a_stale_cached_statement_is_prepared_again() {
     let mut conn = connect().await;
-    conn.execute_script("CREATE TEMP TABLE stale (id int4, label text); INSERT INTO stale VALUES (1, 'a')")
-        .await
-        .unwrap();
+    conn.execute_script(
+        "CREATE TEMP TABLE stale (id int4, label text); INSERT INTO stale VALUES (1, 'a')",
+    )
+    .await
+    .unwrap();
     let sql = "SELECT * FROM stale WHERE id = $1";
     assert_eq!(conn.fetch_one(sql, &[&1i32]).await.unwrap().len(), 2);
     conn.execute_script("ALTER TABLE stale ADD COLUMN extra int4 DEFAULT 7")

@@ -304,7 +304,12 @@ impl Connection {
     }
 
     /// Appends the one-trip request's messages; on an error the caller cuts the request.
-    pub(super) fn write_oneshot(&mut self, stmt: &Statement, params: Params<'_>, max_rows: i32) -> Result<()> {
+    pub(super) fn write_oneshot(
+        &mut self,
+        stmt: &Statement,
+        params: Params<'_>,
+        max_rows: i32,
+    ) -> Result<()> {
         let types = stmt.params();
         let mut inline = [0u32; INLINE_PARAMS];
         let heap: Vec<u32>;
@@ -325,7 +330,11 @@ impl Connection {
 
     /// Compares the statement's RowDescription now with the description the Bind's result
     /// formats came from.
-    pub(super) fn result_shape(&mut self, stmt: &Statement, desc: &RowDescription) -> Result<Shape> {
+    pub(super) fn result_shape(
+        &mut self,
+        stmt: &Statement,
+        desc: &RowDescription,
+    ) -> Result<Shape> {
         let described = stmt.columns();
         let formats = &stmt.0.result_formats;
         if desc.len() == described.len() {

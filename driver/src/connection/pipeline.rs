@@ -171,7 +171,9 @@ impl Connection {
                 .await?;
             if again && !retried {
                 // Nothing of it was committed: prepared again, it runs as it was meant to.
-                tracing::debug!("an atomic pipeline met a statement that went stale; running it again");
+                tracing::debug!(
+                    "an atomic pipeline met a statement that went stale; running it again"
+                );
                 retried = true;
                 continue;
             }
