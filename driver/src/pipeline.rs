@@ -33,9 +33,11 @@
 //! the pipeline with the parameter types described earlier (see `connection/oneshot.rs`).
 //!
 //! Cancel safety: dropping the future of [`Pipeline::run`] at any point leaves the connection
-//! usable. What never reached the socket is not sent; what did is drained (and the server's
-//! work cancelled) before the connection's next operation; an atomic pipeline cut short is
-//! rolled back, never half-committed. `command_timeout` bounds the whole pipeline.
+//! usable. What never reached the socket is not sent; what did is drained (and the statement
+//! the server is running is cancelled) before the connection's next operation. An atomic
+//! pipeline cut short is rolled back, never half-committed; in an independent one, each
+//! statement that reached the server is a request of its own, so those after the cancelled
+//! one still run. `command_timeout` bounds the whole pipeline.
 //!
 //! ```no_run
 //! # async fn demo(conn: &mut pgtusk::Connection) -> pgtusk::Result<()> {

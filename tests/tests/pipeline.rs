@@ -687,3 +687,40 @@ async fn types_the_connection_has_not_seen_are_looked_up_on_the_way() {
     assert_eq!(out.take(mood).unwrap(), "busy");
     assert_eq!(out.take(moods).unwrap(), ["calm", "busy"]);
 }
+
+#[tokio::test]
+async fn uncached_sql_whose_result_changed_since_it_was_described() {
+    let mut conn = connect_with(shared_options().statement_cache_size(0)).await;
+    conn.execute_script(
+        "CREATE TEMP TABLE reshaped (id int4, label text); INSERT INTO reshaped VALUES (1, 'a');
+         DROP TYPE IF EXISTS pipe_shade CASCADE; CREATE TYPE pipe_shade AS ENUM ('light', 'dark')",
+    )
+    .await
+    .unwrap();
+    let sql = "SELECT * FROM reshaped WHERE id = $1";
+    let run = async |conn: &mut Connection| {
+        let mut p = conn.pipeline();
+        let row = p.fetch_one(sql, &[&1i32]);
+        let rows = p.fetch(sql, &[&1i32]);
+        let n = p.execute(sql, &[&1i32]);
+        let mut out = p.run().await.unwrap();
+        let row = out.take(row).unwrap();
+        assert_eq!(out.take(rows).unwrap().len(), 1);
+        assert_eq!(out.take(n).unwrap(), 1);
+        row
+    };
+    assert_eq!(run(&mut conn).await.len(), 2);
+    // A column of a known type: the rows come in the new shape at once.
+    conn.execute_script("ALTER TABLE reshaped ADD COLUMN size int4 DEFAULT 5")
+        .await
+        .unwrap();
+    let row = run(&mut conn).await;
+    assert_eq!((row.len(), row.get::<i32>("size")), (3, 5));
+    // A column of a type this connection never saw: looked up once the answers are read.
+    conn.execute_script("ALTER TABLE reshaped ADD COLUMN shade pipe_shade DEFAULT 'dark'")
+        .await
+        .unwrap();
+    let row = run(&mut conn).await;
+    assert_eq!((row.len(), row.get::<String>("shade")), (4, "dark".to_owned()));
+    assert_eq!(run(&mut conn).await.get::<String>("shade"), "dark");
+}
