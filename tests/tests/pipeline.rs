@@ -721,6 +721,9 @@ async fn uncached_sql_whose_result_changed_since_it_was_described() {
         .await
         .unwrap();
     let row = run(&mut conn).await;
-    assert_eq!((row.len(), row.get::<String>("shade")), (4, "dark".to_owned()));
+    assert_eq!(
+        (row.len(), row.get::<String>("shade")),
+        (4, "dark".to_owned())
+    );
     assert_eq!(run(&mut conn).await.get::<String>("shade"), "dark");
 }
