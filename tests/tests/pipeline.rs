@@ -359,8 +359,8 @@ async fn a_statement_the_server_cannot_prepare_fails_alone() {
     let err = out.take(good).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "not run: statement 1 of the atomic pipeline could not be sent, so nothing of the \
-         pipeline was"
+        "not run: statement 1 of the atomic pipeline failed before anything was sent, so none \
+         of it ran"
     );
 }
 

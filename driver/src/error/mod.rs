@@ -165,8 +165,8 @@ impl fmt::Display for Error {
                 } else {
                     write!(
                         f,
-                        "not run: statement {failed} of the atomic pipeline could not be sent, so \
-                         nothing of the pipeline was"
+                        "not run: statement {failed} of the atomic pipeline failed before anything \
+                         was sent, so none of it ran"
                     )
                 }
             }
