@@ -68,7 +68,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Typed out: a query's rows in binary, decoded into structs.
     let started = Instant::now();
     let items: Vec<Item> = conn.copy_out_as("SELECT id, name FROM copy_items").await?;
-    let last = items.iter().max_by_key(|item| item.id).map(|item| &item.name);
+    let last = items
+        .iter()
+        .max_by_key(|item| item.id)
+        .map(|item| &item.name);
     println!(
         "copy_out_as: {} items in {:.2?}, the last named {last:?}",
         items.len(),

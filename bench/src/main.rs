@@ -15,6 +15,7 @@ mod copy;
 mod cpu;
 mod orm;
 mod pgbench;
+mod pipeline;
 mod pool;
 mod python;
 mod report;
@@ -43,7 +44,7 @@ fn usage() -> String {
     let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
     format!(
         "usage: pgtusk-bench [WORKLOAD…] [--rounds N] [--scale F] [--no-python] [--only DRIVER,…] [--out DIR]\n\
-         WORKLOAD: a number 1-12, sea-orm (both parts of 10), or one of {}",
+         WORKLOAD: a number 1-13, sea-orm (both parts of 10), or one of {}",
         names.join(", ")
     )
 }
@@ -358,6 +359,7 @@ impl Expected {
             Workload::InList => workloads::inlist_expected(seed, ops),
             Workload::CopyIn => i64::from(copy::ROWS) * n,
             Workload::CopyOut => self.copy_sum * n,
+            Workload::Pipeline => pipeline::expected(seed, ops),
         }
     }
 }

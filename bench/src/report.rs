@@ -253,6 +253,10 @@ fn print_targets(w: &WorkloadResult) {
         print_orm_target(w);
         return;
     }
+    if w.key == "pipeline" {
+        print_pipeline_target(w);
+        return;
+    }
     if w.key != "pool" || w.contestants.first().is_none_or(|c| c.driver != "pgtusk") {
         return;
     }
@@ -305,6 +309,23 @@ fn print_orm_target(w: &WorkloadResult) {
     );
 }
 
+/// Workload 13's target (issue): pgtusk's pipeline at least as fast as tokio-postgres's
+/// joined futures.
+fn print_pipeline_target(w: &WorkloadResult) {
+    let Some(r) = w
+        .contestants
+        .iter()
+        .find(|c| c.driver == "tokio-postgres")
+        .and_then(|c| c.summary.ratio_throughput)
+    else {
+        return;
+    };
+    println!(
+        "  target: ops/s pgtusk ÷ tokio-postgres {r:.2} (wanted >= 1.00: {})",
+        if r >= 1.0 { "met" } else { "not met" }
+    );
+}
+
 pub fn machine() -> String {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -340,7 +361,7 @@ fn color_of(driver: &str) -> RGBColor {
         "tokio-postgres" | "deadpool-postgres" => COLORS[1],
         "sqlx" | "sea-orm/sqlx" => COLORS[2],
         "asyncpg" => COLORS[3],
-        "pgtusk acquire" | "pgtusk by index" => COLORS[5],
+        "pgtusk acquire" | "pgtusk by index" | "pgtusk atomic" => COLORS[5],
         "sqlx no ping" | "sea-orm/sqlx no ping" => COLORS[6],
         "pgbench" => COLORS[7],
         _ => COLORS[4],

@@ -78,10 +78,12 @@ pub enum Workload {
     CopyIn,
     /// Workload 12: COPY out of 1M rows, decoded.
     CopyOut,
+    /// Workload 13: a pipeline of 100 different point selects (`pipeline.rs`).
+    Pipeline,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 15] = [
+    pub const ALL: [Workload; 16] = [
         Workload::Point,
         Workload::Tiny,
         Workload::Series,
@@ -97,6 +99,7 @@ impl Workload {
         Workload::SeaOrmAll,
         Workload::CopyIn,
         Workload::CopyOut,
+        Workload::Pipeline,
     ];
 
     pub fn key(self) -> &'static str {
@@ -116,6 +119,7 @@ impl Workload {
             Workload::SeaOrmAll => "sea-orm-all",
             Workload::CopyIn => "copy-in",
             Workload::CopyOut => "copy-out",
+            Workload::Pipeline => "pipeline",
         }
     }
 
@@ -142,6 +146,7 @@ impl Workload {
             Workload::SeaOrmLoader | Workload::SeaOrmAll => 10,
             Workload::CopyIn => 11,
             Workload::CopyOut => 12,
+            Workload::Pipeline => 13,
         }
     }
 
@@ -162,6 +167,7 @@ impl Workload {
             Workload::SeaOrmAll => "sea-orm Entity::find().all(), 10k rows into models",
             Workload::CopyIn => "COPY in 1M rows of (int4, text, timestamptz, numeric)",
             Workload::CopyOut => "COPY out 1M rows of (int4, text, timestamptz, numeric), decoded",
+            Workload::Pipeline => "a pipeline of 100 different point selects",
         }
     }
 
@@ -183,6 +189,7 @@ impl Workload {
             Workload::SeaOrmLoader => 60,
             Workload::SeaOrmAll => 30,
             Workload::CopyIn | Workload::CopyOut => 1,
+            Workload::Pipeline => 100,
         }
     }
 
@@ -201,6 +208,7 @@ impl Workload {
             Workload::SeaOrmLoader => 2500,
             Workload::SeaOrmAll => 10_000,
             Workload::CopyIn | Workload::CopyOut => crate::copy::ROWS as u64,
+            Workload::Pipeline => crate::pipeline::STATEMENTS as u64,
         }
     }
 
@@ -228,6 +236,13 @@ impl Workload {
                 }
                 c
             }
+            // asyncpg has no pipeline of different statements.
+            Workload::Pipeline => vec![
+                Contestant::Pgtusk,
+                Contestant::TokioPostgres,
+                Contestant::Sqlx,
+                Contestant::PgtuskAtomic,
+            ],
             Workload::SeaOrmLoader | Workload::SeaOrmAll => vec![
                 Contestant::SeaOrmPgtusk,
                 Contestant::SeaOrmSqlx,
@@ -276,6 +291,9 @@ impl Workload {
             Workload::CopyOut => Some(
                 "COPY (SELECT i, t, ts, n FROM bench_copy_src) TO STDOUT (FORMAT binary): pgtusk copy_out_rows (Records sharing the CopyData bytes, decoded with try_get); tokio-postgres BinaryCopyOutStream (decoded with try_get); asyncpg copy_from_query raw (its output callback only counts the bytes: Python has no binary COPY decoder, so it decodes nothing); sqlx has only raw COPY out and is left out",
             ),
+            Workload::Pipeline => Some(
+                "one op = 100 point selects, each its own SQL text (SELECT v + k, t ... WHERE id = $1, k in 0..100), all cached after the warm-up; pgtusk conn.pipeline() with 100 fetch_one tickets, then run (one write, a Sync per statement); tokio-postgres 100 query_one futures under join_all on one client (pipelined by its connection task); sqlx has no pipeline: the 100 queries one after another (100 round trips); pgtusk atomic: conn.atomic_pipeline(), one Sync for the 100 (one implicit transaction: the server commits and flushes once), for information; asyncpg has no pipeline of different statements and is left out",
+            ),
             Workload::TypedVsIndex => Some(
                 "both stream the same rows through fetch_stream; ratio = fetch_as / by-index (>= 1.0 means fetch_as is no slower)",
             ),
@@ -290,6 +308,8 @@ pub enum Contestant {
     PgtuskByIndex,
     /// Workload 9: `pool.acquire()` then the connection's query method.
     PgtuskAcquire,
+    /// Workload 13: `conn.atomic_pipeline()` (one Sync for the whole pipeline).
+    PgtuskAtomic,
     TokioPostgres,
     /// Workload 9: tokio-postgres through deadpool-postgres.
     Deadpool,
@@ -313,6 +333,7 @@ impl Contestant {
             Contestant::Pgtusk => "pgtusk",
             Contestant::PgtuskByIndex => "pgtusk by index",
             Contestant::PgtuskAcquire => "pgtusk acquire",
+            Contestant::PgtuskAtomic => "pgtusk atomic",
             Contestant::TokioPostgres => "tokio-postgres",
             Contestant::Deadpool => "deadpool-postgres",
             Contestant::Sqlx => "sqlx",
@@ -465,6 +486,8 @@ pub struct Conns {
     pub pg: pgtusk::Connection,
     pub tp: tokio_postgres::Client,
     tp_stmts: HashMap<&'static str, tokio_postgres::Statement>,
+    /// Workload 13's statements, prepared on first use.
+    tp_pipeline: Vec<tokio_postgres::Statement>,
     pub sx: sqlx::PgConnection,
     pub rows: InsertRows,
     /// The current IN-list phase's lists, made before the timer starts.
@@ -487,6 +510,7 @@ impl Conns {
             pg,
             tp,
             tp_stmts: HashMap::new(),
+            tp_pipeline: Vec::new(),
             sx,
             rows: InsertRows::new(),
             inlist: Vec::new(),
@@ -520,7 +544,9 @@ impl Conns {
     /// Runs one phase (`ops` operations) of `w` on `c` and returns its checksum.
     pub async fn run(&mut self, c: Contestant, w: Workload, ops: usize, seed: u64) -> R<i64> {
         match c {
-            Contestant::Pgtusk | Contestant::PgtuskByIndex => self.pgtusk(c, w, ops, seed).await,
+            Contestant::Pgtusk | Contestant::PgtuskByIndex | Contestant::PgtuskAtomic => {
+                self.pgtusk(c, w, ops, seed).await
+            }
             Contestant::TokioPostgres => self.tokio_postgres(w, ops, seed).await,
             Contestant::Sqlx => self.sqlx(w, ops, seed).await,
             Contestant::Asyncpg => Err("asyncpg runs in its own process".into()),
@@ -538,6 +564,10 @@ impl Conns {
         let conn = &mut self.pg;
         let mut s = 0i64;
         match w {
+            Workload::Pipeline => {
+                let atomic = c == Contestant::PgtuskAtomic;
+                return crate::pipeline::pgtusk(conn, atomic, ops, seed).await;
+            }
             Workload::Point => {
                 for k in 0..ops as u64 {
                     let row = conn.fetch_one(POINT, &[&point_id(seed, k)]).await?;
@@ -659,6 +689,10 @@ impl Conns {
     async fn tokio_postgres(&mut self, w: Workload, ops: usize, seed: u64) -> R<i64> {
         let mut s = 0i64;
         match w {
+            Workload::Pipeline => {
+                let stmts = &mut self.tp_pipeline;
+                return crate::pipeline::tokio_postgres(&self.tp, stmts, ops, seed).await;
+            }
             Workload::Point => {
                 let st = self.tp_stmt(POINT).await?;
                 for k in 0..ops as u64 {
@@ -778,6 +812,7 @@ impl Conns {
         let conn = &mut self.sx;
         let mut s = 0i64;
         match w {
+            Workload::Pipeline => return crate::pipeline::sqlx_sequential(conn, ops, seed).await,
             Workload::Point => {
                 for k in 0..ops as u64 {
                     let row = sqlx::query(POINT)

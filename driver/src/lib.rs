@@ -38,6 +38,7 @@ pub mod error;
 mod executor;
 mod from_record;
 mod notify;
+pub mod pipeline;
 pub mod pool;
 pub mod protocol;
 mod record;
@@ -63,6 +64,7 @@ pub use notify::{Listener, ListenerEvent, Notifications};
 /// (domains) and enums.
 #[cfg(feature = "derive")]
 pub use pgtusk_derive::{FromRecord, Type};
+pub use pipeline::{Pipeline, PipelineResults, Ticket};
 pub use pool::{Pool, PoolOptions, PoolStatus, PooledConnection};
 pub use protocol::backend::{Notification, TransactionStatus};
 pub use record::{Column, ColumnIndex, Columns, Record};

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,6 +19,11 @@ pub struct Traffic {
     /// Chunks the proxy read from the client. Several writes can arrive as one chunk, so this
     /// is evidence, not proof, of the write count; the Sync count is the proof of round trips.
     pub client_reads: usize,
+    /// Times the client sent again after the server had answered: the client's round trips
+    /// (a pipeline with a Sync per statement is many Syncs and one turn). A write the kernel
+    /// splits while the server already answers its first part counts twice, so this is
+    /// exact for writes of a few kilobytes.
+    pub turns: usize,
 }
 
 impl Traffic {
@@ -79,6 +85,9 @@ impl CountingProxy {
 async fn relay(client: TcpStream, server: TcpStream, traffic: Arc<Mutex<Traffic>>) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
+    // The server sent something since the client last did.
+    let answered = Arc::new(AtomicBool::new(false));
+    let answered_up = answered.clone();
     let upstream = async move {
         let mut pending: Vec<u8> = Vec::new();
         let mut startup_done = false;
@@ -92,6 +101,9 @@ async fn relay(client: TcpStream, server: TcpStream, traffic: Arc<Mutex<Traffic>
             {
                 let mut t = traffic.lock().expect("traffic lock");
                 t.client_reads += 1;
+                if answered_up.swap(false, Ordering::AcqRel) {
+                    t.turns += 1;
+                }
                 count_messages(&mut pending, &mut startup_done, &mut t);
             }
             if server_write.write_all(&chunk[..n]).await.is_err() {
@@ -101,7 +113,17 @@ async fn relay(client: TcpStream, server: TcpStream, traffic: Arc<Mutex<Traffic>
         let _ = server_write.shutdown().await;
     };
     let downstream = async move {
-        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = match server_read.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            answered.store(true, Ordering::Release);
+            if client_write.write_all(&chunk[..n]).await.is_err() {
+                break;
+            }
+        }
         let _ = client_write.shutdown().await;
     };
     tokio::join!(upstream, downstream);

@@ -12,6 +12,7 @@ mod copy;
 mod cursor;
 mod introspect;
 mod oneshot;
+mod pipeline;
 mod pooled;
 mod query;
 mod stream;
@@ -475,6 +476,13 @@ impl Connection {
         if self.session.has_output() {
             ready!(self.poll_flush(cx))?;
         }
+        self.poll_read_more(cx)
+    }
+
+    /// Reads more bytes from the socket into the read buffer (an end of file is the
+    /// connection's end).
+    #[inline]
+    fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
             self.read_buf.reserve(READ_CHUNK);
         }

@@ -45,7 +45,7 @@ use std::sync::Arc;
 use super::query::{AfterRows, ColumnCheck, Params, cannot_send};
 use super::{Connection, db_error};
 use crate::error::{Error, Result, SqlState};
-use crate::protocol::backend::{Message, RowDescription, TransactionStatus};
+use crate::protocol::backend::{DataRow, Message, RowDescription, TransactionStatus};
 use crate::protocol::frontend;
 use crate::protocol::session::{Abandon, RequestKind};
 use crate::record::{Column, Columns, Record};
@@ -85,7 +85,7 @@ enum Oneshot {
 }
 
 /// The statement's columns now next to the description's.
-enum Shape {
+pub(super) enum Shape {
     /// As described.
     Same,
     /// Changed since, but every column comes in the format its type is read in.
@@ -263,6 +263,24 @@ impl Connection {
         if let Some(e) = error {
             return Err(e);
         }
+        let (columns, records) = self.records_after_lookup(stmt, desc, rows, check).await?;
+        Ok(Box::new(ReadResult {
+            columns,
+            rows: records.into_iter(),
+            affected,
+        }))
+    }
+
+    /// Makes the records of a result read whole whose column types were not looked up yet:
+    /// looks them up, keeps the new shape as the statement's description, runs `check` on it,
+    /// and fails when a column came in a format its type is not read in.
+    pub(super) async fn records_after_lookup(
+        &mut self,
+        stmt: &Statement,
+        desc: &RowDescription,
+        rows: Vec<DataRow>,
+        check: ColumnCheck<'_>,
+    ) -> Result<(Arc<Columns>, Vec<Record>)> {
         let oids: Vec<u32> = desc
             .fields()
             .filter_map(|f| f.ok().map(|f| f.type_oid))
@@ -282,15 +300,16 @@ impl Connection {
         for row in rows {
             records.push(self.record(row, &columns)?);
         }
-        Ok(Box::new(ReadResult {
-            columns,
-            rows: records.into_iter(),
-            affected,
-        }))
+        Ok((columns, records))
     }
 
     /// Appends the one-trip request's messages; on an error the caller cuts the request.
-    fn write_oneshot(&mut self, stmt: &Statement, params: Params<'_>, max_rows: i32) -> Result<()> {
+    pub(super) fn write_oneshot(
+        &mut self,
+        stmt: &Statement,
+        params: Params<'_>,
+        max_rows: i32,
+    ) -> Result<()> {
         let types = stmt.params();
         let mut inline = [0u32; INLINE_PARAMS];
         let heap: Vec<u32>;
@@ -311,7 +330,11 @@ impl Connection {
 
     /// Compares the statement's RowDescription now with the description the Bind's result
     /// formats came from.
-    fn result_shape(&mut self, stmt: &Statement, desc: &RowDescription) -> Result<Shape> {
+    pub(super) fn result_shape(
+        &mut self,
+        stmt: &Statement,
+        desc: &RowDescription,
+    ) -> Result<Shape> {
         let described = stmt.columns();
         let formats = &stmt.0.result_formats;
         if desc.len() == described.len() {
@@ -401,7 +424,7 @@ impl Connection {
 }
 
 /// The error for rows that came in a format they cannot be read in.
-fn unreadable(why: &str, rows: u64, sql: &str) -> Error {
+pub(super) fn unreadable(why: &str, rows: u64, sql: &str) -> Error {
     Error::decode(format!(
         "{why}: the result changed since this connection described the statement (DDL?). The \
          statement ran, but its {rows} row(s) cannot be read and were not returned; the next \
@@ -419,7 +442,7 @@ fn format_at(formats: &[i16], i: usize) -> i16 {
 }
 
 /// `stmt` with the columns the server now describes (each in the format it was asked for).
-fn reshaped(stmt: &Statement, columns: Arc<Columns>) -> Statement {
+pub(super) fn reshaped(stmt: &Statement, columns: Arc<Columns>) -> Statement {
     let inner = &stmt.0;
     Statement(Arc::new(StatementInner {
         name: String::new(),

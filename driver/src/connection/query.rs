@@ -802,7 +802,7 @@ impl Connection {
     /// Reads what Parse + Describe(statement) bring: the parameter types and the columns.
     /// `synced`: the request ends with Sync, so read through ReadyForQuery; otherwise stop at
     /// the description, and on an error end the request.
-    async fn read_description(
+    pub(super) async fn read_description(
         &mut self,
         synced: bool,
         sql: &str,
@@ -841,7 +841,7 @@ impl Connection {
 
     /// A Statement from its description; `name` is the server name and the queue that closes
     /// it (none for the unnamed statement).
-    fn statement_from(
+    pub(super) fn statement_from(
         &self,
         (name, close_queue): (String, Option<crate::statement::CloseQueue>),
         sql: &str,
@@ -880,25 +880,25 @@ impl Connection {
 /// A named statement's name from its Parse until it belongs to a [`Statement`]: if the
 /// operation is dropped in between, the name goes to the close queue, so a statement the
 /// server may have made is never left behind.
-struct PendingName {
+pub(super) struct PendingName {
     name: String,
     queue: Option<crate::statement::CloseQueue>,
 }
 
 impl PendingName {
-    fn new(name: String, queue: crate::statement::CloseQueue) -> PendingName {
+    pub(super) fn new(name: String, queue: crate::statement::CloseQueue) -> PendingName {
         PendingName {
             name,
             queue: Some(queue),
         }
     }
 
-    fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         &self.name
     }
 
     /// The name and its close queue, now owned by the caller.
-    fn into_inner(mut self) -> (String, Option<crate::statement::CloseQueue>) {
+    pub(super) fn into_inner(mut self) -> (String, Option<crate::statement::CloseQueue>) {
         (std::mem::take(&mut self.name), self.queue.take())
     }
 }
@@ -912,7 +912,7 @@ impl Drop for PendingName {
 }
 
 /// Parse + Describe(statement) for `name`; nothing is written when either fails.
-fn write_parse_describe(name: &str, sql: &str, out: &mut bytes::BytesMut) -> Result<()> {
+pub(super) fn write_parse_describe(name: &str, sql: &str, out: &mut bytes::BytesMut) -> Result<()> {
     let start = out.len();
     let written = frontend::parse(name, sql, &[], out)
         .and_then(|()| frontend::describe(frontend::KIND_STATEMENT, name, out));
@@ -961,9 +961,9 @@ fn encode_param(
 }
 
 /// A RowDescription field, kept until its type is resolved.
-struct RawField {
+pub(super) struct RawField {
     name: String,
-    type_oid: u32,
+    pub(super) type_oid: u32,
     table_oid: u32,
     column_id: i16,
     type_modifier: i32,

@@ -92,6 +92,18 @@ pub enum Error {
     /// The pool was closed ([`Pool::close`](crate::Pool::close),
     /// [`Pool::terminate`](crate::Pool::terminate)): it hands out no more connections.
     PoolClosed,
+    /// Another statement of an [atomic pipeline](crate::Connection::atomic_pipeline) failed,
+    /// so this one's work was not committed: it was not run, or it ran and was rolled back with
+    /// the rest. The failed statement's own result has the server's error.
+    PipelineAborted {
+        /// This statement's position in the pipeline, from 0.
+        statement: usize,
+        /// The position of the statement that failed.
+        failed: usize,
+        /// Whether this statement ran (before the failure) and was rolled back, rather than
+        /// not run at all.
+        ran: bool,
+    },
 }
 
 /// Shorthand used throughout the crate.
@@ -132,6 +144,31 @@ impl fmt::Display for Error {
             Error::PoolTimedOut(m) => write!(f, "pool timed out: {m}"),
             Error::PoolClosed => {
                 f.write_str("the pool is closed: it hands out no more connections")
+            }
+            Error::PipelineAborted {
+                statement,
+                failed,
+                ran,
+            } => {
+                if *ran {
+                    write!(
+                        f,
+                        "rolled back: statement {statement} ran, but statement {failed} of the \
+                         atomic pipeline failed, so nothing of the pipeline was committed"
+                    )
+                } else if failed < statement {
+                    write!(
+                        f,
+                        "not run: an earlier statement in the atomic pipeline failed (statement \
+                         {failed})"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "not run: statement {failed} of the atomic pipeline failed before anything \
+                         was sent, so none of it ran"
+                    )
+                }
             }
         }
     }
