@@ -23,6 +23,7 @@
 //! its log.
 
 mod find;
+mod tls;
 mod watchdog;
 
 use std::fmt;
@@ -43,6 +44,7 @@ use tempfile::TempDir;
 use self::watchdog::Watchdog;
 
 pub use self::find::BINDIR_ENV;
+pub use self::tls::{CertificateAuthority, ClusterTls};
 
 /// The superuser `initdb` creates; every DSN connects as this user.
 const SUPERUSER: &str = "postgres";
@@ -123,6 +125,7 @@ pub struct TempClusterBuilder {
     hba_lines: Vec<String>,
     bin_dir: Option<PathBuf>,
     start_timeout: Duration,
+    tls: Option<ClusterTls>,
 }
 
 impl Default for TempClusterBuilder {
@@ -133,6 +136,7 @@ impl Default for TempClusterBuilder {
             hba_lines: Vec::new(),
             bin_dir: None,
             start_timeout: DEFAULT_START_TIMEOUT,
+            tls: None,
         }
     }
 }
@@ -166,6 +170,15 @@ impl TempClusterBuilder {
     /// `dir` must hold `initdb`, `postgres` and `pg_ctl`; there is no fallback.
     pub fn bin_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.bin_dir = Some(dir.into());
+        self
+    }
+
+    /// Serve TLS (`ssl=on`) with a certificate signed by a CA made for this cluster (see
+    /// [`TempCluster::ca_cert_path`]); the same CA checks client certificates
+    /// ([`TempCluster::client_cert`]). Plain connections stay allowed unless an
+    /// [`hba_line`](Self::hba_line) says otherwise (`hostnossl ... reject`).
+    pub fn tls(mut self, tls: ClusterTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -210,8 +223,12 @@ impl TempClusterBuilder {
             major_version: 0,
             settings: self.settings,
             start_timeout: self.start_timeout,
+            tls: None,
         };
         cluster.initdb(&self.hba_lines)?;
+        if let Some(tls) = &self.tls {
+            cluster.make_certificates(tls)?;
+        }
         cluster.launch(None)?;
         Ok(cluster)
     }
@@ -258,6 +275,14 @@ pub struct TempCluster {
     /// The builder's `-c` settings, for a restart.
     settings: Vec<(String, String)>,
     start_timeout: Duration,
+    /// The CA and its directory when TLS is on.
+    tls: Option<ServerTls>,
+}
+
+/// A cluster's TLS files: `ca.crt`, `server.crt`, `server.key` in `dir`.
+struct ServerTls {
+    ca: CertificateAuthority,
+    dir: PathBuf,
 }
 
 impl fmt::Debug for TempCluster {
@@ -269,6 +294,7 @@ impl fmt::Debug for TempCluster {
             .field("data_dir", &self.data_dir)
             .field("bin_dir", &self.bin_dir)
             .field("pid", &self.postmaster.as_ref().map(Child::id))
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -368,6 +394,34 @@ impl TempCluster {
     /// The server's major version (15 for PostgreSQL 15.4), from `PG_VERSION`.
     pub fn server_version(&self) -> u32 {
         self.major_version
+    }
+
+    /// The CA certificate (PEM) that signed the server's certificate, when the cluster
+    /// serves TLS: what `sslrootcert` names.
+    pub fn ca_cert_path(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|tls| tls.dir.join("ca.crt"))
+    }
+
+    /// The cluster's CA, when it serves TLS: it can issue more certificates.
+    pub fn certificate_authority(&self) -> Option<&CertificateAuthority> {
+        self.tls.as_ref().map(|tls| &tls.ca)
+    }
+
+    /// Issues a client certificate for the role `user`, signed by the cluster's CA (which
+    /// the server trusts as `ssl_ca_file`), and returns the certificate and key files
+    /// (`sslcert`, `sslkey`; the key has mode 0600). An error when TLS is off.
+    pub fn client_cert(&self, user: &str) -> io::Result<(PathBuf, PathBuf)> {
+        let tls = self.tls.as_ref().ok_or_else(|| {
+            io::Error::other(
+                "client_cert: this cluster does not serve TLS (use the builder's tls())",
+            )
+        })?;
+        let stem: String = user
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        tls.ca
+            .write_client_cert(&tls.dir, &format!("client-{stem}"), user)
     }
 
     /// The server log file.
@@ -531,6 +585,37 @@ impl TempCluster {
             hba.push_str(&format!("{line} {method}\n"));
         }
         self.write_owned(&self.data_dir.join("pg_hba.conf"), &hba)
+    }
+
+    /// Makes the CA and the server's certificate, in `tls/` beside the data directory.
+    fn make_certificates(&mut self, settings: &ClusterTls) -> io::Result<()> {
+        let dir = self.root.join("tls");
+        fs::create_dir(&dir)
+            .map_err(|e| annotate(e, &format!("could not create {}", dir.display())))?;
+        if let Some((uid, gid)) = self.run_as {
+            chown(&dir, uid, gid)?;
+        }
+        let ca = CertificateAuthority::new("pgtusk TempCluster CA")?;
+        let (cert, key) = ca.issue(
+            "pgtusk TempCluster server",
+            &settings.names,
+            settings.expired,
+        )?;
+        self.write_owned(&dir.join("ca.crt"), &ca.cert_pem())?;
+        self.write_owned(&dir.join("server.crt"), &cert)?;
+        self.write_owned(&dir.join("server.key"), &key)?;
+        let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        self.settings.splice(
+            0..0,
+            [
+                ("ssl".to_owned(), "on".to_owned()),
+                ("ssl_cert_file".to_owned(), file("server.crt")),
+                ("ssl_key_file".to_owned(), file("server.key")),
+                ("ssl_ca_file".to_owned(), file("ca.crt")),
+            ],
+        );
+        self.tls = Some(ServerTls { ca, dir });
+        Ok(())
     }
 
     /// Starts `postgres` on `port`, or on a free port, retrying when the port was taken
