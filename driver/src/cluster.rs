@@ -587,6 +587,73 @@ impl TempCluster {
         self.write_owned(&self.data_dir.join("pg_hba.conf"), &hba)
     }
 
+    /// Makes a streaming-replication standby of this cluster and starts it: a second real
+    /// server, in its own temporary directory, on its own free port, with the same auth and
+    /// settings (TLS included, with the same certificate). `pg_basebackup -R` copies the data
+    /// directory and writes the `primary_conninfo` that keeps it following this server; it is
+    /// a hot standby, so it accepts read-only connections (`pg_is_in_recovery()` is true,
+    /// `in_hot_standby` is on). Dropping it stops and removes it; stopping this cluster
+    /// leaves it running (it keeps trying to reconnect).
+    ///
+    /// ```no_run
+    /// use pgtusk::cluster::TempCluster;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let primary = TempCluster::start()?;
+    /// let standby = primary.start_standby()?;
+    /// assert_eq!(standby.psql("SELECT pg_is_in_recovery()")?, "t");
+    /// let dsn = format!(
+    ///     "host=127.0.0.1,127.0.0.1 port={},{} user=postgres target_session_attrs=read-write",
+    ///     standby.port(),
+    ///     primary.port()
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn start_standby(&self) -> io::Result<TempCluster> {
+        let dir = make_temp_dir()?;
+        let root = dir.path().to_path_buf();
+        if let Some((uid, gid)) = self.run_as {
+            chown(&root, uid, gid)?;
+        }
+        let data_dir = root.join("data");
+        let watchdog =
+            Watchdog::spawn(&root, &data_dir, &self.bin_dir.join("pg_ctl"), self.run_as)?;
+        let mut standby = TempCluster {
+            log_path: root.join("server.log"),
+            socket_dir: root.clone(),
+            data_dir,
+            root,
+            dir: Some(dir),
+            watchdog: Some(watchdog),
+            postmaster: None,
+            bin_dir: self.bin_dir.clone(),
+            run_as: self.run_as,
+            port: 0,
+            auth: self.auth.clone(),
+            major_version: self.major_version,
+            settings: self.settings.clone(),
+            start_timeout: self.start_timeout,
+            tls: None,
+        };
+        let mut cmd = standby.server_command("pg_basebackup");
+        for var in LIBPQ_ENV {
+            cmd.env_remove(var);
+        }
+        cmd.arg("-D")
+            .arg(&standby.data_dir)
+            .args(["-R", "-X", "stream", "-c", "fast", "-w", "-h", HOST, "-p"])
+            .arg(self.port.to_string())
+            .args(["-U", SUPERUSER]);
+        if let Some(p) = self.password() {
+            cmd.env("PGPASSWORD", p);
+        }
+        let out = run(&mut cmd)?;
+        check_output(&cmd, out)?;
+        standby.launch(None)?;
+        Ok(standby)
+    }
+
     /// Makes the CA and the server's certificate, in `tls/` beside the data directory.
     fn make_certificates(&mut self, settings: &ClusterTls) -> io::Result<()> {
         let dir = self.root.join("tls");
@@ -725,7 +792,10 @@ impl TempCluster {
             }
             if let Ok(contents) = fs::read_to_string(&pid_file) {
                 let lines: Vec<&str> = contents.lines().map(str::trim).collect();
-                if lines.first() == Some(&pid.as_str()) && lines.get(7) == Some(&"ready") {
+                // A hot standby says "standby" once it accepts read-only connections.
+                if lines.first() == Some(&pid.as_str())
+                    && matches!(lines.get(7), Some(&"ready") | Some(&"standby"))
+                {
                     return Ok(());
                 }
             }
