@@ -557,3 +557,27 @@ async fn direct_negotiation_against_an_older_server_says_what_it_needs() {
     let err = Connection::connect_with(&opts).await.unwrap_err();
     assert!(err.to_string().contains("PostgreSQL 17"), "{err}");
 }
+
+/// `sslrootcert=system`: the platform's trusted roots, which do not include the test CA; it
+/// means verify-full, and a weaker sslmode with it is refused (libpq 16).
+#[tokio::test]
+async fn sslrootcert_system_uses_the_platform_roots_and_means_verify_full() {
+    let cluster = tls_cluster(ClusterTls::new());
+    let opts = options(&cluster, "localhost").ssl_root_cert("system");
+    match Connection::connect_with(&opts).await.unwrap_err() {
+        Error::Tls(m) => {
+            assert!(m.contains("unknown CA"), "{m}");
+            assert!(m.contains("platform's trusted roots"), "{m}");
+        }
+        // A machine without a CA bundle says so.
+        Error::Config(m) => assert!(m.contains("found no trusted root certificate"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let err = Connection::connect_with(&opts.clone().ssl_mode(SslMode::Require))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("sslrootcert=system")),
+        "{err:?}"
+    );
+}

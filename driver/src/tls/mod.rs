@@ -21,7 +21,7 @@ mod verify;
 use std::fmt;
 use std::io;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::BytesMut;
 use rustls::pki_types::ServerName;
@@ -101,26 +101,7 @@ impl TlsConnector {
                     RootsFrom::File(path.display().to_string()),
                 )
             }
-            RootCert::System => {
-                let found = rustls_native_certs::load_native_certs();
-                let mut store = RootCertStore::empty();
-                store.add_parsable_certificates(found.certs);
-                if store.is_empty() {
-                    return Err(Error::Config(format!(
-                        "sslrootcert=system found no trusted root certificate on this machine \
-                         ({} problem(s) reading the store{}); install the CA bundle (Debian: \
-                         ca-certificates), point SSL_CERT_FILE at one, or set sslrootcert to \
-                         your server's CA file",
-                        found.errors.len(),
-                        found
-                            .errors
-                            .first()
-                            .map(|e| format!(", first: {e}"))
-                            .unwrap_or_default()
-                    )));
-                }
-                (Some(store), Vec::new(), RootsFrom::System)
-            }
+            RootCert::System => (Some(system_roots()?), Vec::new(), RootsFrom::System),
             RootCert::None { .. } => (None, Vec::new(), RootsFrom::None),
         };
         let check = match settings.mode {
@@ -321,6 +302,34 @@ impl TlsConnector {
         };
         Error::Tls(format!("TLS with {name}: {message}"))
     }
+}
+
+/// The platform's trusted roots, read once per process: a pool opens many connections, and
+/// the store holds a few hundred certificates. (A CA added to the machine later is seen by
+/// the next process.)
+fn system_roots() -> Result<RootCertStore, Error> {
+    static ROOTS: OnceLock<Result<RootCertStore, String>> = OnceLock::new();
+    let roots = ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        let mut store = RootCertStore::empty();
+        store.add_parsable_certificates(found.certs);
+        if store.is_empty() {
+            return Err(format!(
+                "sslrootcert=system found no trusted root certificate on this machine ({} \
+                 problem(s) reading the store{}); install the CA bundle (Debian: \
+                 ca-certificates), point SSL_CERT_FILE at one, or set sslrootcert to your \
+                 server's CA file",
+                found.errors.len(),
+                found
+                    .errors
+                    .first()
+                    .map(|e| format!(", first: {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(store)
+    });
+    roots.clone().map_err(Error::Config)
 }
 
 /// The name rustls checks the certificate against (and sends as SNI, host names only).
