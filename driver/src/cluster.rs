@@ -18,6 +18,11 @@
 //! directory belongs to the `postgres` system user and the server runs as
 //! that user; nothing else changes.
 //!
+//! With [`TempClusterBuilder::tls`] the server serves TLS with certificates made at start
+//! (rcgen: a CA, the server's certificate, client certificates on request; none are
+//! committed anywhere), and [`TempCluster::start_standby`] makes a streaming standby of a
+//! cluster as a second real server.
+//!
 //! Errors are plain [`std::io::Error`]s whose message says what failed, the
 //! command that was run and, for a server that did not come up, the tail of
 //! its log.

@@ -493,50 +493,65 @@ async fn channel_binding_require_refuses_servers_that_cannot_bind() {
 /// `sslnegotiation=direct` (PostgreSQL 17): the first bytes on the wire are a TLS
 /// ClientHello offering ALPN "postgresql", with no SSLRequest before it. Checked at the
 /// byte level, on a listener that records what arrives.
+/// What a client sends first to a listener that records it: with direct negotiation the
+/// whole first TLS record (the ClientHello), else the first 8 bytes. `extra` adds DSN keys.
+async fn first_bytes(host: &str, negotiation: &str, extra: &str) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dsn = format!(
+        "host={host} hostaddr=127.0.0.1 port={port} user=u sslmode=require \
+         sslnegotiation={negotiation} connect_timeout=5 {extra}"
+    );
+    let client = tokio::spawn(async move { Connection::connect(&dsn).await.map(|_| ()) });
+    let (mut socket, _) = listener.accept().await.unwrap();
+    let mut bytes = vec![0u8; 8];
+    socket.read_exact(&mut bytes).await.unwrap();
+    if negotiation == "direct" {
+        // A TLS record: type, version, then its length.
+        let len = usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+        let mut rest = vec![0u8; 5 + len - bytes.len()];
+        socket.read_exact(&mut rest).await.unwrap();
+        bytes.extend_from_slice(&rest);
+    }
+    drop(socket);
+    let err = client.await.unwrap().unwrap_err();
+    assert!(!err.to_string().is_empty());
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `sslnegotiation=direct` (PostgreSQL 17): the first bytes on the wire are a TLS
+/// ClientHello offering ALPN "postgresql", with no SSLRequest before it. Checked at the
+/// byte level, on a listener that records what arrives.
 #[tokio::test]
 async fn direct_negotiation_starts_with_a_client_hello_offering_alpn_postgresql() {
-    async fn first_bytes(negotiation: &str) -> Vec<u8> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let dsn = format!(
-            "host=127.0.0.1 port={port} user=u sslmode=require sslnegotiation={negotiation} \
-             connect_timeout=5"
-        );
-        let client = tokio::spawn(async move { Connection::connect(&dsn).await.map(|_| ()) });
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut bytes = vec![0u8; 8];
-        use tokio::io::AsyncReadExt as _;
-        socket.read_exact(&mut bytes).await.unwrap();
-        if negotiation == "direct" {
-            // A TLS record: handshake (22), version 3.x, then its length.
-            let len = usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
-            let mut rest = vec![0u8; 5 + len - bytes.len()];
-            socket.read_exact(&mut rest).await.unwrap();
-            bytes.extend_from_slice(&rest);
-        }
-        drop(socket);
-        let err = client.await.unwrap().unwrap_err();
-        assert!(!err.to_string().is_empty());
-        bytes
-    }
-
-    let direct = first_bytes("direct").await;
+    let direct = first_bytes("127.0.0.1", "direct", "").await;
     assert_eq!(direct[0], 0x16, "a TLS handshake record");
     assert_eq!(direct[1], 0x03);
     assert_eq!(direct[5], 0x01, "a ClientHello");
     // ALPN extension body: protocol list length, name length, "postgresql".
     let alpn = [&[0x00, 0x0b, 0x0a][..], b"postgresql"].concat();
-    assert!(
-        direct.windows(alpn.len()).any(|w| w == alpn),
-        "ALPN postgresql offered"
-    );
+    assert!(contains(&direct, &alpn), "ALPN postgresql offered");
 
-    let postgres = first_bytes("postgres").await;
+    let postgres = first_bytes("127.0.0.1", "postgres", "").await;
     assert_eq!(
         postgres,
         [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f],
         "an SSLRequest"
     );
+}
+
+/// SNI carries the host name (the `host`, not the `hostaddr` dialled) unless `sslsni=0`.
+#[tokio::test]
+async fn sslsni_sends_the_host_name_unless_turned_off() {
+    let hello = first_bytes("db.example", "direct", "").await;
+    assert!(contains(&hello, b"db.example"), "SNI sent");
+    let hello = first_bytes("db.example", "direct", "sslsni=0").await;
+    assert!(!contains(&hello, b"db.example"), "SNI not sent");
 }
 
 /// An older server reads the ClientHello as a startup packet and hangs up: the error says
