@@ -8,6 +8,8 @@ process CPU seconds, "checksum": n} or {"error": text}. The SQL and the checksum
 the Rust drivers' (bench/src/workloads.rs, bench/src/pool.rs).
 """
 import asyncio
+import datetime
+import decimal
 import json
 import resource
 import sys
@@ -25,6 +27,8 @@ BYTEA = "SELECT b FROM bench_bytea"
 INSERT = "INSERT INTO bench_ins (id, v) VALUES ($1, $2)"
 TYPED = "SELECT i, t, ts, n FROM bench_wide WHERE i <= 10000"
 INLIST = "SELECT id, v FROM bench_point WHERE id = ANY($1::int4[])"
+COPY_OUT = "SELECT i, t, ts, n FROM bench_copy_src"
+COPY_ROWS = 1_000_000
 MASK = (1 << 64) - 1
 POOL_SIZE = 8
 TASKS = 64
@@ -67,6 +71,16 @@ class Wide:
         self.t = t
         self.ts = ts
         self.n = n
+
+
+def copy_rows():
+    """The rows of bench_copy_src, as bench/src/copy.rs builds them."""
+    base = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    second = datetime.timedelta(seconds=1)
+    return [
+        (g, f"row {g}", base + g * second, decimal.Decimal(g * 7 % 100000).scaleb(-2))
+        for g in range(1, COPY_ROWS + 1)
+    ]
 
 
 def wide_sum(i, t, ts, n):
@@ -123,6 +137,22 @@ async def run(conn, w, ops, seed, rows_to_insert, inputs):
         for _ in range(ops):
             for x in [Wide(*r) for r in await conn.fetch(TYPED)]:
                 s += wide_sum(x.i, x.t, x.ts, x.n)
+    elif w == "copy-in":
+        for _ in range(ops):
+            result = await conn.copy_records_to_table(
+                "bench_copy_dst", records=inputs, columns=["i", "t", "ts", "n"]
+            )
+            s += int(result.split()[-1])
+    elif w == "copy-out":
+        received = 0
+
+        async def count(data):
+            nonlocal received
+            received += len(data)
+
+        for _ in range(ops):
+            await conn.copy_from_query(COPY_OUT, output=count, format="binary")
+        s = received
     elif w == "inlist":
         for ids, want_rows, want_sum in inputs:
             rows = await conn.fetch(INLIST, ids)
@@ -146,6 +176,7 @@ async def main(dsn):
     conn = await asyncpg.connect(dsn)
     pool = None
     rows_to_insert = [(i, f"v{i}") for i in range(1, 1001)]
+    rows_to_copy = None
     loop = asyncio.get_running_loop()
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -155,6 +186,10 @@ async def main(dsn):
         try:
             # Inputs are made before the timer starts, as on the Rust side.
             inputs = inlist_ops(cmd["seed"], cmd["ops"]) if cmd["w"] == "inlist" else None
+            if cmd["w"] == "copy-in":
+                if rows_to_copy is None:
+                    rows_to_copy = copy_rows()
+                inputs = rows_to_copy
             if cmd["w"] == "pool" and pool is None:
                 pool = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
             c0 = time.process_time()

@@ -11,6 +11,7 @@
 //! checksum is compared with the expected one. Output: a table on stdout,
 //! bench/results/latest.json and bench/results/latest.svg.
 
+mod copy;
 mod cpu;
 mod orm;
 mod pgbench;
@@ -42,7 +43,7 @@ fn usage() -> String {
     let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
     format!(
         "usage: pgtusk-bench [WORKLOAD…] [--rounds N] [--scale F] [--no-python] [--only DRIVER,…] [--out DIR]\n\
-         WORKLOAD: a number 1-10, sea-orm (both parts of 10), or one of {}",
+         WORKLOAD: a number 1-12, sea-orm (both parts of 10), or one of {}",
         names.join(", ")
     )
 }
@@ -134,6 +135,7 @@ fn run(args: &Args) -> R<()> {
         eprintln!("preparing data (1M-row table, 100k wide rows, arrays, bytea)…");
         admin.execute_script(workloads::SETUP).await?;
         admin.execute_script(orm::SETUP).await?;
+        admin.execute_script(copy::SETUP).await?;
         // Its own statement: VACUUM cannot run inside the script's implicit transaction.
         admin.execute_script("VACUUM ANALYZE").await?;
         // Point selects hit random pages: load the table and its index into shared buffers so
@@ -285,6 +287,10 @@ struct Expected {
     insert: i64,
     /// Workload 10a: each parent's `sum(id + v + parent_id)` over its children, by parent id.
     child_sums: Vec<i64>,
+    /// Workloads 11 and 12: the checksum of the 1M rows (`bench_copy_src`, and what a COPY in
+    /// must store), and the bytes of their binary COPY out (asyncpg's checksum).
+    copy_sum: i64,
+    copy_out_bytes: i64,
 }
 
 impl Expected {
@@ -320,6 +326,20 @@ impl Expected {
                 }
                 sums
             },
+            copy_sum: {
+                let server: i64 = c
+                    .fetch_value(&format!("SELECT ({WIDE_SUM_SQL})::int8 FROM bench_copy_src"), &[])
+                    .await?;
+                let built = copy::rows_sum(&copy::rows());
+                if server != built {
+                    return Err(format!(
+                        "bench_copy_src sums to {server} but the rows built for COPY in to {built}"
+                    )
+                    .into());
+                }
+                server
+            },
+            copy_out_bytes: copy::out_bytes(c).await?,
         })
     }
 
@@ -336,6 +356,8 @@ impl Expected {
             Workload::Typed | Workload::SeaOrmAll => self.typed * n,
             Workload::SeaOrmLoader => orm::loader_expected(&self.child_sums, seed, ops),
             Workload::InList => workloads::inlist_expected(seed, ops),
+            Workload::CopyIn => i64::from(copy::ROWS) * n,
+            Workload::CopyOut => self.copy_sum * n,
         }
     }
 }
@@ -364,6 +386,9 @@ fn phase(
 ) -> R<Phase> {
     if w == Workload::Insert {
         rt.block_on(admin.execute_script("TRUNCATE bench_ins"))?;
+    }
+    if w == Workload::CopyIn {
+        rt.block_on(admin.execute_script("TRUNCATE bench_copy_dst"))?;
     }
     // pgbench runs whole transactions per client and has no checksum (its count is checked).
     let (secs, (cpu, user_cpu), checksum, ops) = match c {
@@ -404,7 +429,12 @@ fn phase(
             (secs, cpu::CpuSample::now()?.since(&cpu0), Some(sum), ops)
         }
     };
-    let want = expected.per_phase(w, ops, seed);
+    let want = if c == Contestant::Asyncpg && w == Workload::CopyOut {
+        // asyncpg's raw COPY out decodes nothing: its checksum is the bytes it received.
+        expected.copy_out_bytes * ops as i64
+    } else {
+        expected.per_phase(w, ops, seed)
+    };
     if let Some(checksum) = checksum.filter(|&sum| sum != want) {
         return Err(format!(
             "{} on {}: checksum {checksum}, expected {want}",
@@ -433,6 +463,30 @@ fn phase(
                 c.name(),
                 ops * workloads::BATCH,
                 per_batch * ops as i64
+            )
+            .into());
+        }
+    }
+    if w == Workload::CopyIn {
+        // The rows must really be there, every value as sent.
+        let (count, sum): (i64, i64) = rt.block_on(async {
+            let row = admin
+                .fetch_one(
+                    &format!(
+                        "SELECT count(*), coalesce(({WIDE_SUM_SQL})::int8, 0) FROM bench_copy_dst"
+                    ),
+                    &[],
+                )
+                .await?;
+            R::Ok((row.try_get(0)?, row.try_get(1)?))
+        })?;
+        let ops = ops as i64;
+        if count != i64::from(copy::ROWS) * ops || sum != expected.copy_sum * ops {
+            return Err(format!(
+                "{} on copy-in: table holds {count} rows (checksum {sum}), expected {} ({})",
+                c.name(),
+                i64::from(copy::ROWS) * ops,
+                expected.copy_sum * ops
             )
             .into());
         }

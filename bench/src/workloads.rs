@@ -74,10 +74,14 @@ pub enum Workload {
     SeaOrmLoader,
     /// Workload 10b: sea-orm's `Entity::find().all()`, 10,000 rows.
     SeaOrmAll,
+    /// Workload 11: COPY in of 1M rows.
+    CopyIn,
+    /// Workload 12: COPY out of 1M rows, decoded.
+    CopyOut,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 13] = [
+    pub const ALL: [Workload; 15] = [
         Workload::Point,
         Workload::Tiny,
         Workload::Series,
@@ -91,6 +95,8 @@ impl Workload {
         Workload::Pool,
         Workload::SeaOrmLoader,
         Workload::SeaOrmAll,
+        Workload::CopyIn,
+        Workload::CopyOut,
     ];
 
     pub fn key(self) -> &'static str {
@@ -108,6 +114,8 @@ impl Workload {
             Workload::Pool => "pool",
             Workload::SeaOrmLoader => "sea-orm-loader",
             Workload::SeaOrmAll => "sea-orm-all",
+            Workload::CopyIn => "copy-in",
+            Workload::CopyOut => "copy-out",
         }
     }
 
@@ -132,6 +140,8 @@ impl Workload {
             Workload::InList => 8,
             Workload::Pool => 9,
             Workload::SeaOrmLoader | Workload::SeaOrmAll => 10,
+            Workload::CopyIn => 11,
+            Workload::CopyOut => 12,
         }
     }
 
@@ -150,6 +160,8 @@ impl Workload {
             Workload::Pool => "pool of 8 connections, 64 tasks, cached point selects",
             Workload::SeaOrmLoader => "sea-orm load_many (one-to-many), random 1..5000 keys",
             Workload::SeaOrmAll => "sea-orm Entity::find().all(), 10k rows into models",
+            Workload::CopyIn => "COPY in 1M rows of (int4, text, timestamptz, numeric)",
+            Workload::CopyOut => "COPY out 1M rows of (int4, text, timestamptz, numeric), decoded",
         }
     }
 
@@ -170,6 +182,7 @@ impl Workload {
             Workload::Pool => 30_000,
             Workload::SeaOrmLoader => 60,
             Workload::SeaOrmAll => 30,
+            Workload::CopyIn | Workload::CopyOut => 1,
         }
     }
 
@@ -187,6 +200,7 @@ impl Workload {
             // 2,500 keys on average, parent p has p % 3 children: about 2,500 children.
             Workload::SeaOrmLoader => 2500,
             Workload::SeaOrmAll => 10_000,
+            Workload::CopyIn | Workload::CopyOut => crate::copy::ROWS as u64,
         }
     }
 
@@ -205,6 +219,13 @@ impl Workload {
                     c.push(Contestant::Asyncpg);
                 }
                 c.push(Contestant::Pgbench);
+                c
+            }
+            Workload::CopyOut => {
+                let mut c = vec![Contestant::Pgtusk, Contestant::TokioPostgres];
+                if python {
+                    c.push(Contestant::Asyncpg);
+                }
                 c
             }
             Workload::SeaOrmLoader | Workload::SeaOrmAll => vec![
@@ -248,6 +269,12 @@ impl Workload {
             ),
             Workload::SeaOrmAll => Some(
                 "wide::Entity::find().all(&db): i int4, t text, ts timestamptz (DateTimeWithTimeZone), n numeric (Decimal); the same pools as sea-orm-loader",
+            ),
+            Workload::CopyIn => Some(
+                "into an empty UNLOGGED table (truncated before each phase), from 1M rows built in memory before the timer: pgtusk copy_in_rows (binary, the column types from the server, tuples encoded straight into CopyData); tokio-postgres BinaryCopyInWriter (binary); sqlx copy_in_raw with text lines formatted by the caller (sqlx has no typed COPY; the formatting is timed, as its users must do it); asyncpg copy_records_to_table (binary) from a list of tuples",
+            ),
+            Workload::CopyOut => Some(
+                "COPY (SELECT i, t, ts, n FROM bench_copy_src) TO STDOUT (FORMAT binary): pgtusk copy_out_rows (Records sharing the CopyData bytes, decoded with try_get); tokio-postgres BinaryCopyOutStream (decoded with try_get); asyncpg copy_from_query raw (its output callback only counts the bytes: Python has no binary COPY decoder, so it decodes nothing); sqlx has only raw COPY out and is left out",
             ),
             Workload::TypedVsIndex => Some(
                 "both stream the same rows through fetch_stream; ratio = fetch_as / by-index (>= 1.0 means fetch_as is no slower)",
@@ -442,6 +469,8 @@ pub struct Conns {
     pub rows: InsertRows,
     /// The current IN-list phase's lists, made before the timer starts.
     inlist: Vec<InListOp>,
+    /// Workload 11's rows, made once before its first phase.
+    copy_rows: Vec<crate::copy::Row>,
 }
 
 impl Conns {
@@ -461,11 +490,15 @@ impl Conns {
             sx,
             rows: InsertRows::new(),
             inlist: Vec::new(),
+            copy_rows: Vec::new(),
         })
     }
 
     /// Builds a phase's inputs outside the timed section.
     pub fn prepare(&mut self, w: Workload, ops: usize, seed: u64) {
+        if w == Workload::CopyIn && self.copy_rows.is_empty() {
+            self.copy_rows = crate::copy::rows();
+        }
         if w == Workload::InList {
             self.inlist = inlist_lists(seed, ops)
                 .into_iter()
@@ -595,6 +628,16 @@ impl Conns {
                     }
                 }
             }
+            Workload::CopyIn => {
+                for _ in 0..ops {
+                    s += crate::copy::pgtusk_in(conn, &self.copy_rows).await?;
+                }
+            }
+            Workload::CopyOut => {
+                for _ in 0..ops {
+                    s += crate::copy::pgtusk_out(conn).await?;
+                }
+            }
             Workload::Pool | Workload::SeaOrmLoader | Workload::SeaOrmAll => {
                 return Err(ELSEWHERE.into());
             }
@@ -714,6 +757,16 @@ impl Conns {
                 }
             }
             Workload::TypedVsIndex => return Err("not runnable".into()),
+            Workload::CopyIn => {
+                for _ in 0..ops {
+                    s += crate::copy::tokio_postgres_in(&self.tp, &self.copy_rows).await?;
+                }
+            }
+            Workload::CopyOut => {
+                for _ in 0..ops {
+                    s += crate::copy::tokio_postgres_out(&self.tp).await?;
+                }
+            }
             Workload::Pool | Workload::SeaOrmLoader | Workload::SeaOrmAll => {
                 return Err(ELSEWHERE.into());
             }
@@ -812,6 +865,12 @@ impl Conns {
                 }
             }
             Workload::TypedVsIndex => return Err("not runnable".into()),
+            Workload::CopyIn => {
+                for _ in 0..ops {
+                    s += crate::copy::sqlx_in(conn, &self.copy_rows).await?;
+                }
+            }
+            Workload::CopyOut => return Err("sqlx has no typed COPY out".into()),
             Workload::Pool | Workload::SeaOrmLoader | Workload::SeaOrmAll => {
                 return Err(ELSEWHERE.into());
             }

@@ -53,7 +53,10 @@ pub use config::{
     ChannelBinding, ConnectOptions, LoadBalanceHosts, NoticeHandler, SslMode, SslNegotiation,
     TargetSessionAttrs, TerminationHandler,
 };
-pub use connection::{Connection, IntoQuery, QueryRef, RowStream, TypedRowStream};
+pub use connection::{
+    Connection, CopyIn, CopyInWriter, CopyOut, CopyOutRows, IntoQuery, QueryRef, RowStream,
+    TypedRowStream,
+};
 pub use cursor::{Cursor, CursorStream, HoldCursor, InTransaction};
 pub use error::{BoxError, ConversionError, DbError, Error, ErrorPosition, Result, SqlState};
 pub use executor::Executor;

@@ -1,8 +1,10 @@
 //! Table-driven codec checks in the manner of asyncpg's test_codecs, shared by the codec test
 //! files: each value is sent as `$1::T` and decoded back, compared with the server's own text
-//! `$1::T::text`, and decoded from the server's literal `'text'::T`.
+//! `$1::T::text`, and decoded from the server's literal `'text'::T`; then the whole table goes
+//! through a typed (binary) COPY in and out of a table with a column of type T.
 
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pgtusk::{Connection, Decode, Encode};
 
@@ -61,6 +63,61 @@ where
         .await
         .unwrap();
     assert!(null.is_none(), "{ty}: NULL round trip");
+    check_copy(conn, ty, &cases).await;
+}
+
+/// The table's values copied into a table in binary (`copy_in_rows`), checked with the
+/// server's text of what it stored, and copied back out (`copy_out_as`); a NULL rides along.
+/// Types pgtusk sends as text cannot be in a binary COPY, and are refused with a clear error.
+async fn check_copy<T>(conn: &mut Connection, ty: &str, cases: &[Case<T>])
+where
+    T: Encode + Sync + for<'r> Decode<'r> + PartialEq + Debug,
+{
+    static TABLES: AtomicUsize = AtomicUsize::new(0);
+    let table = format!("copy_codec_{}", TABLES.fetch_add(1, Ordering::Relaxed));
+    conn.execute_script(&format!("CREATE TEMP TABLE {table} (i int4, v {ty})"))
+        .await
+        .unwrap();
+    let rows = cases
+        .iter()
+        .enumerate()
+        .map(|(i, case)| (i as i32, Some(&case.send)))
+        .chain([(cases.len() as i32, None)]);
+    match conn.copy_in_rows(&table, &["i", "v"], rows).await {
+        Ok(copied) => assert_eq!(copied, cases.len() as u64 + 1, "{ty}: COPY in"),
+        Err(e) if e.to_string().contains("pgtusk sends in text format") => return,
+        Err(e) => panic!("{ty}: COPY in: {e}"),
+    }
+    let stored: Vec<Option<String>> = conn
+        .fetch_as(&*format!("SELECT v::text FROM {table} ORDER BY i"), &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(text,): (Option<String>,)| text)
+        .collect();
+    let expected: Vec<Option<String>> = cases
+        .iter()
+        .map(|case| Some(case.text.to_owned()))
+        .chain([None])
+        .collect();
+    assert_eq!(
+        stored, expected,
+        "{ty}: the server's text of what COPY stored"
+    );
+    let back: Vec<(i32, Option<T>)> = conn
+        .copy_out_as(&format!("SELECT i, v FROM {table} ORDER BY i"))
+        .await
+        .unwrap_or_else(|e| panic!("{ty}: COPY out: {e}"));
+    assert_eq!(back.len(), cases.len() + 1, "{ty}: COPY out");
+    for ((_, value), case) in back.iter().zip(cases) {
+        assert_eq!(
+            value.as_ref(),
+            Some(&case.back),
+            "{ty}: COPY out of {:?}",
+            case.send
+        );
+    }
+    assert!(back[cases.len()].1.is_none(), "{ty}: NULL through COPY");
 }
 
 /// The error text of decoding the first column of `sql`'s row into T; it names column 0.

@@ -8,6 +8,7 @@
 
 mod batch;
 mod connect;
+mod copy;
 mod cursor;
 mod introspect;
 mod oneshot;
@@ -17,6 +18,7 @@ mod stream;
 mod trace;
 mod typed;
 
+pub use copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 pub(crate) use pooled::ClientSettings;
 pub(crate) use query::Params;
 pub use query::{IntoQuery, QueryRef, RowStream};
@@ -302,8 +304,10 @@ impl Connection {
         loop {
             match backend::parse_message(&mut self.read_buf, self.max_message_size) {
                 Ok(Some(msg)) => {
-                    if matches!(msg, Message::DataRow(_) | Message::BindComplete)
-                        && self.session.delivers_rows()
+                    if matches!(
+                        msg,
+                        Message::DataRow(_) | Message::BindComplete | Message::CopyData(_)
+                    ) && self.session.delivers_rows()
                     {
                         return Poll::Ready(Ok(msg));
                     }

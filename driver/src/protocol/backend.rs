@@ -552,6 +552,12 @@ impl DataRow {
         Ok(row)
     }
 
+    /// A row whose fields were already checked against `buf` (a binary COPY tuple).
+    #[inline]
+    pub(crate) fn from_checked(len: u16, buf: Bytes) -> DataRow {
+        DataRow { len, buf }
+    }
+
     /// The number of fields.
     #[inline]
     pub fn len(&self) -> usize {

@@ -312,6 +312,36 @@ pub fn copy_data(data: &[u8], buf: &mut BytesMut) -> Result<(), ProtocolError> {
     })
 }
 
+/// Starts a CopyData message whose body the caller appends, and returns where it starts for
+/// [`finish_copy_data`]: rows are encoded straight into the message, with no copy.
+#[inline]
+pub fn begin_copy_data(buf: &mut BytesMut) -> usize {
+    let start = buf.len();
+    buf.put_u8(COPY_DATA_TAG);
+    buf.put_i32(0);
+    start
+}
+
+/// Patches the length of the CopyData begun at `start` by [`begin_copy_data`]; one with an
+/// empty body is removed.
+pub fn finish_copy_data(buf: &mut BytesMut, start: usize) -> Result<(), ProtocolError> {
+    let len_at = start + 1;
+    let len = buf
+        .len()
+        .checked_sub(len_at)
+        .ok_or_else(|| ProtocolError::new("CopyData: the message header is missing"))?;
+    if len == 4 {
+        buf.truncate(start);
+        return Ok(());
+    }
+    if len > MAX_MESSAGE_LEN {
+        return Err(ProtocolError::new(format!(
+            "a CopyData of {len} bytes is longer than the 1 GiB PostgreSQL accepts"
+        )));
+    }
+    patch_i32(buf, len_at, len as i32)
+}
+
 /// CopyDone: the COPY FROM STDIN data is complete.
 pub fn copy_done(buf: &mut BytesMut) {
     buf.put_slice(&[COPY_DONE_TAG, 0, 0, 0, 4]);

@@ -6,6 +6,7 @@
 //! connection reads and writes, this module only knows the bytes.
 
 pub mod backend;
+pub mod copy_binary;
 pub mod frontend;
 pub(crate) mod session;
 pub(crate) mod session_state;

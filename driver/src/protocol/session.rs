@@ -103,6 +103,9 @@ const ABANDONED_BATCH: &str = "pgtusk: batch abandoned before it finished";
 /// The CopyFail text for COPY FROM STDIN run through a query method.
 const COPY_IN_REFUSED: &str = "COPY FROM STDIN needs the COPY API, not a query method";
 
+/// The CopyFail text for a COPY FROM STDIN whose writer was dropped before it finished.
+const COPY_IN_ABANDONED: &str = "pgtusk: the COPY writer was dropped before finish()";
+
 /// Notifications kept until read, by default; past this the oldest are dropped and counted.
 const DEFAULT_NOTIFICATION_BUFFER: usize = 10_000;
 
@@ -160,6 +163,22 @@ struct Request {
     /// EmptyQueryResponse, PortalSuspended, or COPY FROM STDIN refused).
     executes: u32,
     results: u32,
+    /// Where the request stands with COPY FROM STDIN.
+    copy_in: CopyIn,
+}
+
+/// A request's COPY FROM STDIN state: only the COPY API's own request takes one; anything
+/// else that starts COPY FROM STDIN is refused with CopyFail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CopyIn {
+    /// A CopyInResponse is refused.
+    Refused,
+    /// The COPY API's request: its (first) CopyInResponse opens the copy.
+    Expected,
+    /// The server waits for CopyData until CopyDone or CopyFail (or its own error).
+    Open,
+    /// The copy ended; a second one in the same request is refused.
+    Ended,
 }
 
 /// The protocol state of one session; see the module documentation.
@@ -248,6 +267,12 @@ impl Session {
         Poll::Ready(Ok(()))
     }
 
+    /// The bytes of output not yet handed to the socket.
+    #[inline]
+    pub(crate) fn queued_output(&self) -> usize {
+        self.out.len()
+    }
+
     /// Gives large buffers back once they are empty, so one outsized message does not keep its
     /// memory for the life of the connection.
     #[inline]
@@ -289,6 +314,7 @@ impl Session {
             prelude: false,
             executes: 0,
             results: 0,
+            copy_in: CopyIn::Refused,
         });
         self.refresh();
     }
@@ -306,6 +332,13 @@ impl Session {
         }
         for request in &mut self.requests {
             request.abandoned = true;
+            if request.copy_in == CopyIn::Open {
+                // The server waits for data that will never come: end its COPY (it rolls
+                // back) so that the drain gets its answer.
+                request.copy_in = CopyIn::Ended;
+                // Cannot fail: the constant has no NUL.
+                let _ = frontend::copy_fail(COPY_IN_ABANDONED, &mut self.out);
+            }
         }
         while let Some(last) = self.requests.back() {
             // A prelude statement (a ROLLBACK) must run even when nobody waits for it.
@@ -407,6 +440,43 @@ impl Session {
             self.cut_last();
             Error::Interface(format!("cannot send this query: {}", e.message()))
         })
+    }
+
+    /// The COPY API's simple Query: a COPY FROM STDIN it starts is the operation's to feed
+    /// (see [`Session::copy_in_is_open`]) instead of being refused.
+    pub(crate) fn copy_query(&mut self, sql: &str) -> Result<(), Error> {
+        self.simple_query(sql)?;
+        if let Some(request) = self.requests.back_mut() {
+            request.copy_in = CopyIn::Expected;
+        }
+        Ok(())
+    }
+
+    /// Whether the server waits for the operation's COPY data.
+    pub(crate) fn copy_in_is_open(&self) -> bool {
+        self.requests
+            .front()
+            .is_some_and(|r| r.copy_in == CopyIn::Open && !r.abandoned)
+    }
+
+    /// Ends the open COPY FROM STDIN: CopyDone (`failure` is `None`) commits what was sent,
+    /// CopyFail with the reason rolls it back. Nothing happens when no copy is open (the
+    /// server already ended it with an error, which the operation reads next).
+    pub(crate) fn end_copy_in(&mut self, failure: Option<&str>) -> Result<(), Error> {
+        let Some(request) = self
+            .requests
+            .front_mut()
+            .filter(|r| r.copy_in == CopyIn::Open)
+        else {
+            return Ok(());
+        };
+        match failure {
+            None => frontend::copy_done(&mut self.out),
+            Some(reason) => frontend::copy_fail(reason, &mut self.out)
+                .map_err(|e| Error::Interface(format!("cannot abort the COPY: {}", e.message())))?,
+        }
+        request.copy_in = CopyIn::Ended;
+        Ok(())
     }
 
     /// The output position (bytes ever queued): where a Bind is about to be written.
@@ -530,10 +600,17 @@ impl Session {
             }
             Message::ReadyForQuery(status) => return self.ready_for_query(*status),
             Message::ErrorResponse(fields) => {
+                if front.copy_in == CopyIn::Open {
+                    // The server left copy mode; what we still send it discards.
+                    front.copy_in = CopyIn::Ended;
+                }
                 if let Some(fatal) = fatal_error(fields) {
                     self.broken = true;
                     self.fatal = Some(fatal);
                 }
+            }
+            Message::CopyInResponse(_) if front.copy_in == CopyIn::Expected && !front.abandoned => {
+                front.copy_in = CopyIn::Open;
             }
             Message::CopyInResponse(_) => {
                 self.refuse_copy_in();
@@ -1274,6 +1351,63 @@ mod tests {
         transmit(&mut session);
         assert!(is_consumed(session.handle(&copy_in())));
         assert_eq!(queued(&session), "f");
+    }
+
+    /// The COPY API's own COPY FROM STDIN is the operation's to feed; CopyDone ends it, and a
+    /// second one in the same request is refused.
+    #[test]
+    fn copy_api_copy_in_opens_and_ends() {
+        let copy_in = || msg(b'G', &[1, 0, 0]);
+        let mut session = idle();
+        session.start_operation().unwrap();
+        session.copy_query("COPY t FROM STDIN").unwrap();
+        transmit(&mut session);
+        assert!(!session.copy_in_is_open());
+        assert!(is_message(session.handle(&copy_in())));
+        assert!(session.copy_in_is_open());
+        session.end_copy_in(None).unwrap();
+        assert!(!session.copy_in_is_open());
+        assert_eq!(queued(&session), "c");
+        // Ending twice writes nothing more.
+        session.end_copy_in(Some("again")).unwrap();
+        assert_eq!(queued(&session), "c");
+        transmit(&mut session);
+        assert!(is_consumed(session.handle(&copy_in())));
+        assert_eq!(queued(&session), "f");
+    }
+
+    /// A copy writer dropped while the server waits for data: the next operation sends
+    /// CopyFail, then drains the error and ReadyForQuery.
+    #[test]
+    fn an_abandoned_open_copy_in_gets_copy_fail() {
+        let mut session = idle();
+        session.start_operation().unwrap();
+        session.copy_query("COPY t FROM STDIN").unwrap();
+        transmit(&mut session);
+        assert!(is_message(session.handle(&msg(b'G', &[0, 0, 0]))));
+        session.start_operation().unwrap();
+        assert_eq!(queued(&session), "f");
+        assert!(session.is_draining());
+        transmit(&mut session);
+        assert!(is_consumed(session.handle(&error("ERROR", "57014"))));
+        assert!(is_consumed(session.handle(&ready(b'I'))));
+        assert!(session.is_settled());
+    }
+
+    /// The server's error ends the copy on its side: nothing more is owed, and an abandoned
+    /// request then needs no CopyFail.
+    #[test]
+    fn a_server_error_closes_the_copy_in() {
+        let mut session = idle();
+        session.start_operation().unwrap();
+        session.copy_query("COPY t FROM STDIN").unwrap();
+        transmit(&mut session);
+        assert!(is_message(session.handle(&msg(b'G', &[0, 0, 0]))));
+        assert!(is_message(session.handle(&error("ERROR", "23505"))));
+        assert!(!session.copy_in_is_open());
+        session.start_operation().unwrap();
+        assert_eq!(queued(&session), "");
+        assert!(is_consumed(session.handle(&ready(b'I'))));
     }
 
     /// A dropped transaction's ROLLBACK: written after what dropped operations left, never

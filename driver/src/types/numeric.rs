@@ -305,6 +305,10 @@ mod decimal {
     /// 2^96 - 1: the largest mantissa a Decimal holds.
     const MAX_MANTISSA: u128 = (1 << 96) - 1;
 
+    /// Base-10000 groups of the largest mantissa padded to whole fraction groups: below
+    /// 2^96 * 1000 < 10^32, so 8.
+    const MAX_GROUPS_OF_DECIMAL: usize = 8;
+
     impl Encode for Decimal {
         fn accepts(ty: &Type) -> bool {
             *ty == Type::NUMERIC
@@ -317,16 +321,28 @@ mod decimal {
             let pad = (4 - scale % 4) % 4;
             m *= 10u128.pow(pad);
             let frac_groups = (scale + pad) / 4;
-            let mut groups = Vec::with_capacity(8);
-            while m > 0 {
-                groups.push((m % 10_000) as i16);
-                m /= 10_000;
+            // Least significant group first, on the stack; u64 arithmetic when it fits (most
+            // values), since a u128 division is a library call.
+            let mut groups = [0i16; MAX_GROUPS_OF_DECIMAL];
+            let mut len = 0;
+            if let Ok(mut small) = u64::try_from(m) {
+                while small > 0 {
+                    groups[len] = (small % 10_000) as i16;
+                    small /= 10_000;
+                    len += 1;
+                }
+            } else {
+                while m > 0 {
+                    groups[len] = (m % 10_000) as i16;
+                    m /= 10_000;
+                    len += 1;
+                }
             }
+            let weight = len as i64 - i64::from(frac_groups) - 1;
+            // Trailing zero groups (the least significant, first here) carry nothing.
+            let zeros = groups[..len].iter().take_while(|&&g| g == 0).count();
+            let groups = &mut groups[zeros..len];
             groups.reverse();
-            let weight = groups.len() as i64 - i64::from(frac_groups) - 1;
-            while groups.last() == Some(&0) {
-                groups.pop();
-            }
             let (sign, weight) = if groups.is_empty() {
                 (SIGN_POS, 0)
             } else if self.is_sign_negative() {
@@ -334,7 +350,7 @@ mod decimal {
             } else {
                 (SIGN_POS, weight as i16)
             };
-            put_numeric(buf, sign, weight, scale as u16, &groups)?;
+            put_numeric(buf, sign, weight, scale as u16, groups)?;
             Ok(IsNull::No)
         }
     }
