@@ -7,8 +7,10 @@
 //!
 //! SCRAM follows RFC 5802 / RFC 7677 the way PostgreSQL uses it: the user name
 //! in the client-first message is empty (the server takes it from the startup
-//! packet) and we offer no channel binding (`n,,`), so the GS2 header is
-//! `biws` in base64.
+//! packet). Over TLS, SCRAM-SHA-256-PLUS binds the exchange to the connection with
+//! `tls-server-end-point` (GS2 header `p=tls-server-end-point,,` and the hash of the
+//! server's certificate in `c=`); otherwise the header says `n,,` (no binding) or `y,,`
+//! (we could bind but the server did not offer it).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -21,6 +23,8 @@ use crate::error::Error;
 
 /// The SASL mechanism name PostgreSQL offers in AuthenticationSASL.
 pub(crate) const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+/// The same with channel binding, offered over TLS (PostgreSQL 11+).
+pub(crate) const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
 
 /// Highest iteration count we accept from a server. PostgreSQL's default is
 /// 4096; 10 million already costs seconds of CPU, and an unbounded count lets a
@@ -30,9 +34,44 @@ const MAX_ITERATIONS: u32 = 10_000_000;
 /// Bytes of randomness in our nonce (libpq uses 18, which is 24 base64 chars).
 const NONCE_BYTES: usize = 18;
 
-/// The GS2 header for "no channel binding" and its base64 form for `c=`.
-const GS2_HEADER: &str = "n,,";
-const GS2_HEADER_B64: &str = "biws";
+/// Whether and how a SCRAM exchange binds to the TLS connection (RFC 5802 section 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) enum ScramBinding {
+    /// `n`: the client does not bind (no TLS, or `channel_binding=disable`).
+    None,
+    /// `y`: the client could bind but the server did not offer SCRAM-SHA-256-PLUS.
+    ServerLacksIt,
+    /// `p=tls-server-end-point`: the hash of the server's certificate.
+    TlsServerEndPoint(Vec<u8>),
+}
+
+impl ScramBinding {
+    fn gs2_header(&self) -> &'static str {
+        match self {
+            ScramBinding::None => "n,,",
+            ScramBinding::ServerLacksIt => "y,,",
+            ScramBinding::TlsServerEndPoint(_) => "p=tls-server-end-point,,",
+        }
+    }
+
+    /// The SASL mechanism this binding goes with.
+    pub(crate) fn mechanism(&self) -> &'static str {
+        match self {
+            ScramBinding::TlsServerEndPoint(_) => SCRAM_SHA_256_PLUS,
+            _ => SCRAM_SHA_256,
+        }
+    }
+
+    /// `c=`: base64 of the GS2 header and the binding data.
+    fn c_attribute(&self) -> String {
+        let mut input = self.gs2_header().as_bytes().to_vec();
+        if let ScramBinding::TlsServerEndPoint(data) = self {
+            input.extend_from_slice(data);
+        }
+        BASE64.encode(input)
+    }
+}
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -77,6 +116,7 @@ pub(crate) struct ScramSha256 {
     nonce: String,
     /// `n=<user>,r=<nonce>`: the client-first message without the GS2 header.
     client_first_bare: String,
+    binding: ScramBinding,
     state: State,
 }
 
@@ -91,6 +131,7 @@ impl std::fmt::Debug for ScramSha256 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScramSha256")
             .field("nonce", &self.nonce)
+            .field("mechanism", &self.binding.mechanism())
             .field(
                 "state",
                 &match self.state {
@@ -131,14 +172,22 @@ impl ScramSha256 {
             password,
             nonce: nonce.to_owned(),
             client_first_bare: format!("n={user},r={nonce}"),
+            binding: ScramBinding::None,
             state: State::Initial,
         }
     }
 
-    /// The client-first message: `n,,n=,r=<nonce>`.
+    /// Binds the exchange to the TLS connection, or says why it does not.
+    pub(crate) fn with_binding(mut self, binding: ScramBinding) -> Self {
+        self.binding = binding;
+        self
+    }
+
+    /// The client-first message: `n,,n=,r=<nonce>` (or with `y,,` / `p=...,,`).
     pub(crate) fn client_first(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(GS2_HEADER.len() + self.client_first_bare.len());
-        out.extend_from_slice(GS2_HEADER.as_bytes());
+        let header = self.binding.gs2_header();
+        let mut out = Vec::with_capacity(header.len() + self.client_first_bare.len());
+        out.extend_from_slice(header.as_bytes());
         out.extend_from_slice(self.client_first_bare.as_bytes());
         out
     }
@@ -163,7 +212,7 @@ impl ScramSha256 {
         let client_key = hmac(&salted_password, b"Client Key");
         let stored_key: [u8; 32] = Sha256::digest(client_key).into();
 
-        let client_final_without_proof = format!("c={GS2_HEADER_B64},r={nonce}");
+        let client_final_without_proof = format!("c={},r={nonce}", self.binding.c_attribute());
         let auth_message = format!(
             "{},{},{}",
             self.client_first_bare, server_first, client_final_without_proof
@@ -509,5 +558,35 @@ mod tests {
                 .unwrap_err(),
         );
         assert!(err.contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn channel_binding_headers_and_c_attribute() {
+        let s = ScramSha256::with_nonce("pencil", "abc");
+        assert_eq!(s.client_first(), b"n,,n=,r=abc");
+        assert_eq!(s.binding.c_attribute(), "biws");
+        assert_eq!(s.binding.mechanism(), SCRAM_SHA_256);
+
+        let s = ScramSha256::with_nonce("pencil", "abc").with_binding(ScramBinding::ServerLacksIt);
+        assert_eq!(s.client_first(), b"y,,n=,r=abc");
+        assert_eq!(s.binding.c_attribute(), "eSws");
+        assert_eq!(s.binding.mechanism(), SCRAM_SHA_256);
+
+        let data = vec![0xde, 0xad, 0xbe, 0xef];
+        let mut s = ScramSha256::with_nonce("pencil", RFC_CLIENT_NONCE)
+            .with_binding(ScramBinding::TlsServerEndPoint(data));
+        assert_eq!(
+            s.client_first(),
+            b"p=tls-server-end-point,,n=,r=rOprNGfwEbeRWgbNEkqO"
+        );
+        assert_eq!(s.binding.mechanism(), SCRAM_SHA_256_PLUS);
+        let expected_c = BASE64.encode(b"p=tls-server-end-point,,\xde\xad\xbe\xef");
+        let server_first = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let client_final =
+            String::from_utf8(s.handle_server_first(server_first.as_bytes()).unwrap()).unwrap();
+        assert!(
+            client_final.starts_with(&format!("c={expected_c},r=")),
+            "{client_final}"
+        );
     }
 }

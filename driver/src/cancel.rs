@@ -1,5 +1,6 @@
 //! [`CancelToken`]: asks the server to stop what a connection's backend is doing, with a
-//! CancelRequest on a second socket to the same server (as libpq's `PQcancel`).
+//! CancelRequest on a second socket to the same server, over TLS when the connection used it
+//! (as libpq 17's `PQcancelBlocking`; the older `PQcancel` never encrypts).
 
 use std::fmt;
 use std::io;
@@ -24,6 +25,14 @@ pub(crate) enum CancelTarget {
     Tcp(SocketAddr),
     /// The unix socket's path.
     Unix(PathBuf),
+    /// The address of a connection that uses TLS, the name its certificate was checked
+    /// against, and the TLS setup it used.
+    #[cfg(feature = "tls")]
+    Tls {
+        addr: SocketAddr,
+        name: String,
+        tls: std::sync::Arc<crate::tls::TlsConnector>,
+    },
 }
 
 impl fmt::Display for CancelTarget {
@@ -31,6 +40,8 @@ impl fmt::Display for CancelTarget {
         match self {
             CancelTarget::Tcp(addr) => write!(f, "{addr}"),
             CancelTarget::Unix(path) => write!(f, "{}", path.display()),
+            #[cfg(feature = "tls")]
+            CancelTarget::Tls { addr, .. } => write!(f, "{addr} (TLS)"),
         }
     }
 }
@@ -106,6 +117,19 @@ impl CancelToken {
             CancelTarget::Unix(path) => {
                 send_and_await_close(UnixStream::connect(path).await?, &request).await
             }
+            #[cfg(feature = "tls")]
+            CancelTarget::Tls { addr, name, tls } => {
+                use crate::tls::Negotiated;
+                let socket = TcpStream::connect(addr).await?;
+                match tls.negotiate(socket, name).await {
+                    Ok(Negotiated::Tls(stream)) => send_and_await_close(stream, &request).await,
+                    Ok(Negotiated::Refused { .. }) => Err(io::Error::other(
+                        "the server refused TLS for the cancel request, though the connection \
+                         uses it",
+                    )),
+                    Err(e) => Err(io::Error::other(e.to_string())),
+                }
+            }
         }
     }
 }
@@ -122,8 +146,16 @@ async fn send_and_await_close<S: AsyncRead + AsyncWrite + Unpin>(
         match socket.read(&mut byte).await {
             Ok(0) => return Ok(()),
             Ok(_) => {}
-            // The server may reset rather than close; either way it is done with us.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
+            // The server may reset rather than close (or, over TLS, close without a
+            // close_notify); either way it is done with us.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                return Ok(());
+            }
             Err(e) => return Err(e),
         }
     }

@@ -18,11 +18,17 @@
 //! directory belongs to the `postgres` system user and the server runs as
 //! that user; nothing else changes.
 //!
+//! With [`TempClusterBuilder::tls`] the server serves TLS with certificates made at start
+//! (rcgen: a CA, the server's certificate, client certificates on request; none are
+//! committed anywhere), and [`TempCluster::start_standby`] makes a streaming standby of a
+//! cluster as a second real server.
+//!
 //! Errors are plain [`std::io::Error`]s whose message says what failed, the
 //! command that was run and, for a server that did not come up, the tail of
 //! its log.
 
 mod find;
+mod tls;
 mod watchdog;
 
 use std::fmt;
@@ -43,6 +49,7 @@ use tempfile::TempDir;
 use self::watchdog::Watchdog;
 
 pub use self::find::BINDIR_ENV;
+pub use self::tls::{CertificateAuthority, ClusterTls};
 
 /// The superuser `initdb` creates; every DSN connects as this user.
 const SUPERUSER: &str = "postgres";
@@ -123,6 +130,7 @@ pub struct TempClusterBuilder {
     hba_lines: Vec<String>,
     bin_dir: Option<PathBuf>,
     start_timeout: Duration,
+    tls: Option<ClusterTls>,
 }
 
 impl Default for TempClusterBuilder {
@@ -133,6 +141,7 @@ impl Default for TempClusterBuilder {
             hba_lines: Vec::new(),
             bin_dir: None,
             start_timeout: DEFAULT_START_TIMEOUT,
+            tls: None,
         }
     }
 }
@@ -166,6 +175,15 @@ impl TempClusterBuilder {
     /// `dir` must hold `initdb`, `postgres` and `pg_ctl`; there is no fallback.
     pub fn bin_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.bin_dir = Some(dir.into());
+        self
+    }
+
+    /// Serve TLS (`ssl=on`) with a certificate signed by a CA made for this cluster (see
+    /// [`TempCluster::ca_cert_path`]); the same CA checks client certificates
+    /// ([`TempCluster::client_cert`]). Plain connections stay allowed unless an
+    /// [`hba_line`](Self::hba_line) says otherwise (`hostnossl ... reject`).
+    pub fn tls(mut self, tls: ClusterTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -210,8 +228,12 @@ impl TempClusterBuilder {
             major_version: 0,
             settings: self.settings,
             start_timeout: self.start_timeout,
+            tls: None,
         };
         cluster.initdb(&self.hba_lines)?;
+        if let Some(tls) = &self.tls {
+            cluster.make_certificates(tls)?;
+        }
         cluster.launch(None)?;
         Ok(cluster)
     }
@@ -258,6 +280,14 @@ pub struct TempCluster {
     /// The builder's `-c` settings, for a restart.
     settings: Vec<(String, String)>,
     start_timeout: Duration,
+    /// The CA and its directory when TLS is on.
+    tls: Option<ServerTls>,
+}
+
+/// A cluster's TLS files: `ca.crt`, `server.crt`, `server.key` in `dir`.
+struct ServerTls {
+    ca: CertificateAuthority,
+    dir: PathBuf,
 }
 
 impl fmt::Debug for TempCluster {
@@ -269,6 +299,7 @@ impl fmt::Debug for TempCluster {
             .field("data_dir", &self.data_dir)
             .field("bin_dir", &self.bin_dir)
             .field("pid", &self.postmaster.as_ref().map(Child::id))
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -368,6 +399,34 @@ impl TempCluster {
     /// The server's major version (15 for PostgreSQL 15.4), from `PG_VERSION`.
     pub fn server_version(&self) -> u32 {
         self.major_version
+    }
+
+    /// The CA certificate (PEM) that signed the server's certificate, when the cluster
+    /// serves TLS: what `sslrootcert` names.
+    pub fn ca_cert_path(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|tls| tls.dir.join("ca.crt"))
+    }
+
+    /// The cluster's CA, when it serves TLS: it can issue more certificates.
+    pub fn certificate_authority(&self) -> Option<&CertificateAuthority> {
+        self.tls.as_ref().map(|tls| &tls.ca)
+    }
+
+    /// Issues a client certificate for the role `user`, signed by the cluster's CA (which
+    /// the server trusts as `ssl_ca_file`), and returns the certificate and key files
+    /// (`sslcert`, `sslkey`; the key has mode 0600). An error when TLS is off.
+    pub fn client_cert(&self, user: &str) -> io::Result<(PathBuf, PathBuf)> {
+        let tls = self.tls.as_ref().ok_or_else(|| {
+            io::Error::other(
+                "client_cert: this cluster does not serve TLS (use the builder's tls())",
+            )
+        })?;
+        let stem: String = user
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        tls.ca
+            .write_client_cert(&tls.dir, &format!("client-{stem}"), user)
     }
 
     /// The server log file.
@@ -533,6 +592,104 @@ impl TempCluster {
         self.write_owned(&self.data_dir.join("pg_hba.conf"), &hba)
     }
 
+    /// Makes a streaming-replication standby of this cluster and starts it: a second real
+    /// server, in its own temporary directory, on its own free port, with the same auth and
+    /// settings (TLS included, with the same certificate). `pg_basebackup -R` copies the data
+    /// directory and writes the `primary_conninfo` that keeps it following this server; it is
+    /// a hot standby, so it accepts read-only connections (`pg_is_in_recovery()` is true,
+    /// `in_hot_standby` is on). Dropping it stops and removes it; stopping this cluster
+    /// leaves it running (it keeps trying to reconnect).
+    ///
+    /// ```no_run
+    /// use pgtusk::cluster::TempCluster;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let primary = TempCluster::start()?;
+    /// let standby = primary.start_standby()?;
+    /// assert_eq!(standby.psql("SELECT pg_is_in_recovery()")?, "t");
+    /// let dsn = format!(
+    ///     "host=127.0.0.1,127.0.0.1 port={},{} user=postgres target_session_attrs=read-write",
+    ///     standby.port(),
+    ///     primary.port()
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn start_standby(&self) -> io::Result<TempCluster> {
+        let dir = make_temp_dir()?;
+        let root = dir.path().to_path_buf();
+        if let Some((uid, gid)) = self.run_as {
+            chown(&root, uid, gid)?;
+        }
+        let data_dir = root.join("data");
+        let watchdog =
+            Watchdog::spawn(&root, &data_dir, &self.bin_dir.join("pg_ctl"), self.run_as)?;
+        let mut standby = TempCluster {
+            log_path: root.join("server.log"),
+            socket_dir: root.clone(),
+            data_dir,
+            root,
+            dir: Some(dir),
+            watchdog: Some(watchdog),
+            postmaster: None,
+            bin_dir: self.bin_dir.clone(),
+            run_as: self.run_as,
+            port: 0,
+            auth: self.auth.clone(),
+            major_version: self.major_version,
+            settings: self.settings.clone(),
+            start_timeout: self.start_timeout,
+            tls: None,
+        };
+        let mut cmd = standby.server_command("pg_basebackup");
+        for var in LIBPQ_ENV {
+            cmd.env_remove(var);
+        }
+        cmd.arg("-D")
+            .arg(&standby.data_dir)
+            .args(["-R", "-X", "stream", "-c", "fast", "-w", "-h", HOST, "-p"])
+            .arg(self.port.to_string())
+            .args(["-U", SUPERUSER]);
+        if let Some(p) = self.password() {
+            cmd.env("PGPASSWORD", p);
+        }
+        let out = run(&mut cmd)?;
+        check_output(&cmd, out)?;
+        standby.launch(None)?;
+        Ok(standby)
+    }
+
+    /// Makes the CA and the server's certificate, in `tls/` beside the data directory.
+    fn make_certificates(&mut self, settings: &ClusterTls) -> io::Result<()> {
+        let dir = self.root.join("tls");
+        fs::create_dir(&dir)
+            .map_err(|e| annotate(e, &format!("could not create {}", dir.display())))?;
+        if let Some((uid, gid)) = self.run_as {
+            chown(&dir, uid, gid)?;
+        }
+        let ca = CertificateAuthority::new("pgtusk TempCluster CA")?;
+        let (cert, key) = ca.issue(
+            "pgtusk TempCluster server",
+            &settings.names,
+            settings.expired,
+        )?;
+        self.write_owned(&dir.join("ca.crt"), &ca.cert_pem())?;
+        self.write_owned(&dir.join("server.crt"), &cert)?;
+        self.write_owned(&dir.join("server.key"), &key)?;
+        let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        self.settings.splice(
+            0..0,
+            [
+                ("ssl".to_owned(), "on".to_owned()),
+                ("ssl_cert_file".to_owned(), file("server.crt")),
+                ("ssl_key_file".to_owned(), file("server.key")),
+                ("ssl_ca_file".to_owned(), file("ca.crt")),
+            ],
+        );
+        self.tls = Some(ServerTls { ca, dir });
+        Ok(())
+    }
+
     /// Starts `postgres` on `port`, or on a free port, retrying when the port was taken
     /// meanwhile.
     fn launch(&mut self, port: Option<u16>) -> io::Result<()> {
@@ -640,7 +797,10 @@ impl TempCluster {
             }
             if let Ok(contents) = fs::read_to_string(&pid_file) {
                 let lines: Vec<&str> = contents.lines().map(str::trim).collect();
-                if lines.first() == Some(&pid.as_str()) && lines.get(7) == Some(&"ready") {
+                // A hot standby says "standby" once it accepts read-only connections.
+                if lines.first() == Some(&pid.as_str())
+                    && matches!(lines.get(7), Some(&"ready") | Some(&"standby"))
+                {
                     return Ok(());
                 }
             }

@@ -43,12 +43,17 @@ pub mod pool;
 pub mod protocol;
 mod record;
 mod statement;
+#[cfg(feature = "tls")]
+mod tls;
 mod to_record;
 mod transaction;
 pub mod types;
 
 pub use cancel::CancelToken;
-pub use config::{ConnectOptions, NoticeHandler, SslMode, TerminationHandler};
+pub use config::{
+    ChannelBinding, ConnectOptions, LoadBalanceHosts, NoticeHandler, SslMode, SslNegotiation,
+    TargetSessionAttrs, TerminationHandler,
+};
 pub use connection::{
     Connection, CopyIn, CopyInWriter, CopyOut, CopyOutRows, IntoQuery, QueryRef, RowStream,
     TypedRowStream,

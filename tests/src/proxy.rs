@@ -129,7 +129,8 @@ async fn relay(client: TcpStream, server: TcpStream, traffic: Arc<Mutex<Traffic>
     tokio::join!(upstream, downstream);
 }
 
-/// Consumes whole frontend messages from `pending`; the first message (startup) has no tag.
+/// Consumes whole frontend messages from `pending`; the first message (startup, after an
+/// SSLRequest if one came) has no tag.
 fn count_messages(pending: &mut Vec<u8>, startup_done: &mut bool, traffic: &mut Traffic) {
     loop {
         if !*startup_done {
@@ -140,8 +141,11 @@ fn count_messages(pending: &mut Vec<u8>, startup_done: &mut bool, traffic: &mut 
             if pending.len() < len {
                 return;
             }
+            // An SSLRequest (sslmode=prefer asks first; the server says no) comes before the
+            // startup message and has no tag either.
+            let ssl_request = len == 8 && pending[4..8] == [0x04, 0xd2, 0x16, 0x2f];
             pending.drain(..len);
-            *startup_done = true;
+            *startup_done = !ssl_request;
             continue;
         }
         if pending.len() < 5 {

@@ -199,7 +199,12 @@ async fn bad_dsns_name_what_is_wrong() {
         ),
         ("postgres://user%zz@localhost/db", "percent"),
         ("host=a,b port=1,2,3", "port"),
-        ("host=localhost sslmode=require", "TLS"),
+        (
+            "host=localhost sslmode=prefer sslnegotiation=direct",
+            "sslnegotiation",
+        ),
+        ("host=localhost channel_binding=maybe", "channel_binding"),
+        ("host=localhost target_session_attrs=master", "read-write"),
     ];
     for (dsn, needle) in cases {
         let err = Connection::connect(dsn).await.expect_err(dsn);

@@ -53,7 +53,7 @@ async fn fake_server(after_startup: Vec<u8>, after_query: Option<Vec<u8>>) -> u1
 }
 
 async fn connect_to(port: u16) -> pgtusk::Result<Connection> {
-    let dsn = format!("postgres://fake@127.0.0.1:{port}/fake?connect_timeout=5");
+    let dsn = format!("postgres://fake@127.0.0.1:{port}/fake?connect_timeout=5&sslmode=disable");
     tokio::time::timeout(Duration::from_secs(10), Connection::connect(&dsn))
         .await
         .expect("connect hung")

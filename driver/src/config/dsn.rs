@@ -6,17 +6,19 @@ use std::str::FromStr;
 
 use super::ConnectOptions;
 use super::MIN_MAX_MESSAGE_SIZE;
-use super::ssl::parse_ssl_mode;
+use super::session_attrs::{parse_load_balance_hosts, parse_target_session_attrs};
+use super::ssl::{parse_channel_binding, parse_ssl_mode, parse_ssl_negotiation};
 use super::value::{
-    invalid, parse_host_list, parse_port, parse_port_list, parse_seconds, parse_timeout,
-    parse_usize, refuse_nul,
+    invalid, parse_flag, parse_host_list, parse_port, parse_port_list, parse_seconds,
+    parse_timeout, parse_usize, refuse_nul,
 };
 use crate::error::Error;
 
 /// Every key the DSN parsers accept, for "unknown option" messages.
 const KEYS: &str = "host, hostaddr, port, user, password, dbname (or database), application_name, \
-                    options, connect_timeout, command_timeout, sslmode, passfile, statement_cache_size, \
-                    max_cacheable_statement_size, max_message_size";
+                    options, connect_timeout, command_timeout, sslmode, sslrootcert, sslcert, sslkey, sslsni, \
+                    sslnegotiation, channel_binding, target_session_attrs, load_balance_hosts, passfile, \
+                    statement_cache_size, max_cacheable_statement_size, max_message_size";
 
 impl ConnectOptions {
     /// Sets one DSN key; `key` is also the name used in error messages.
@@ -69,6 +71,44 @@ impl ConnectOptions {
                     None
                 } else {
                     Some(parse_ssl_mode(key, value)?)
+                }
+            }
+            "sslrootcert" => self.ssl_root_cert = opt(value).map(PathBuf::from),
+            "sslcert" => self.ssl_cert = opt(value).map(PathBuf::from),
+            "sslkey" => self.ssl_key = opt(value).map(PathBuf::from),
+            "sslsni" => {
+                self.ssl_sni = if value.is_empty() {
+                    None
+                } else {
+                    Some(parse_flag(key, value)?)
+                }
+            }
+            "sslnegotiation" => {
+                self.ssl_negotiation = if value.is_empty() {
+                    None
+                } else {
+                    Some(parse_ssl_negotiation(key, value)?)
+                }
+            }
+            "channel_binding" => {
+                self.channel_binding = if value.is_empty() {
+                    None
+                } else {
+                    Some(parse_channel_binding(key, value)?)
+                }
+            }
+            "target_session_attrs" => {
+                self.target_session_attrs = if value.is_empty() {
+                    None
+                } else {
+                    Some(parse_target_session_attrs(key, value)?)
+                }
+            }
+            "load_balance_hosts" => {
+                self.load_balance_hosts = if value.is_empty() {
+                    None
+                } else {
+                    Some(parse_load_balance_hosts(key, value)?)
                 }
             }
             "passfile" => self.passfile = opt(value).map(PathBuf::from),

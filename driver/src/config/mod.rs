@@ -8,12 +8,14 @@
 //!
 //! One file per concern: `dsn` parses the two DSN forms, `value` checks one option's value,
 //! `resolve` applies the environment and defaults, `pgpass` reads the password file, `ssl`
-//! holds [`SslMode`].
+//! holds [`SslMode`], [`SslNegotiation`] and [`ChannelBinding`], `session_attrs` holds
+//! [`TargetSessionAttrs`] and [`LoadBalanceHosts`].
 
 mod dsn;
 mod hooks;
 mod pgpass;
 mod resolve;
+mod session_attrs;
 mod ssl;
 mod value;
 
@@ -26,8 +28,10 @@ use crate::error::{DbError, Error};
 
 pub(crate) use hooks::Hooks;
 pub use hooks::{NoticeHandler, TerminationHandler};
-pub(crate) use resolve::{Host, Resolved, Target};
-pub use ssl::SslMode;
+#[cfg_attr(not(feature = "tls"), allow(unused_imports))]
+pub(crate) use resolve::{Host, Resolved, RootCert, Target, TlsSettings};
+pub use session_attrs::{LoadBalanceHosts, TargetSessionAttrs};
+pub use ssl::{ChannelBinding, SslMode, SslNegotiation};
 
 /// The port when none is given (libpq's `DEF_PGPORT`).
 const DEFAULT_PORT: u16 = 5432;
@@ -83,7 +87,15 @@ const MIN_MAX_MESSAGE_SIZE: usize = 1024;
 /// | `options` | command-line options sent to the server, e.g. `-c search_path=app` | `PGOPTIONS` | none |
 /// | `connect_timeout` | seconds to wait for each host (0 waits forever) | `PGCONNECT_TIMEOUT` | forever |
 /// | `command_timeout` | seconds (fractions allowed) a statement may run before it is cancelled and the call returns [`Error::Timeout`]; 0 means no limit | | no limit |
-/// | `sslmode` | `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full` (see [`SslMode`]) | `PGSSLMODE` | `prefer` |
+/// | `sslmode` | `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full` (see [`SslMode`]) | `PGSSLMODE` | `prefer`; `verify-full` with `sslrootcert=system` |
+/// | `sslrootcert` | PEM file of the CA certificates to trust, or `system` for the platform's trusted roots (which needs `verify-full`) | `PGSSLROOTCERT` | `~/.postgresql/root.crt` if it exists |
+/// | `sslcert` | PEM file of the client certificate (and its chain), sent when the server asks for one | `PGSSLCERT` | `~/.postgresql/postgresql.crt` if it exists |
+/// | `sslkey` | PEM file of the client certificate's private key (PKCS#8, PKCS#1 or SEC1, not encrypted; mode 0600 or stricter) | `PGSSLKEY` | `~/.postgresql/postgresql.key` |
+/// | `sslsni` | `1` sends the host name in the TLS handshake (SNI; never for an IP address), `0` does not | `PGSSLSNI` | `1` |
+/// | `sslnegotiation` | `postgres` (SSLRequest first) or `direct` (TLS at once; PostgreSQL 17+; see [`SslNegotiation`]) | `PGSSLNEGOTIATION` | `postgres` |
+/// | `channel_binding` | `disable`, `prefer`, `require` (see [`ChannelBinding`]) | `PGCHANNELBINDING` | `prefer` |
+/// | `target_session_attrs` | `any`, `read-write`, `read-only`, `primary`, `standby`, `prefer-standby` (see [`TargetSessionAttrs`]) | `PGTARGETSESSIONATTRS` | `any` |
+/// | `load_balance_hosts` | `disable` (hosts in order) or `random` (see [`LoadBalanceHosts`]) | `PGLOADBALANCEHOSTS` | `disable` |
 /// | `passfile` | the password file | `PGPASSFILE` | `~/.pgpass` |
 /// | `statement_cache_size` | prepared statements kept per connection (0 disables the cache) | | `100` |
 /// | `max_cacheable_statement_size` | longest SQL text, in bytes, that is cached | | `15360` (15 KiB) |
@@ -133,6 +145,14 @@ pub struct ConnectOptions {
     connect_timeout: Option<Duration>,
     command_timeout: Option<Duration>,
     ssl_mode: Option<SslMode>,
+    ssl_root_cert: Option<PathBuf>,
+    ssl_cert: Option<PathBuf>,
+    ssl_key: Option<PathBuf>,
+    ssl_sni: Option<bool>,
+    ssl_negotiation: Option<SslNegotiation>,
+    channel_binding: Option<ChannelBinding>,
+    target_session_attrs: Option<TargetSessionAttrs>,
+    load_balance_hosts: Option<LoadBalanceHosts>,
     passfile: Option<PathBuf>,
     statement_cache_size: Option<usize>,
     max_cacheable_statement_size: Option<usize>,
@@ -155,6 +175,14 @@ impl fmt::Debug for ConnectOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
+            .field("ssl_cert", &self.ssl_cert)
+            .field("ssl_key", &self.ssl_key)
+            .field("ssl_sni", &self.ssl_sni)
+            .field("ssl_negotiation", &self.ssl_negotiation)
+            .field("channel_binding", &self.channel_binding)
+            .field("target_session_attrs", &self.target_session_attrs)
+            .field("load_balance_hosts", &self.load_balance_hosts)
             .field("passfile", &self.passfile)
             .field("statement_cache_size", &self.statement_cache_size)
             .field(
@@ -281,6 +309,80 @@ impl ConnectOptions {
         self
     }
 
+    /// Sets the CA certificates to trust: a PEM file, or `"system"` for the platform's
+    /// trusted roots (which needs [`SslMode::VerifyFull`], the default with it).
+    ///
+    /// ```
+    /// use pgtusk::{ConnectOptions, SslMode};
+    ///
+    /// // A managed server whose certificate a public CA signed:
+    /// let opts = ConnectOptions::new()
+    ///     .host("db.example.com")
+    ///     .ssl_root_cert("system");
+    /// // One whose provider hands out its own CA bundle:
+    /// let opts = ConnectOptions::new()
+    ///     .host("mydb.abc123.eu-west-1.rds.amazonaws.com")
+    ///     .ssl_mode(SslMode::VerifyFull)
+    ///     .ssl_root_cert("/etc/ssl/certs/rds-global-bundle.pem");
+    /// ```
+    pub fn ssl_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_root_cert = Some(path.into());
+        self
+    }
+
+    /// Sets the client certificate (PEM, with its chain), sent when the server asks for one
+    /// (`cert` or `clientcert=verify-full` in `pg_hba.conf`).
+    pub fn ssl_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_cert = Some(path.into());
+        self
+    }
+
+    /// Sets the client certificate's private key (PEM; not encrypted).
+    pub fn ssl_key(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_key = Some(path.into());
+        self
+    }
+
+    /// Whether to send the host name in the TLS handshake (SNI); default true. Never sent
+    /// for an IP address.
+    pub fn ssl_sni(mut self, sni: bool) -> Self {
+        self.ssl_sni = Some(sni);
+        self
+    }
+
+    /// Sets how TLS starts: SSLRequest first, or directly (PostgreSQL 17+).
+    pub fn ssl_negotiation(mut self, negotiation: SslNegotiation) -> Self {
+        self.ssl_negotiation = Some(negotiation);
+        self
+    }
+
+    /// Sets whether SCRAM binds to the TLS connection (SCRAM-SHA-256-PLUS).
+    pub fn channel_binding(mut self, binding: ChannelBinding) -> Self {
+        self.channel_binding = Some(binding);
+        self
+    }
+
+    /// Sets which kind of server to connect to among the hosts.
+    ///
+    /// ```
+    /// use pgtusk::{ConnectOptions, TargetSessionAttrs};
+    ///
+    /// let writer: ConnectOptions =
+    ///     "postgres://app@db1,db2,db3/orders?target_session_attrs=read-write".parse()?;
+    /// let reader = writer.clone().target_session_attrs(TargetSessionAttrs::PreferStandby);
+    /// # Ok::<(), pgtusk::Error>(())
+    /// ```
+    pub fn target_session_attrs(mut self, attrs: TargetSessionAttrs) -> Self {
+        self.target_session_attrs = Some(attrs);
+        self
+    }
+
+    /// Sets the order the hosts are tried in.
+    pub fn load_balance_hosts(mut self, order: LoadBalanceHosts) -> Self {
+        self.load_balance_hosts = Some(order);
+        self
+    }
+
     /// Sets the password file (instead of `PGPASSFILE` or `~/.pgpass`).
     pub fn passfile(mut self, path: impl Into<PathBuf>) -> Self {
         self.passfile = Some(path.into());
@@ -369,6 +471,46 @@ impl ConnectOptions {
     /// The TLS mode, if set (when not, `PGSSLMODE` or [`SslMode::Prefer`] applies).
     pub fn get_ssl_mode(&self) -> Option<SslMode> {
         self.ssl_mode
+    }
+
+    /// The root certificate file (or `system`), if set.
+    pub fn get_ssl_root_cert(&self) -> Option<&Path> {
+        self.ssl_root_cert.as_deref()
+    }
+
+    /// The client certificate file, if set.
+    pub fn get_ssl_cert(&self) -> Option<&Path> {
+        self.ssl_cert.as_deref()
+    }
+
+    /// The client key file, if set.
+    pub fn get_ssl_key(&self) -> Option<&Path> {
+        self.ssl_key.as_deref()
+    }
+
+    /// Whether SNI is sent, if set (default true).
+    pub fn get_ssl_sni(&self) -> Option<bool> {
+        self.ssl_sni
+    }
+
+    /// How TLS starts, if set (default [`SslNegotiation::Postgres`]).
+    pub fn get_ssl_negotiation(&self) -> Option<SslNegotiation> {
+        self.ssl_negotiation
+    }
+
+    /// The channel binding setting, if set (default [`ChannelBinding::Prefer`]).
+    pub fn get_channel_binding(&self) -> Option<ChannelBinding> {
+        self.channel_binding
+    }
+
+    /// The kind of server wanted, if set (default [`TargetSessionAttrs::Any`]).
+    pub fn get_target_session_attrs(&self) -> Option<TargetSessionAttrs> {
+        self.target_session_attrs
+    }
+
+    /// The host order, if set (default [`LoadBalanceHosts::Disable`]).
+    pub fn get_load_balance_hosts(&self) -> Option<LoadBalanceHosts> {
+        self.load_balance_hosts
     }
 
     /// The password file, if set.

@@ -6,9 +6,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::pgpass::{PgpassEntry, pgpass_lookup, read_pgpass};
-use super::ssl::{SslMode, parse_ssl_mode};
+use super::session_attrs::{
+    LoadBalanceHosts, TargetSessionAttrs, parse_load_balance_hosts, parse_target_session_attrs,
+};
+use super::ssl::{
+    ChannelBinding, SslMode, SslNegotiation, parse_channel_binding, parse_ssl_mode,
+    parse_ssl_negotiation,
+};
 use super::value::{
-    invalid, nul_error, parse_host_list, parse_port_list, parse_timeout, refuse_nul,
+    invalid, nul_error, parse_flag, parse_host_list, parse_port_list, parse_timeout, refuse_nul,
 };
 use super::{
     ConnectOptions, DEFAULT_PORT, DEFAULT_SOCKET_DIRS, FALLBACK_USER, MIN_MAX_MESSAGE_SIZE,
@@ -30,10 +36,11 @@ impl ConnectOptions {
         self.resolve_inner(env, &|path| path.exists())
     }
 
+    /// `path_exists` tells whether a default socket or certificate file is there.
     pub(super) fn resolve_inner(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
-        socket_exists: &dyn Fn(&Path) -> bool,
+        path_exists: &dyn Fn(&Path) -> bool,
     ) -> Result<Resolved, Error> {
         // An empty variable counts as unset; a NUL byte is refused only in a variable we use.
         let env = |key: &str| -> Result<Option<String>, Error> {
@@ -45,22 +52,35 @@ impl ConnectOptions {
         };
         self.refuse_nul_in_values()?;
 
-        let ssl_mode = match self.ssl_mode {
-            Some(mode) => mode,
-            None => match env("PGSSLMODE")? {
-                Some(v) => parse_ssl_mode("PGSSLMODE", &v)?,
-                None => SslMode::default(),
+        let tls = self.resolve_tls(&env, path_exists)?;
+        let channel_binding = match self.channel_binding {
+            Some(b) => b,
+            None => match env("PGCHANNELBINDING")? {
+                Some(v) => parse_channel_binding("PGCHANNELBINDING", &v)?,
+                None => ChannelBinding::default(),
             },
         };
-        if matches!(
-            ssl_mode,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-        ) {
-            return Err(Error::Config(format!(
-                "sslmode \"{ssl_mode}\" needs TLS, and TLS support is not built yet \
-                 (use sslmode disable, allow or prefer)"
-            )));
+        if channel_binding == ChannelBinding::Require && tls.mode == SslMode::Disable {
+            return Err(Error::Config(
+                "channel_binding \"require\" needs TLS, and sslmode is \"disable\" (set sslmode \
+                 to require, verify-ca or verify-full, or channel_binding to prefer)"
+                    .to_owned(),
+            ));
         }
+        let target_session_attrs = match self.target_session_attrs {
+            Some(a) => a,
+            None => match env("PGTARGETSESSIONATTRS")? {
+                Some(v) => parse_target_session_attrs("PGTARGETSESSIONATTRS", &v)?,
+                None => TargetSessionAttrs::default(),
+            },
+        };
+        let load_balance_hosts = match self.load_balance_hosts {
+            Some(l) => l,
+            None => match env("PGLOADBALANCEHOSTS")? {
+                Some(v) => parse_load_balance_hosts("PGLOADBALANCEHOSTS", &v)?,
+                None => LoadBalanceHosts::default(),
+            },
+        };
 
         let hosts = if self.hosts.is_empty() {
             match env("PGHOST")? {
@@ -116,15 +136,16 @@ impl ConnectOptions {
         };
 
         // (where to connect, the host name .pgpass matches)
-        let mut places: Vec<(Host, String, u16)> = Vec::with_capacity(n.max(1));
+        let mut places: Vec<(Host, String, u16, Option<String>)> = Vec::with_capacity(n.max(1));
         if n == 0 {
             let port = port_for(0);
             let host = DEFAULT_SOCKET_DIRS
                 .iter()
-                .find(|dir| socket_exists(&Path::new(dir).join(socket_file(port))))
+                .find(|dir| path_exists(&Path::new(dir).join(socket_file(port))))
                 .map(|dir| Host::Unix(PathBuf::from(dir)))
                 .unwrap_or_else(|| Host::Tcp("localhost".to_owned()));
-            places.push((host, "localhost".to_owned(), port));
+            let tls_name = matches!(host, Host::Tcp(_)).then(|| "localhost".to_owned());
+            places.push((host, "localhost".to_owned(), port, tls_name));
         } else {
             for i in 0..n {
                 let port = port_for(i);
@@ -146,7 +167,13 @@ impl ConnectOptions {
                     (None, Some(name)) => (Host::Tcp(name.clone()), name.clone()),
                     (None, None) => unreachable!("n is the longer of the two lists"),
                 };
-                places.push((host, pgpass_name, port));
+                // TLS checks the certificate against the name given (libpq: `host`, else
+                // `hostaddr`), whatever address was dialled.
+                let tls_name = match &host {
+                    Host::Tcp(_) => Some(pgpass_name.clone()),
+                    Host::Unix(_) => None,
+                };
+                places.push((host, pgpass_name, port, tls_name));
             }
         }
 
@@ -189,7 +216,7 @@ impl ConnectOptions {
         // .pgpass is read only when some target needs it, and at most once.
         let mut pgpass: Option<(PathBuf, Vec<PgpassEntry>)> = None;
         let mut targets = Vec::with_capacity(places.len());
-        for (host, pgpass_name, port) in places {
+        for (host, pgpass_name, port, tls_name) in places {
             let password = match &password {
                 Some(p) => Some(p.clone()),
                 None => {
@@ -227,6 +254,7 @@ impl ConnectOptions {
                 host,
                 port,
                 password,
+                tls_name,
             });
         }
 
@@ -238,12 +266,117 @@ impl ConnectOptions {
             options,
             connect_timeout,
             command_timeout: self.command_timeout.filter(|t| !t.is_zero()),
-            ssl_mode,
+            ssl_mode: tls.mode,
+            tls,
+            channel_binding,
+            target_session_attrs,
+            load_balance_hosts,
             statement_cache_size: self.get_statement_cache_size(),
             max_cacheable_statement_size: self.get_max_cacheable_statement_size(),
             max_message_size,
             slow_query_threshold: self.get_slow_query_threshold(),
             hooks: self.hooks.clone(),
+        })
+    }
+
+    /// sslmode, the certificate files, SNI and the negotiation, from the options, the
+    /// environment and libpq's default files under `~/.postgresql`.
+    fn resolve_tls(
+        &self,
+        env: &dyn Fn(&str) -> Result<Option<String>, Error>,
+        path_exists: &dyn Fn(&Path) -> bool,
+    ) -> Result<TlsSettings, Error> {
+        let path = |own: &Option<PathBuf>, var: &str| -> Result<Option<PathBuf>, Error> {
+            Ok(match own {
+                Some(p) => Some(p.clone()),
+                None => env(var)?.map(PathBuf::from),
+            })
+        };
+        // The default files are a convenience: a HOME that cannot be used means none.
+        let home_file = |name: &str| -> Result<Option<PathBuf>, Error> {
+            Ok(env("HOME")
+                .ok()
+                .flatten()
+                .map(|h| Path::new(&h).join(".postgresql").join(name)))
+        };
+        let explicit_mode = match self.ssl_mode {
+            Some(mode) => Some(mode),
+            None => match env("PGSSLMODE")? {
+                Some(v) => Some(parse_ssl_mode("PGSSLMODE", &v)?),
+                None => None,
+            },
+        };
+        let root_cert = match path(&self.ssl_root_cert, "PGSSLROOTCERT")? {
+            Some(p) if p.as_os_str() == "system" => RootCert::System,
+            Some(p) => RootCert::File(p),
+            None => match home_file("root.crt")? {
+                Some(p) if path_exists(&p) => RootCert::File(p),
+                default => RootCert::None { default },
+            },
+        };
+        let mode = match (explicit_mode, &root_cert) {
+            // libpq 16: the system's roots are only worth something with the host name checked.
+            (None, RootCert::System) => SslMode::VerifyFull,
+            (Some(mode), RootCert::System) if mode != SslMode::VerifyFull => {
+                return Err(Error::Config(format!(
+                    "sslmode \"{mode}\" may not be used with sslrootcert=system: any certificate \
+                     a public CA issued for any name would pass (use sslmode=verify-full, or give \
+                     sslrootcert the file of your server's CA)"
+                )));
+            }
+            (mode, _) => mode.unwrap_or_default(),
+        };
+        let cert = match path(&self.ssl_cert, "PGSSLCERT")? {
+            Some(p) => Some(p),
+            None => home_file("postgresql.crt")?.filter(|p| path_exists(p)),
+        };
+        let key = match path(&self.ssl_key, "PGSSLKEY")? {
+            Some(p) => Some(p),
+            None => home_file("postgresql.key")?,
+        };
+        let client_cert = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (Some(cert), None) => {
+                return Err(Error::Config(format!(
+                    "the client certificate {} has no key: set sslkey (or PGSSLKEY) to its \
+                     private key file",
+                    cert.display()
+                )));
+            }
+            (None, _) => None,
+        };
+        let sni = match self.ssl_sni {
+            Some(sni) => sni,
+            None => match env("PGSSLSNI")? {
+                Some(v) => parse_flag("PGSSLSNI", &v)?,
+                None => true,
+            },
+        };
+        let negotiation = match self.ssl_negotiation {
+            Some(n) => n,
+            None => match env("PGSSLNEGOTIATION")? {
+                Some(v) => parse_ssl_negotiation("PGSSLNEGOTIATION", &v)?,
+                None => SslNegotiation::default(),
+            },
+        };
+        if negotiation == SslNegotiation::Direct && mode < SslMode::Require {
+            return Err(Error::Config(format!(
+                "sslmode \"{mode}\" may not be used with sslnegotiation=direct, which cannot fall \
+                 back to a plain connection (use sslmode require, verify-ca or verify-full)"
+            )));
+        }
+        if cfg!(not(feature = "tls")) && mode >= SslMode::Require {
+            return Err(Error::Config(format!(
+                "sslmode \"{mode}\" needs TLS, and pgtusk was built without its \"tls\" feature \
+                 (enable the feature, or use sslmode disable, allow or prefer)"
+            )));
+        }
+        Ok(TlsSettings {
+            mode,
+            root_cert,
+            client_cert,
+            sni,
+            negotiation,
         })
     }
 
@@ -285,13 +418,41 @@ pub(crate) struct Resolved {
     pub connect_timeout: Option<Duration>,
     /// Per statement; `None` is no limit.
     pub command_timeout: Option<Duration>,
-    /// Never Require/VerifyCa/VerifyFull while TLS is not built.
+    /// `tls.mode`, at hand.
     pub ssl_mode: SslMode,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub tls: TlsSettings,
+    pub channel_binding: ChannelBinding,
+    pub target_session_attrs: TargetSessionAttrs,
+    pub load_balance_hosts: LoadBalanceHosts,
     pub statement_cache_size: usize,
     pub max_cacheable_statement_size: usize,
     pub max_message_size: usize,
     pub slow_query_threshold: Option<Duration>,
     pub hooks: super::Hooks,
+}
+
+/// What TLS needs, after the options, the environment and the default files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsSettings {
+    pub mode: SslMode,
+    pub root_cert: RootCert,
+    /// The client certificate file and its key file.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Send SNI (host names only).
+    pub sni: bool,
+    pub negotiation: SslNegotiation,
+}
+
+/// The CA certificates the server's certificate is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RootCert {
+    /// None given and `~/.postgresql/root.crt` absent (`default`: that path, for messages).
+    None { default: Option<PathBuf> },
+    /// A PEM file.
+    File(PathBuf),
+    /// The platform's trusted roots.
+    System,
 }
 
 /// One place to try.
@@ -301,6 +462,8 @@ pub(crate) struct Target {
     pub port: u16,
     /// The explicit password, else the `.pgpass` match for (host, port, dbname, user).
     pub password: Option<String>,
+    /// The name the server's certificate must be issued for (and SNI), for TCP targets.
+    pub tls_name: Option<String>,
 }
 
 impl fmt::Debug for Target {
@@ -309,6 +472,7 @@ impl fmt::Debug for Target {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("password", &self.password.as_ref().map(|_| Redacted))
+            .field("tls_name", &self.tls_name)
             .finish()
     }
 }
@@ -532,17 +696,73 @@ mod tests {
     }
 
     #[test]
-    fn tls_modes_are_refused_until_tls_lands() {
-        for mode in ["require", "verify-ca", "verify-full"] {
-            let opts: ConnectOptions = format!("sslmode={mode}").parse().unwrap();
-            let err = config_msg(resolve(&opts, &[]).unwrap_err());
-            assert!(err.contains(mode), "{err}");
-            assert!(err.contains("TLS support is not built yet"), "{err}");
-            assert!(err.contains("disable, allow or prefer"), "{err}");
-            let err =
-                config_msg(resolve(&ConnectOptions::new(), &[("PGSSLMODE", mode)]).unwrap_err());
-            assert!(err.contains("TLS support is not built yet"), "{err}");
-        }
+    fn tls_settings_from_options_env_and_default_files() {
+        let r = resolve(&ConnectOptions::new(), &[("HOME", "/h")]).unwrap();
+        assert_eq!(r.tls.mode, SslMode::Prefer);
+        assert_eq!(
+            r.tls.root_cert,
+            RootCert::None {
+                default: Some("/h/.postgresql/root.crt".into())
+            }
+        );
+        assert_eq!(r.tls.client_cert, None);
+        assert!(r.tls.sni);
+        assert_eq!(r.tls.negotiation, SslNegotiation::Postgres);
+        assert_eq!(r.channel_binding, ChannelBinding::Prefer);
+        assert_eq!(r.target_session_attrs, TargetSessionAttrs::Any);
+        assert_eq!(r.load_balance_hosts, LoadBalanceHosts::Disable);
+
+        // The default files count when they exist, as libpq.
+        let r = ConnectOptions::new()
+            .resolve_inner(&env_of(&[("HOME", "/h")]), &|_| true)
+            .unwrap();
+        assert_eq!(
+            r.tls.root_cert,
+            RootCert::File("/h/.postgresql/root.crt".into())
+        );
+        assert_eq!(
+            r.tls.client_cert,
+            Some((
+                "/h/.postgresql/postgresql.crt".into(),
+                "/h/.postgresql/postgresql.key".into()
+            ))
+        );
+
+        let env = [
+            ("PGSSLMODE", "verify-ca"),
+            ("PGSSLROOTCERT", "/ca.pem"),
+            ("PGSSLCERT", "/c.pem"),
+            ("PGSSLKEY", "/k.pem"),
+            ("PGSSLSNI", "0"),
+            ("PGSSLNEGOTIATION", "direct"),
+            ("PGCHANNELBINDING", "require"),
+            ("PGTARGETSESSIONATTRS", "standby"),
+            ("PGLOADBALANCEHOSTS", "random"),
+        ];
+        let r = resolve(&ConnectOptions::new(), &env).unwrap();
+        assert_eq!(r.tls.mode, SslMode::VerifyCa);
+        assert_eq!(r.tls.root_cert, RootCert::File("/ca.pem".into()));
+        assert_eq!(r.tls.client_cert, Some(("/c.pem".into(), "/k.pem".into())));
+        assert!(!r.tls.sni);
+        assert_eq!(r.tls.negotiation, SslNegotiation::Direct);
+        assert_eq!(r.channel_binding, ChannelBinding::Require);
+        assert_eq!(r.target_session_attrs, TargetSessionAttrs::Standby);
+        assert_eq!(r.load_balance_hosts, LoadBalanceHosts::Random);
+
+        // The DSN beats the environment.
+        let opts: ConnectOptions = "sslmode=require sslrootcert=/other.pem sslsni=1 \
+            sslnegotiation=postgres channel_binding=disable target_session_attrs=primary \
+            load_balance_hosts=disable"
+            .parse()
+            .unwrap();
+        let r = resolve(&opts, &env).unwrap();
+        assert_eq!(r.tls.mode, SslMode::Require);
+        assert_eq!(r.tls.root_cert, RootCert::File("/other.pem".into()));
+        assert!(r.tls.sni);
+        assert_eq!(r.tls.negotiation, SslNegotiation::Postgres);
+        assert_eq!(r.channel_binding, ChannelBinding::Disable);
+        assert_eq!(r.target_session_attrs, TargetSessionAttrs::Primary);
+        assert_eq!(r.load_balance_hosts, LoadBalanceHosts::Disable);
         // The DSN's disable beats the environment's require.
         let opts: ConnectOptions = "sslmode=disable".parse().unwrap();
         assert_eq!(
@@ -551,6 +771,78 @@ mod tests {
                 .ssl_mode,
             SslMode::Disable
         );
+    }
+
+    #[test]
+    fn tls_combinations_libpq_refuses() {
+        // sslrootcert=system means verify-full, and refuses weaker modes.
+        let r = resolve(&"sslrootcert=system".parse().unwrap(), &[]).unwrap();
+        assert_eq!(r.tls.mode, SslMode::VerifyFull);
+        assert_eq!(r.tls.root_cert, RootCert::System);
+        let err = config_msg(
+            resolve(
+                &"sslrootcert=system sslmode=verify-ca".parse().unwrap(),
+                &[],
+            )
+            .unwrap_err(),
+        );
+        assert!(
+            err.contains("sslmode \"verify-ca\" may not be used with sslrootcert=system"),
+            "{err}"
+        );
+        assert!(err.contains("use sslmode=verify-full"), "{err}");
+        // direct negotiation cannot fall back to plain.
+        for mode in ["disable", "allow", "prefer"] {
+            let opts: ConnectOptions = format!("sslnegotiation=direct sslmode={mode}")
+                .parse()
+                .unwrap();
+            let err = config_msg(resolve(&opts, &[]).unwrap_err());
+            assert!(err.contains("sslnegotiation=direct"), "{err}");
+            assert!(err.contains("require, verify-ca or verify-full"), "{err}");
+        }
+        let err = config_msg(
+            resolve(
+                &"sslmode=disable channel_binding=require".parse().unwrap(),
+                &[],
+            )
+            .unwrap_err(),
+        );
+        assert!(
+            err.contains("channel_binding \"require\" needs TLS"),
+            "{err}"
+        );
+        let err = config_msg(resolve(&"sslcert=/c.pem".parse().unwrap(), &[]).unwrap_err());
+        assert!(err.contains("/c.pem has no key: set sslkey"), "{err}");
+        let err = config_msg(resolve(&ConnectOptions::new(), &[("PGSSLSNI", "yes")]).unwrap_err());
+        assert!(err.contains("\"PGSSLSNI\""), "{err}");
+    }
+
+    #[test]
+    fn tls_names_are_the_host_names() {
+        let names = |dsn: &str| -> Vec<Option<String>> {
+            let opts: ConnectOptions = dsn.parse().unwrap();
+            resolve(&opts, &[])
+                .unwrap()
+                .targets
+                .into_iter()
+                .map(|t| t.tls_name)
+                .collect()
+        };
+        assert_eq!(
+            names("host=db.example,/tmp,10.0.0.1"),
+            [
+                Some("db.example".to_owned()),
+                None,
+                Some("10.0.0.1".to_owned())
+            ]
+        );
+        assert_eq!(
+            names("host=db.example hostaddr=10.0.0.5"),
+            [Some("db.example".to_owned())],
+            "the certificate is checked against host, not the address dialled"
+        );
+        assert_eq!(names("hostaddr=10.0.0.5"), [Some("10.0.0.5".to_owned())]);
+        assert_eq!(names(""), [Some("localhost".to_owned())]);
     }
 
     #[test]
@@ -628,6 +920,7 @@ mod tests {
             host,
             port,
             password: None,
+            tls_name: None,
         };
         assert_eq!(
             t(Host::Tcp("127.0.0.1".into()), 5432).describe(),

@@ -103,3 +103,12 @@ pub(super) fn parse_usize(key: &str, value: &str, expected: &str) -> Result<Opti
         _ => Err(invalid(key, value, expected)),
     }
 }
+
+/// libpq's boolean flags (`sslsni`): `1` or `0`.
+pub(super) fn parse_flag(key: &str, value: &str) -> Result<bool, Error> {
+    match value {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        _ => Err(invalid(key, value, "expected 1 or 0")),
+    }
+}

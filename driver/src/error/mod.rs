@@ -48,8 +48,13 @@ pub enum Error {
     Protocol(String),
     /// A connection option or DSN is wrong; the message names the key.
     Config(String),
-    /// Authentication could not proceed on our side (unsupported method, bad SCRAM exchange).
+    /// Authentication could not proceed on our side (unsupported method, bad SCRAM exchange,
+    /// channel binding required but not possible).
     Auth(String),
+    /// TLS could not be set up: the server does not support it, its certificate failed a
+    /// check (unknown CA, name mismatch, expired), or it refused ours. The message says which
+    /// check failed and what to set.
+    Tls(String),
     /// A parameter could not be encoded; the message names `$n` and both types, and
     /// [`source`](std::error::Error::source) is the codec's error when there was one.
     /// Build one with [`Error::encode`] or [`Error::encode_with`].
@@ -122,6 +127,7 @@ impl fmt::Display for Error {
             Error::Protocol(m) => write!(f, "protocol error: {m}"),
             Error::Config(m) => write!(f, "configuration error: {m}"),
             Error::Auth(m) => write!(f, "authentication error: {m}"),
+            Error::Tls(m) => write!(f, "TLS error: {m}"),
             Error::Encode(m) => write!(f, "encode error: {m}"),
             Error::Decode(m) => write!(f, "decode error: {m}"),
             Error::Interface(m) => write!(f, "{m}"),
