@@ -1,6 +1,7 @@
 //! [`ToRecord`]: one row of values from a Rust value (a struct's fields, a tuple), the mirror
-//! of [`FromRecord`](crate::FromRecord). COPY writes rows with it, and a batch's parameter
-//! sets can be structs.
+//! of [`FromRecord`](crate::FromRecord). COPY writes rows with it, a batch's parameter sets
+//! can be structs or tuples, and [`Connection::insert`](crate::Connection::insert) builds its
+//! INSERT from a struct's column names.
 //!
 //! A value is written straight into the outgoing message by a [`ValueWriter`], which knows the
 //! PostgreSQL type of every column: no intermediate `Vec` of values per row, and a call per
@@ -26,23 +27,50 @@
 //! }
 //! ```
 
+use std::fmt;
+
 use bytes::{BufMut, BytesMut};
 
 use crate::error::{Error, Result};
+use crate::from_record::short_type_name;
 use crate::types::{Encode, IsNull, Type};
 
 /// The most bytes one value may take: PostgreSQL's limit for one message field.
 const MAX_VALUE_LEN: usize = 0x3fff_ffff;
 
 /// A type that is one row of values: the fields of a `#[derive(ToRecord)]` struct, a tuple,
-/// an array or slice of `&dyn Encode`.
+/// an array, slice or `Vec` of `&dyn Encode`, or a reference to any of them.
 ///
-/// Usually derived; the derive takes the attributes of
-/// [`FromRecord`](crate::FromRecord)'s (`rename`, `rename_all`, `skip`, `json`, `flatten`).
+/// Rows go to [`Connection::execute_many`](crate::Connection::execute_many) (one parameter
+/// set each), [`Connection::insert`](crate::Connection::insert) and
+/// [`insert_many`](crate::Connection::insert_many) (which need [`column_names`]) and COPY.
+///
+/// Usually derived, with the attributes of [`FromRecord`](crate::FromRecord)'s derive, so one
+/// struct can derive both and make the round trip:
+///
+/// ```no_run
+/// #[derive(pgtusk::ToRecord, pgtusk::FromRecord)]
+/// #[record(rename_all = "camelCase")]
+/// struct Animal {
+///     id: i64,
+///     common_name: String,    // column "commonName"
+///     #[record(skip)]
+///     cached_label: String,   // neither written nor read
+///     weight_kg: Option<f64>, // None is NULL
+/// }
+///
+/// # async fn demo(conn: &mut pgtusk::Connection) -> pgtusk::Result<()> {
+/// let walrus = Animal { id: 1, common_name: "walrus".into(), cached_label: String::new(), weight_kg: None };
+/// conn.insert("animals", &walrus).await?;
+/// let back: Animal = conn.fetch_one_as(r#"SELECT * FROM animals WHERE id = $1"#, &[&1i64]).await?;
+/// # Ok(()) }
+/// ```
+///
+/// [`column_names`]: ToRecord::column_names
 pub trait ToRecord {
     /// The column each value goes to, in the order [`ToRecord::write_values`] writes them;
-    /// `None` when the values are positional (tuples, arrays) and the caller names the
-    /// columns.
+    /// `None` when the values are positional (tuples, arrays, tuple structs) and the caller
+    /// names the columns.
     fn column_names() -> Option<Vec<&'static str>>
     where
         Self: Sized,
@@ -61,34 +89,85 @@ pub trait ToRecord {
 pub struct ValueWriter<'w> {
     buf: &'w mut BytesMut,
     types: &'w [Type],
-    /// Column names for errors (COPY); without them a value is parameter `$n`.
-    names: Option<&'w [String]>,
+    targets: Targets<'w>,
     written: usize,
 }
 
+/// What the values are, for errors.
+#[derive(Debug, Clone, Copy)]
+enum Targets<'w> {
+    /// A table's columns (COPY).
+    #[allow(dead_code, reason = "COPY (issue #16) writes its rows with it")]
+    Columns(&'w [String]),
+    /// A statement's parameters, with the row type's column names when it has them.
+    Params(Option<&'w [&'static str]>),
+}
+
 impl<'w> ValueWriter<'w> {
-    /// A writer appending to `buf`, the `n`th value being of `types[n]`.
+    /// A writer appending to `buf`, the `n`th value being of `types[n]`; with `names`, errors
+    /// name the `n`th value `column "names[n]"`, else `parameter $n`.
+    #[allow(dead_code, reason = "COPY (issue #16) writes its rows with it")]
     pub(crate) fn new(
         buf: &'w mut BytesMut,
         types: &'w [Type],
         names: Option<&'w [String]>,
     ) -> ValueWriter<'w> {
+        let targets = match names {
+            Some(names) => Targets::Columns(names),
+            None => Targets::Params(None),
+        };
         ValueWriter {
             buf,
             types,
-            names,
+            targets,
+            written: 0,
+        }
+    }
+
+    /// A writer of a statement's parameters (a Bind message): errors name `parameter $n`,
+    /// followed by the row type's column name when it has one.
+    pub(crate) fn params(
+        buf: &'w mut BytesMut,
+        types: &'w [Type],
+        names: Option<&'w [&'static str]>,
+    ) -> ValueWriter<'w> {
+        ValueWriter {
+            buf,
+            types,
+            targets: Targets::Params(names),
             written: 0,
         }
     }
 
     /// How many values were written.
+    #[allow(dead_code, reason = "COPY (issue #16) writes its rows with it")]
     pub(crate) fn written(&self) -> usize {
         self.written
     }
 
+    /// Checks that the row wrote a value for every column (or parameter).
+    pub(crate) fn finish(&self) -> Result<()> {
+        if self.written == self.types.len() {
+            return Ok(());
+        }
+        Err(match self.targets {
+            Targets::Columns(_) => Error::encode(format!(
+                "the row has {} value(s) but goes to {} column(s)",
+                self.written,
+                self.types.len()
+            )),
+            Targets::Params(_) => Error::Interface(format!(
+                "the statement takes {} parameter(s) but the row has {} value(s)",
+                self.types.len(),
+                self.written
+            )),
+        })
+    }
+
     /// Checks `value` against the next column's type and appends it (NULL for
     /// [`IsNull::Yes`]). A value past the last column, of a type the column cannot take, or
-    /// that fails to encode is an error naming the column (or parameter `$n`).
+    /// that fails to encode is an error naming the column (or parameter `$n`); then nothing
+    /// of it is left in the output.
     #[inline]
     pub fn write<T: Encode + ?Sized>(&mut self, value: &T) -> Result<()> {
         let index = self.written;
@@ -124,12 +203,19 @@ impl<'w> ValueWriter<'w> {
         match is_null {
             IsNull::Yes => self.buf.truncate(value_start),
             IsNull::No => {
-                let len = self.buf.len().saturating_sub(value_start);
+                let Some(len) = self.buf.len().checked_sub(value_start) else {
+                    self.buf.truncate(len_at);
+                    return Err(Error::encode(format!(
+                        "{}: the encoder of Rust type {} removed bytes it did not write",
+                        self.target(index),
+                        value.rust_type_name()
+                    )));
+                };
                 if len > MAX_VALUE_LEN {
                     self.buf.truncate(len_at);
                     return Err(Error::encode(format!(
                         "{}: the value is {len} bytes; PostgreSQL takes at most 1 GiB in one \
-                         field",
+                         field (send it in parts, e.g. with lo_put)",
                         self.target(index)
                     )));
                 }
@@ -140,21 +226,92 @@ impl<'w> ValueWriter<'w> {
         Ok(())
     }
 
-    /// What the `index`th value is, for an error: `column "name"` or `parameter $n`.
+    /// What the `index`th value is, for an error: `column "name"`, `parameter $n` or
+    /// `parameter $n (column "name")`.
     fn target(&self, index: usize) -> String {
-        match self.names.and_then(|names| names.get(index)) {
-            Some(name) => format!("column \"{name}\""),
-            None => format!("parameter ${}", index + 1),
+        match self.targets {
+            Targets::Columns(names) => match names.get(index) {
+                Some(name) => format!("column \"{name}\""),
+                None => format!("value {}", index + 1),
+            },
+            Targets::Params(names) => match names.and_then(|names| names.get(index)) {
+                Some(name) => format!("parameter ${} (column \"{name}\")", index + 1),
+                None => format!("parameter ${}", index + 1),
+            },
         }
     }
 
     #[cold]
     fn too_many(&self, rust_type: &str) -> Error {
-        Error::encode(format!(
-            "the row has more values than the {} column(s) it goes to (the extra one is a {})",
-            self.types.len(),
-            rust_type
-        ))
+        let rust_type = short_type_name(rust_type);
+        match self.targets {
+            Targets::Columns(_) => Error::encode(format!(
+                "the row has more values than the {} column(s) it goes to (the extra one is a \
+                 {rust_type})",
+                self.types.len(),
+            )),
+            Targets::Params(_) => Error::Interface(format!(
+                "the statement takes {} parameter(s) but the row has more values (the extra \
+                 one is a {rust_type})",
+                self.types.len(),
+            )),
+        }
+    }
+}
+
+/// Writes a `#[record(try_from = "D")]` field: converted into `D` with `TryFrom`, then
+/// written; a value that does not convert is an error naming its column or parameter.
+#[doc(hidden)]
+#[inline]
+pub fn write_try_from<D, T>(out: &mut ValueWriter<'_>, value: &T) -> Result<()>
+where
+    T: Clone,
+    D: TryFrom<T> + Encode,
+    D::Error: fmt::Display,
+{
+    match D::try_from(value.clone()) {
+        Ok(converted) => out.write(&converted),
+        Err(e) => Err(Error::encode(format!(
+            "{}: the {} value does not convert into {}: {e}",
+            out.target(out.written),
+            short_type_name(std::any::type_name::<T>()),
+            short_type_name(std::any::type_name::<D>()),
+        ))),
+    }
+}
+
+/// A `#[record(json)]` field: serialized with serde into a `json` or `jsonb` column, and SQL
+/// NULL for what serializes to JSON `null` (`None`), the mirror of reading, where SQL NULL
+/// deserializes as JSON `null`.
+#[cfg(feature = "json")]
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct JsonField<'a, T: ?Sized>(pub &'a T);
+
+#[cfg(feature = "json")]
+impl<T: serde::Serialize + ?Sized> Encode for JsonField<'_, T> {
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON || *ty == Type::JSONB
+    }
+
+    fn encode(&self, ty: &Type, buf: &mut BytesMut) -> Result<IsNull, crate::BoxError> {
+        let start = buf.len();
+        crate::types::Json(self.0).encode(ty, buf)?;
+        let text = buf.get(start..).unwrap_or_default();
+        let text = if *ty == Type::JSONB {
+            text.get(1..).unwrap_or_default()
+        } else {
+            text
+        };
+        Ok(if text == b"null" {
+            IsNull::Yes
+        } else {
+            IsNull::No
+        })
+    }
+
+    fn rust_type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
     }
 }
 
