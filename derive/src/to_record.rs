@@ -45,7 +45,10 @@ fn generate(container: &Container<'_>) -> TokenStream {
                         .push(syn::parse_quote!(#ty: ::pgtusk::ToRecord));
                 }
                 names.push(quote_spanned!(span=>
-                    __names.extend(<#ty as ::pgtusk::ToRecord>::column_names()?);
+                    ::core::iter::Extend::extend(
+                        &mut __names,
+                        <#ty as ::pgtusk::ToRecord>::column_names()?,
+                    );
                 ));
                 writes.push(quote_spanned!(span=>
                     ::pgtusk::ToRecord::write_values(&self.#member, __out)?;

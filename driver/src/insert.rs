@@ -1,7 +1,7 @@
 //! `insert` and `insert_many`: rows of a [`ToRecord`] type with column names into a table,
 //! with the INSERT written from those names.
 
-use crate::connection::Connection;
+use crate::connection::{Connection, QueryRef};
 use crate::error::{Error, Result};
 use crate::from_record::short_type_name;
 use crate::to_record::ToRecord;
@@ -33,7 +33,7 @@ impl Connection {
     /// ```
     pub async fn insert<T: ToRecord>(&mut self, table: &str, row: &T) -> Result<u64> {
         let sql = insert_sql::<T>(table)?;
-        self.execute_many(sql.as_str(), std::iter::once(row)).await
+        self.execute_row(QueryRef::Sql(&sql), row).await
     }
 
     /// Inserts every row into `table` in one statement run once per row, pipelined (see

@@ -62,8 +62,34 @@ impl Connection {
                     .to_owned(),
             ));
         }
+        self.execute_rows(query, param_sets, SetNames::Numbered)
+            .await
+    }
+
+    /// Runs `query` with the values of one row (for `insert`): a batch of one, whose errors
+    /// need no set number.
+    pub(crate) async fn execute_row<P: ToRecord>(
+        &mut self,
+        query: QueryRef<'_>,
+        row: P,
+    ) -> Result<u64> {
+        self.execute_rows(query, std::iter::once(row), SetNames::Single)
+            .await
+    }
+
+    /// Runs `query` once per row, pipelined.
+    async fn execute_rows<I, P>(
+        &mut self,
+        query: QueryRef<'_>,
+        rows: I,
+        set_names: SetNames,
+    ) -> Result<u64>
+    where
+        I: IntoIterator<Item = P>,
+        P: ToRecord,
+    {
         self.timed(query_text(query), async |conn: &mut Connection| {
-            conn.execute_many_untimed(query, param_sets).await
+            conn.execute_many_untimed(query, rows, set_names).await
         })
         .await
     }
@@ -72,11 +98,16 @@ impl Connection {
         &mut self,
         query: QueryRef<'_>,
         param_sets: I,
+        set_names: SetNames,
     ) -> Result<u64>
     where
         I: IntoIterator<Item = P>,
         P: ToRecord,
     {
+        let at_set = |error, index| match set_names {
+            SetNames::Numbered => at_set(error, index),
+            SetNames::Single => error,
+        };
         // The row type's column names, once per batch, name the parameter in an error.
         let names = P::column_names();
         self.ready().await?;
@@ -144,6 +175,15 @@ impl Connection {
             }
         }
     }
+}
+
+/// Whether errors say which parameter set they belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetNames {
+    /// "parameter set 3: …"
+    Numbered,
+    /// One row: the error as it is.
+    Single,
 }
 
 /// Says which parameter set an error belongs to.
