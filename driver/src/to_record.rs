@@ -67,6 +67,12 @@ const MAX_VALUE_LEN: usize = 0x3fff_ffff;
 /// ```
 ///
 /// [`column_names`]: ToRecord::column_names
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a row of values: it does not implement `ToRecord`",
+    label = "not a row",
+    note = "derive `pgtusk::ToRecord` on a struct, or pass a tuple, or an array or `Vec` of \
+            `&(dyn Encode + Sync)`"
+)]
 pub trait ToRecord {
     /// The column each value goes to, in the order [`ToRecord::write_values`] writes them;
     /// `None` when the values are positional (tuples, arrays, tuple structs) and the caller
