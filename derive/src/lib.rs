@@ -49,7 +49,10 @@ pub fn derive_from_record(input: TokenStream) -> TokenStream {
 /// its column's (or parameter's) PostgreSQL type before anything is sent, and an error names
 /// the column. Generic and borrowing structs work (`struct Row<'a> { name: &'a str }`).
 ///
-/// ```no_run
+/// (This crate cannot compile examples that use pgtusk; `pgtusk::ToRecord`'s documentation
+/// has compiled ones.)
+///
+/// ```ignore
 /// #[derive(pgtusk::ToRecord, pgtusk::FromRecord)]
 /// #[record(rename_all = "camelCase")]
 /// struct Order {

@@ -51,20 +51,41 @@ const MAX_VALUE_LEN: usize = 0x3fff_ffff;
 /// ```no_run
 /// #[derive(pgtusk::ToRecord, pgtusk::FromRecord)]
 /// #[record(rename_all = "camelCase")]
-/// struct Animal {
-///     id: i64,
-///     common_name: String,    // column "commonName"
+/// struct Order {
+///     order_id: i64,                  // column "orderId"
+///     #[record(rename = "note")]
+///     comment: Option<String>,        // column "note"; None is NULL
+///     #[record(try_from = "i64")]
+///     quantity: u32,                  // written as an int8 (u32 has no PostgreSQL type)
+///     #[record(json)]
+///     details: serde_json::Value,     // a json or jsonb column, through serde
+///     #[record(flatten)]
+///     address: Address,               // its columns, in place
 ///     #[record(skip)]
-///     cached_label: String,   // neither written nor read
-///     weight_kg: Option<f64>, // None is NULL
+///     dirty: bool,                    // not written; Default when read
 /// }
 ///
-/// # async fn demo(conn: &mut pgtusk::Connection) -> pgtusk::Result<()> {
-/// let walrus = Animal { id: 1, common_name: "walrus".into(), cached_label: String::new(), weight_kg: None };
-/// conn.insert("animals", &walrus).await?;
-/// let back: Animal = conn.fetch_one_as(r#"SELECT * FROM animals WHERE id = $1"#, &[&1i64]).await?;
+/// #[derive(pgtusk::ToRecord, pgtusk::FromRecord)]
+/// struct Address {
+///     city: String,
+///     zip: String,
+/// }
+///
+/// # async fn demo(conn: &mut pgtusk::Connection, orders: Vec<Order>) -> pgtusk::Result<()> {
+/// use pgtusk::ToRecord;
+/// assert_eq!(
+///     Order::column_names().unwrap(),
+///     ["orderId", "note", "quantity", "details", "city", "zip"]
+/// );
+/// // INSERT INTO orders ("orderId", "note", "quantity", "details", "city", "zip")
+/// // VALUES ($1, $2, $3, $4, $5, $6), once per order, pipelined.
+/// conn.insert_many("orders", &orders).await?;
+/// let back: Vec<Order> = conn.fetch_as("SELECT * FROM orders", &[]).await?;
 /// # Ok(()) }
 /// ```
+///
+/// The derive takes `#[record(default)]` too, which only matters when reading: the field is
+/// written as usual.
 ///
 /// [`column_names`]: ToRecord::column_names
 #[diagnostic::on_unimplemented(
