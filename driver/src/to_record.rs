@@ -401,3 +401,112 @@ tuple_to_record!(A B C D E F G H I J K L M);
 tuple_to_record!(A B C D E F G H I J K L M N);
 tuple_to_record!(A B C D E F G H I J K L M N O);
 tuple_to_record!(A B C D E F G H I J K L M N O P);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row<R: ToRecord>(types: &[Type], names: Option<&[String]>, row: R) -> (Result<()>, Vec<u8>) {
+        let mut buf = BytesMut::from(&b"xx"[..]);
+        let result = {
+            let mut out = ValueWriter::new(&mut buf, types, names);
+            row.write_values(&mut out).and_then(|()| out.finish())
+        };
+        assert_eq!(&buf[..2], b"xx", "earlier bytes are kept");
+        (result, buf[2..].to_vec())
+    }
+
+    fn message(result: Result<()>) -> String {
+        result.expect_err("an error").to_string()
+    }
+
+    #[test]
+    fn values_are_length_prefixed_and_none_is_null() {
+        let (result, bytes) = row(&[Type::INT4, Type::TEXT], None, (7i32, None::<&str>));
+        result.unwrap();
+        assert_eq!(bytes, [0, 0, 0, 4, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff]);
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_column_or_parameter_and_leaves_nothing_of_the_value() {
+        let names = ["id".to_owned(), "label".to_owned()];
+        let (result, bytes) = row(&[Type::INT4, Type::TEXT], Some(&names), (1i32, 2.5f64));
+        assert_eq!(
+            message(result),
+            "encode error: column \"label\": Rust type f64 cannot be sent as PostgreSQL type text"
+        );
+        assert_eq!(bytes, [0, 0, 0, 4, 0, 0, 0, 1], "only the value before it");
+
+        let mut buf = BytesMut::new();
+        let types = [Type::INT4];
+        let mut out = ValueWriter::params(&mut buf, &types, Some(&["id"]));
+        let e = out.write(&"seven").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "encode error: parameter $1 (column \"id\"): Rust type &str cannot be sent as \
+             PostgreSQL type int4"
+        );
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_row_of_the_wrong_length_is_refused() {
+        let names = ["a".to_owned()];
+        let (result, _) = row(&[Type::INT4], Some(&names), (1i32, 2i32));
+        assert_eq!(
+            message(result),
+            "encode error: the row has more values than the 1 column(s) it goes to (the extra \
+             one is a i32)"
+        );
+        let (result, _) = row(&[Type::INT4, Type::INT4], Some(&names), (1i32,));
+        assert_eq!(
+            message(result),
+            "encode error: the row has 1 value(s) but goes to 2 column(s)"
+        );
+
+        let mut buf = BytesMut::new();
+        let types = [Type::INT4, Type::INT4];
+        let mut out = ValueWriter::params(&mut buf, &types, None);
+        out.write(&1i32).unwrap();
+        assert!(matches!(out.finish(), Err(Error::Interface(m))
+            if m == "the statement takes 2 parameter(s) but the row has 1 value(s)"));
+    }
+
+    #[test]
+    fn try_from_converts_or_names_the_value() {
+        let mut buf = BytesMut::new();
+        let types = [Type::INT8, Type::INT8];
+        let mut out = ValueWriter::params(&mut buf, &types, Some(&["a", "b"]));
+        write_try_from::<i64, u64>(&mut out, &5).unwrap();
+        let e = write_try_from::<i64, u64>(&mut out, &u64::MAX).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "encode error: parameter $2 (column \"b\"): the u64 value does not convert into \
+                 i64: "
+            ),
+            "{e}"
+        );
+        assert_eq!(out.written(), 1);
+        assert_eq!(&buf[..], [0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 5]);
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn a_json_field_that_serializes_to_null_is_sql_null() {
+        let mut buf = BytesMut::new();
+        let types = [Type::JSONB, Type::JSONB, Type::JSONB];
+        let mut out = ValueWriter::params(&mut buf, &types, None);
+        out.write(&JsonField(&None::<i32>)).unwrap();
+        out.write(&JsonField(&Some(1))).unwrap();
+        out.write(&JsonField(&"null")).unwrap();
+        assert_eq!(
+            &buf[..],
+            [
+                &[0xff, 0xff, 0xff, 0xff][..],
+                &[0, 0, 0, 2, 1, b'1'],
+                &[0, 0, 0, 7, 1, b'"', b'n', b'u', b'l', b'l', b'"'],
+            ]
+            .concat()
+        );
+    }
+}
