@@ -354,18 +354,21 @@ impl<T: ToRecord> ToRecord for &T {
 }
 
 impl ToRecord for &[&(dyn Encode + Sync)] {
+    #[inline]
     fn write_values(&self, out: &mut ValueWriter<'_>) -> Result<()> {
         self.iter().try_for_each(|value| out.write(*value))
     }
 }
 
 impl<const N: usize> ToRecord for [&(dyn Encode + Sync); N] {
+    #[inline]
     fn write_values(&self, out: &mut ValueWriter<'_>) -> Result<()> {
         self.iter().try_for_each(|value| out.write(*value))
     }
 }
 
 impl ToRecord for Vec<&(dyn Encode + Sync)> {
+    #[inline]
     fn write_values(&self, out: &mut ValueWriter<'_>) -> Result<()> {
         self.iter().try_for_each(|value| out.write(*value))
     }
