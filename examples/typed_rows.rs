@@ -44,11 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("inserted {inserted} animals");
 
     // Tuples are rows too, by position.
-    conn.execute_many(
-        "UPDATE animals SET legs = $2 WHERE id = $1",
-        [(2i64, 1i16)],
-    )
-    .await?;
+    conn.execute_many("UPDATE animals SET legs = $2 WHERE id = $1", [(2i64, 1i16)])
+        .await?;
 
     // Column names are matched to fields once for the whole result, then each row decodes.
     let animals: Vec<Animal> = conn

@@ -37,7 +37,9 @@ impl Derive {
             ("json", "try_from") if read => {
                 "a json field is deserialized by serde, not converted with TryFrom"
             }
-            ("json", "try_from") => "a json field is serialized by serde, not converted with TryFrom",
+            ("json", "try_from") => {
+                "a json field is serialized by serde, not converted with TryFrom"
+            }
             _ => return None,
         })
     }

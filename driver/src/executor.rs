@@ -262,7 +262,11 @@ macro_rules! executor_via_connection {
                 Connection::execute_many($conn, query, param_sets)
             }
 
-            fn insert<T>(&mut self, table: &str, row: &T) -> impl Future<Output = Result<u64>> + Send
+            fn insert<T>(
+                &mut self,
+                table: &str,
+                row: &T,
+            ) -> impl Future<Output = Result<u64>> + Send
             where
                 T: ToRecord + Sync,
             {
@@ -434,7 +438,11 @@ macro_rules! executor_via_pool {
                 async move { pool.acquire().await?.execute_many(query, param_sets).await }
             }
 
-            fn insert<T>(&mut self, table: &str, row: &T) -> impl Future<Output = Result<u64>> + Send
+            fn insert<T>(
+                &mut self,
+                table: &str,
+                row: &T,
+            ) -> impl Future<Output = Result<u64>> + Send
             where
                 T: ToRecord + Sync,
             {

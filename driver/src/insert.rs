@@ -128,9 +128,6 @@ mod tests {
 
     #[test]
     fn no_columns_inserts_default_values() {
-        assert_eq!(
-            insert_statement("t", &[]),
-            "INSERT INTO t DEFAULT VALUES"
-        );
+        assert_eq!(insert_statement("t", &[]), "INSERT INTO t DEFAULT VALUES");
     }
 }

@@ -188,7 +188,14 @@ async fn generic_and_borrowing_structs_insert() {
         .await
         .unwrap();
     assert_eq!(
-        (id, name.as_str(), bytes, value, tag.as_str(), payload.as_str()),
+        (
+            id,
+            name.as_str(),
+            bytes,
+            value,
+            tag.as_str(),
+            payload.as_str()
+        ),
         (1, "walrus", vec![1, 2, 3], 2.5, "t", "[1.5, 2.5]")
     );
 }
@@ -276,11 +283,15 @@ async fn a_wrong_rust_type_names_the_parameter_and_inserts_nothing() {
     );
 
     let err = conn
-        .execute_many("INSERT INTO strict VALUES ($1, $2)", [(1i32, 2.5f64), (2, 2.5)])
+        .execute_many(
+            "INSERT INTO strict VALUES ($1, $2)",
+            [(1i32, 2.5f64), (2, 2.5)],
+        )
         .await
         .unwrap_err();
     assert!(
-        err.to_string().contains("parameter set 0: parameter $2: Rust type f64"),
+        err.to_string()
+            .contains("parameter set 0: parameter $2: Rust type f64"),
         "a tuple has no column names: {err}"
     );
     assert_eq!(count(&mut conn, "strict").await, 0);
@@ -319,7 +330,11 @@ async fn a_value_that_does_not_convert_names_its_set_and_column_and_inserts_noth
 #[tokio::test]
 async fn a_constraint_violation_in_insert_many_keeps_none_of_the_rows() {
     let mut conn = connect().await;
-    script(&mut conn, "CREATE TEMP TABLE unique_items (id int4 PRIMARY KEY, label text)").await;
+    script(
+        &mut conn,
+        "CREATE TEMP TABLE unique_items (id int4 PRIMARY KEY, label text)",
+    )
+    .await;
     let rows: Vec<Item<'_>> = [1, 2, 3, 2, 5]
         .into_iter()
         .map(|id| Item { id, label: None })
@@ -339,7 +354,10 @@ async fn a_row_with_too_few_or_too_many_values_is_refused_before_sending() {
     script(&mut conn, "CREATE TEMP TABLE two (a int4, b int4)").await;
     conn.execute_script("BEGIN").await.unwrap();
     let err = conn
-        .execute_many("INSERT INTO two VALUES ($1, $2)", [(1i32, 2i32), (3, 4)].map(|(a, _)| (a,)))
+        .execute_many(
+            "INSERT INTO two VALUES ($1, $2)",
+            [(1i32, 2i32), (3, 4)].map(|(a, _)| (a,)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Interface(_)), "{err:?}");
@@ -363,7 +381,9 @@ async fn a_row_with_too_few_or_too_many_values_is_refused_before_sending() {
         conn.transaction_status(),
         pgtusk::TransactionStatus::InTransaction
     );
-    conn.execute("INSERT INTO two VALUES (1, 2)", &[]).await.unwrap();
+    conn.execute("INSERT INTO two VALUES (1, 2)", &[])
+        .await
+        .unwrap();
     conn.execute_script("COMMIT").await.unwrap();
     assert_eq!(count(&mut conn, "two").await, 1);
 }
@@ -371,20 +391,17 @@ async fn a_row_with_too_few_or_too_many_values_is_refused_before_sending() {
 #[tokio::test]
 async fn insert_needs_column_names() {
     let mut conn = connect().await;
-    let err = conn
-        .insert("anything", &Pair(1, None))
-        .await
-        .unwrap_err();
+    let err = conn.insert("anything", &Pair(1, None)).await.unwrap_err();
     assert!(matches!(err, Error::Interface(_)), "{err:?}");
     assert_eq!(
         err.to_string(),
         "insert into anything: Pair has no column names (a tuple or tuple struct writes its values by position); derive ToRecord on a struct with named fields, or run your own INSERT with execute_many"
     );
-    let err = conn
-        .insert_many("anything", [(1, 2)])
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("(i32, i32) has no column names"), "{err}");
+    let err = conn.insert_many("anything", [(1, 2)]).await.unwrap_err();
+    assert!(
+        err.to_string().contains("(i32, i32) has no column names"),
+        "{err}"
+    );
 }
 
 #[derive(ToRecord)]
@@ -432,7 +449,10 @@ async fn column_names_are_quoted_and_tables_may_be_qualified() {
         )
         .await
         .unwrap();
-    assert_eq!(rows, vec![(1, Some("hello".into()), Some(3)), (2, None, None)]);
+    assert_eq!(
+        rows,
+        vec![(1, Some("hello".into()), Some(3)), (2, None, None)]
+    );
     script(&mut conn, "DROP SCHEMA to_record_quoting CASCADE").await;
 }
 
@@ -474,7 +494,10 @@ async fn insert_runs_in_a_transaction_and_on_a_pool() {
     );
     drop(pooled);
     assert_eq!(
-        (&pool).insert_many("to_record_pool", &rows[1..]).await.unwrap(),
+        (&pool)
+            .insert_many("to_record_pool", &rows[1..])
+            .await
+            .unwrap(),
         1
     );
     let mut db = &pool;
@@ -584,7 +607,10 @@ async fn generated_code_needs_no_prelude_or_imports() {
     };
     conn.insert("hygienic", &value).await.unwrap();
     let row: (i64, i64, String, String, i64) = conn
-        .fetch_one_as("SELECT id, small, doc::text, borrowed, id2 FROM hygienic", &[])
+        .fetch_one_as(
+            "SELECT id, small, doc::text, borrowed, id2 FROM hygienic",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(row, (1, 2, "[3]".into(), "b".into(), 4));

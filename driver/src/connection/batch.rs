@@ -9,9 +9,9 @@
 use super::query::{QueryRef, query_text};
 use super::{Connection, IntoQuery, db_error};
 use crate::error::{Error, Result};
-use crate::to_record::ToRecord;
 use crate::protocol::backend::Message;
 use crate::protocol::session::{Abandon, RequestKind};
+use crate::to_record::ToRecord;
 
 /// Rows per chunk: a round trip per chunk, and a bounded write buffer.
 const CHUNK: usize = 1024;

@@ -299,7 +299,9 @@ pub fn bind_values<E>(
         let values_start = buf.len();
         write_values(buf).map_err(BindError::Values)?;
         if buf.len() < values_start {
-            return Err(ProtocolError::new("the parameter writer removed bytes it did not write").into());
+            return Err(
+                ProtocolError::new("the parameter writer removed bytes it did not write").into(),
+            );
         }
         put_count(buf, result_formats.len(), "result formats")?;
         for &format in result_formats {
@@ -792,7 +794,10 @@ mod tests {
             &[],
             &mut buf,
         );
-        assert!(matches!(result, Err(BindError::Values("wrong type"))), "{result:?}");
+        assert!(
+            matches!(result, Err(BindError::Values("wrong type"))),
+            "{result:?}"
+        );
         assert_eq!(&buf[..], b"xx");
 
         let result = bind_values(
