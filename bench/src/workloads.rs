@@ -271,7 +271,7 @@ impl Workload {
     pub fn note(self) -> Option<&'static str> {
         match self {
             Workload::Insert => Some(
-                "pgtusk execute_many (pipelined, one Sync); tokio-postgres pipelines (joined futures) in a transaction; sqlx loops in a transaction (no pipelining); asyncpg executemany (pipelined)",
+                "pgtusk execute_many of tuples (pipelined, one Sync); tokio-postgres pipelines (joined futures) in a transaction; sqlx loops in a transaction (no pipelining); asyncpg executemany (pipelined)",
             ),
             Workload::InList => Some(
                 "one sea-query SELECT ... WHERE id IN (list) per op; pgtusk-dialect renders it as id = ANY($1::int4[]) (one parameter, one cached statement for every length); sea-query-postgres and sea-query-sqlx render plain IN ($1, ..., $n): tokio-postgres query(&str) prepares each one anew (Parse/Describe round trip, then Bind/Execute), sqlx caches a statement per SQL text (up to 1000 lengths, its cache holds 100); asyncpg runs id = ANY($1::int4[]) with a list",
@@ -617,12 +617,9 @@ impl Conns {
                 let rows = &self.rows;
                 for _ in 0..ops {
                     // execute_many pipelines the batch behind one Sync: one implicit
-                    // transaction, as the peers' explicit ones.
-                    let sets = rows
-                        .ids
-                        .iter()
-                        .zip(&rows.vals)
-                        .map(|(id, v)| [id as &(dyn pgtusk::Encode + Sync), v]);
+                    // transaction, as the peers' explicit ones. Each set is a tuple (a
+                    // ToRecord row): its values are written with direct calls.
+                    let sets = rows.ids.iter().zip(&rows.vals);
                     s += conn.execute_many(INSERT, sets).await? as i64;
                 }
             }

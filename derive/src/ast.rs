@@ -1,5 +1,6 @@
-//! The model of a `#[derive(FromRecord)]` struct, parsed from syn's input, and helpers both
-//! derives share for generics.
+//! The model of a `#[derive(FromRecord)]` or `#[derive(ToRecord)]` struct, parsed from syn's
+//! input and checked (the two derives share the model and its rules, so one struct can derive
+//! both), and helpers the derives share for generics.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
@@ -7,6 +8,42 @@ use syn::visit_mut::VisitMut;
 use syn::{Data, DeriveInput, Fields, Generics, Ident, Member};
 
 use crate::attr::{self, Errors, RecordContainer, RecordField};
+
+/// Which derive the model is for: the words its errors use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derive {
+    FromRecord,
+    ToRecord,
+}
+
+impl Derive {
+    fn name(self) -> &'static str {
+        match self {
+            Derive::FromRecord => "FromRecord",
+            Derive::ToRecord => "ToRecord",
+        }
+    }
+
+    /// Why two field attributes cannot go together, if they cannot.
+    fn conflict(self, a: &str, b: &str) -> Option<&'static str> {
+        let read = self == Derive::FromRecord;
+        Some(match (a, b) {
+            ("skip", _) if read => "a skipped field reads no column",
+            ("skip", _) => "a skipped field writes no column",
+            ("flatten", _) if read => {
+                "a flattened field reads its own columns through its FromRecord"
+            }
+            ("flatten", _) => "a flattened field writes its own columns through its ToRecord",
+            ("json", "try_from") if read => {
+                "a json field is deserialized by serde, not converted with TryFrom"
+            }
+            ("json", "try_from") => {
+                "a json field is serialized by serde, not converted with TryFrom"
+            }
+            _ => return None,
+        })
+    }
+}
 
 /// How a struct's fields are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,30 +71,82 @@ pub struct Field<'a> {
     pub attrs: RecordField,
 }
 
+/// What a field is in a row: nothing, a nested record's columns, or one column.
+pub enum Kind<'a> {
+    Skip,
+    Flatten,
+    Column(Via<'a>),
+}
+
+/// How a column's value and the field's convert.
+pub enum Via<'a> {
+    /// The field's own `Decode` / `Encode`.
+    Direct,
+    /// Through this type, with `TryFrom` (`#[record(try_from = "...")]`).
+    TryFrom(&'a syn::Type),
+    /// Through serde, as json or jsonb.
+    Json,
+}
+
+impl Field<'_> {
+    pub fn kind(&self) -> Kind<'_> {
+        let attrs = &self.attrs;
+        if attrs.skip.is_some() {
+            Kind::Skip
+        } else if attrs.flatten.is_some() {
+            Kind::Flatten
+        } else if let Some(ty) = &attrs.try_from {
+            Kind::Column(Via::TryFrom(&ty.value))
+        } else if attrs.json.is_some() {
+            Kind::Column(Via::Json)
+        } else {
+            Kind::Column(Via::Direct)
+        }
+    }
+}
+
 impl<'a> Container<'a> {
     /// Parses the input; `None` when it is not a struct (the error is in `errors`).
-    pub fn from_ast(errors: &mut Errors, input: &'a DeriveInput) -> Option<Container<'a>> {
+    pub fn from_ast(
+        errors: &mut Errors,
+        input: &'a DeriveInput,
+        derive: Derive,
+    ) -> Option<Container<'a>> {
         attr::refuse(
             errors,
             &input.attrs,
             "pg",
-            "`#[pg(...)]` belongs to #[derive(pgtusk::Type)]; FromRecord reads `#[record(...)]`",
+            &format!(
+                "`#[pg(...)]` belongs to #[derive(pgtusk::Type)]; {} reads `#[record(...)]`",
+                derive.name()
+            ),
         );
         let attrs = RecordContainer::parse(errors, &input.attrs);
         let data = match &input.data {
             Data::Struct(data) => data,
             Data::Enum(data) => {
+                let why = match derive {
+                    Derive::FromRecord => "a row becomes a struct's fields, not an enum",
+                    Derive::ToRecord => "a row is written from a struct's fields, not an enum",
+                };
                 errors.error(
                     data.enum_token.span,
-                    "FromRecord needs a struct: a row becomes a struct's fields, not an enum \
-                     (for a PostgreSQL enum type, derive pgtusk::Type)",
+                    format!(
+                        "{} needs a struct: {why} (for a PostgreSQL enum type, derive \
+                         pgtusk::Type)",
+                        derive.name()
+                    ),
                 );
                 return None;
             }
             Data::Union(data) => {
+                let why = match derive {
+                    Derive::FromRecord => "a row cannot become a union",
+                    Derive::ToRecord => "a row cannot be written from a union",
+                };
                 errors.error(
                     data.union_token.span,
-                    "FromRecord needs a struct: a row cannot become a union",
+                    format!("{} needs a struct: {why}", derive.name()),
                 );
                 return None;
             }
@@ -100,6 +189,53 @@ impl<'a> Container<'a> {
             attrs,
             fields,
         })
+    }
+}
+
+impl Container<'_> {
+    /// Attributes that cannot go together, and attributes that need named fields.
+    pub fn check(&self, errors: &mut Errors, derive: Derive) {
+        if self.style == Style::Tuple {
+            if let Some(rename_all) = &self.attrs.rename_all {
+                errors.error(
+                    rename_all.span,
+                    "`rename_all` needs named fields; a tuple struct maps columns by position",
+                );
+            }
+        }
+        for field in &self.fields {
+            let set = field.attrs.set();
+            // Each pair is reported once, at the second attribute of the pair.
+            for (i, &(a, _)) in set.iter().enumerate() {
+                for &(b, span) in &set[i + 1..] {
+                    if let Some(why) = derive.conflict(a, b) {
+                        errors.error(span, format!("`{a}` and `{b}` cannot go together: {why}"));
+                    }
+                }
+            }
+            if self.style == Style::Tuple {
+                for (name, span) in &set {
+                    if matches!(*name, "rename" | "flatten") {
+                        errors.error(
+                            *span,
+                            format!(
+                                "`{name}` needs a named field; a tuple struct maps columns by \
+                                 position"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A field's column name: its `rename`, else its name under the container's `rename_all`.
+pub fn column_name(container: &Container<'_>, field: &Field<'_>) -> String {
+    match (&field.attrs.rename, &container.attrs.rename_all) {
+        (Some(rename), _) => rename.value.clone(),
+        (None, Some(rule)) => rule.value.apply_to_field(&field.name),
+        (None, None) => field.name.clone(),
     }
 }
 

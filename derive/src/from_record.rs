@@ -5,91 +5,19 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 
-use crate::ast::{self, Container, Field, Style};
+use crate::ast::{self, Container, Derive, Kind, Style, Via};
 use crate::attr::Errors;
 
 pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
-    let container = Container::from_ast(&mut errors, input);
+    let container = Container::from_ast(&mut errors, input, Derive::FromRecord);
     if let Some(container) = &container {
-        check(&mut errors, container);
+        container.check(&mut errors, Derive::FromRecord);
     }
     errors.finish()?;
     Ok(generate(
         &container.expect("a struct when there are no errors"),
     ))
-}
-
-/// What a field reads: nothing, a nested FromRecord, or one column.
-enum Kind<'a> {
-    Skip,
-    Flatten,
-    Column(Read<'a>),
-}
-
-enum Read<'a> {
-    Decode,
-    TryFrom(&'a syn::Type),
-    Json,
-}
-
-fn kind<'a>(field: &'a Field<'_>) -> Kind<'a> {
-    let attrs = &field.attrs;
-    if attrs.skip.is_some() {
-        Kind::Skip
-    } else if attrs.flatten.is_some() {
-        Kind::Flatten
-    } else if let Some(ty) = &attrs.try_from {
-        Kind::Column(Read::TryFrom(&ty.value))
-    } else if attrs.json.is_some() {
-        Kind::Column(Read::Json)
-    } else {
-        Kind::Column(Read::Decode)
-    }
-}
-
-/// Attributes that cannot go together, and attributes that need named fields.
-fn check(errors: &mut Errors, container: &Container<'_>) {
-    if container.style == Style::Tuple {
-        if let Some(rename_all) = &container.attrs.rename_all {
-            errors.error(
-                rename_all.span,
-                "`rename_all` needs named fields; a tuple struct maps columns by position",
-            );
-        }
-    }
-    for field in &container.fields {
-        let set = field.attrs.set();
-        // Each pair is reported once, at the second attribute of the pair.
-        for (i, &(a, _)) in set.iter().enumerate() {
-            for &(b, span) in &set[i + 1..] {
-                if let Some(why) = conflict(a, b) {
-                    errors.error(span, format!("`{a}` and `{b}` cannot go together: {why}"));
-                }
-            }
-        }
-        if container.style == Style::Tuple {
-            for (name, span) in &set {
-                if matches!(*name, "rename" | "flatten") {
-                    errors.error(
-                        *span,
-                        format!(
-                            "`{name}` needs a named field; a tuple struct maps columns by position"
-                        ),
-                    );
-                }
-            }
-        }
-    }
-}
-
-fn conflict(a: &str, b: &str) -> Option<&'static str> {
-    Some(match (a, b) {
-        ("skip", _) => "a skipped field reads no column",
-        ("flatten", _) => "a flattened field reads its own columns through its FromRecord",
-        ("json", "try_from") => "a json field is deserialized by serde, not converted with TryFrom",
-        _ => return None,
-    })
 }
 
 fn generate(container: &Container<'_>) -> TokenStream {
@@ -118,7 +46,7 @@ fn generate(container: &Container<'_>) -> TokenStream {
         let k = syn::Index::from(plan_types.len());
         let default = field.attrs.default.is_some();
         let span = field.span;
-        let value = match kind(field) {
+        let value = match field.kind() {
             Kind::Skip => {
                 if generic {
                     row_where
@@ -142,7 +70,7 @@ fn generate(container: &Container<'_>) -> TokenStream {
                 ));
                 quote_spanned!(span=> ::pgtusk::FromRecord::from_record(__record, &__plan.#k)?)
             }
-            Kind::Column(read) => {
+            Kind::Column(via) => {
                 let at = match container.style {
                     Style::Tuple => {
                         position += 1;
@@ -150,11 +78,7 @@ fn generate(container: &Container<'_>) -> TokenStream {
                         quote!(::pgtusk::__private::At::Position(#p))
                     }
                     _ => {
-                        let column = match (&field.attrs.rename, &container.attrs.rename_all) {
-                            (Some(rename), _) => rename.value.clone(),
-                            (None, Some(rule)) => rule.value.apply_to_field(name),
-                            (None, None) => name.clone(),
-                        };
+                        let column = ast::column_name(container, field);
                         quote!(::pgtusk::__private::At::Name(#column))
                     }
                 };
@@ -163,8 +87,8 @@ fn generate(container: &Container<'_>) -> TokenStream {
                         .predicates
                         .push(syn::parse_quote!(#ty: ::core::default::Default));
                 }
-                let (accepts, rust_type, decode) = match read {
-                    Read::Decode => {
+                let (accepts, rust_type, decode) = match via {
+                    Via::Direct => {
                         if generic {
                             row_where
                                 .predicates
@@ -181,7 +105,7 @@ fn generate(container: &Container<'_>) -> TokenStream {
                             decode,
                         )
                     }
-                    Read::TryFrom(db) => {
+                    Via::TryFrom(db) => {
                         let db_elided = ast::elide_lifetimes(generics, db);
                         if generic || ast::mentions_type_param(generics, db) {
                             row_where
@@ -205,7 +129,7 @@ fn generate(container: &Container<'_>) -> TokenStream {
                             decode,
                         )
                     }
-                    Read::Json => {
+                    Via::Json => {
                         if generic {
                             row_where.predicates.push(syn::parse_quote!(
                                 #ty: ::pgtusk::__private::serde::Deserialize<'__r>

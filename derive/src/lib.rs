@@ -1,5 +1,6 @@
 //! Derive macros for pgtusk, re-exported by it (feature "derive", on by default). Use them
-//! through `pgtusk`: `#[derive(pgtusk::FromRecord)]`, `#[derive(pgtusk::Type)]`.
+//! through `pgtusk`: `#[derive(pgtusk::FromRecord)]`, `#[derive(pgtusk::ToRecord)]`,
+//! `#[derive(pgtusk::Type)]`.
 //!
 //! Each derive works in three steps, each in its own place: parse the input and its attributes
 //! into a small model (`ast`, `attr`), check the model and collect every error with its
@@ -9,6 +10,7 @@ mod ast;
 mod attr;
 mod from_record;
 mod pg_type;
+mod to_record;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
@@ -34,6 +36,69 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_from_record(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     from_record::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Writes a struct as one row of values; see `pgtusk::ToRecord`. The mirror of FromRecord,
+/// with the same attributes, so one struct can derive both and make the round trip.
+///
+/// Named fields are written in order, each to the column of its name
+/// (`ToRecord::column_names`), which `insert` and `insert_many` build their INSERT from;
+/// tuple struct fields are positional (no names), as a tuple's. Each value is checked against
+/// its column's (or parameter's) PostgreSQL type before anything is sent, and an error names
+/// the column. Generic and borrowing structs work (`struct Row<'a> { name: &'a str }`).
+///
+/// (This crate cannot compile examples that use pgtusk; `pgtusk::ToRecord`'s documentation
+/// has compiled ones.)
+///
+/// ```ignore
+/// #[derive(pgtusk::ToRecord, pgtusk::FromRecord)]
+/// #[record(rename_all = "camelCase")]
+/// struct Order {
+///     order_id: i64,               // column "orderId"
+///     #[record(rename = "note")]
+///     comment: Option<String>,     // column "note"; None is NULL
+///     #[record(try_from = "i64")]
+///     quantity: u32,               // written as an int8
+///     #[record(flatten)]
+///     address: Address,            // its columns, in place
+///     #[record(skip)]
+///     dirty: bool,                 // not written (and read as Default)
+/// }
+///
+/// #[derive(pgtusk::ToRecord, pgtusk::FromRecord)]
+/// struct Address {
+///     city: String,
+///     zip: String,
+/// }
+///
+/// # async fn demo(conn: &mut pgtusk::Connection, orders: Vec<Order>) -> pgtusk::Result<()> {
+/// // INSERT INTO orders ("orderId", "note", "quantity", "city", "zip") VALUES ($1, …, $5)
+/// conn.insert_many("orders", &orders).await?;
+/// # Ok(()) }
+/// ```
+///
+/// Container attribute:
+/// - `#[record(rename_all = "...")]`: columns are named after the fields in this case, as for
+///   FromRecord.
+///
+/// Field attributes:
+/// - `#[record(rename = "col")]`: write column `col`.
+/// - `#[record(flatten)]`: a nested `ToRecord` type, whose columns come in place (a type
+///   without column names, such as a tuple struct, leaves the whole struct without names).
+/// - `#[record(try_from = "i64")]`: convert a clone of the field into `i64` with `TryFrom`,
+///   then write that; a value that does not convert is an error naming the column.
+/// - `#[record(json)]`: serialize with serde into a `json` / `jsonb` column (feature "json");
+///   what serializes to JSON `null` (`None`) is SQL NULL, the mirror of reading.
+/// - `#[record(skip)]`: write nothing; the column is not named, so an INSERT gives it its
+///   default.
+/// - `#[record(default)]` only matters when reading (a column absent from the result); the
+///   field is written as usual.
+#[proc_macro_derive(ToRecord, attributes(record))]
+pub fn derive_to_record(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    to_record::derive(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

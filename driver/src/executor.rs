@@ -7,7 +7,7 @@ use crate::connection::RowStream;
 use crate::pool::{ConnectionRef, PooledConnection};
 use crate::{
     Connection, Decode, Encode, Error, FromRecord, IntoQuery, Pool, Record, Result, Statement,
-    Transaction,
+    ToRecord, Transaction,
 };
 
 /// Something that runs SQL with parameters: a [`Connection`], a
@@ -121,7 +121,7 @@ pub trait Executor: Send {
     fn prepare(&mut self, sql: &str) -> impl Future<Output = Result<Statement>> + Send;
 
     /// One statement run once per parameter set, pipelined ([`Connection::execute_many`]).
-    fn execute_many<'a, 'p, I, P>(
+    fn execute_many<'a, I, P>(
         &mut self,
         query: impl IntoQuery<'a> + Send,
         param_sets: I,
@@ -129,7 +129,20 @@ pub trait Executor: Send {
     where
         I: IntoIterator<Item = P> + Send,
         I::IntoIter: Send,
-        P: AsRef<[&'p (dyn Encode + Sync)]> + Send;
+        P: ToRecord + Send;
+
+    /// Inserts one row into `table`, its columns named by `T` ([`Connection::insert`]).
+    fn insert<T>(&mut self, table: &str, row: &T) -> impl Future<Output = Result<u64>> + Send
+    where
+        T: ToRecord + Sync;
+
+    /// Inserts every row into `table` in one pipelined, all-or-nothing batch
+    /// ([`Connection::insert_many`]).
+    fn insert_many<I>(&mut self, table: &str, rows: I) -> impl Future<Output = Result<u64>> + Send
+    where
+        I: IntoIterator + Send,
+        I::IntoIter: Send,
+        I::Item: ToRecord + Send;
 }
 
 /// Implements [`Executor`] for a type by running each method on the [`Connection`] that
@@ -235,7 +248,7 @@ macro_rules! executor_via_connection {
                 Connection::prepare($conn, sql)
             }
 
-            fn execute_many<'a, 'p, I, P>(
+            fn execute_many<'a, I, P>(
                 &mut self,
                 query: impl IntoQuery<'a> + Send,
                 param_sets: I,
@@ -243,10 +256,36 @@ macro_rules! executor_via_connection {
             where
                 I: IntoIterator<Item = P> + Send,
                 I::IntoIter: Send,
-                P: AsRef<[&'p (dyn Encode + Sync)]> + Send,
+                P: ToRecord + Send,
             {
                 let $this = self;
                 Connection::execute_many($conn, query, param_sets)
+            }
+
+            fn insert<T>(
+                &mut self,
+                table: &str,
+                row: &T,
+            ) -> impl Future<Output = Result<u64>> + Send
+            where
+                T: ToRecord + Sync,
+            {
+                let $this = self;
+                Connection::insert($conn, table, row)
+            }
+
+            fn insert_many<I>(
+                &mut self,
+                table: &str,
+                rows: I,
+            ) -> impl Future<Output = Result<u64>> + Send
+            where
+                I: IntoIterator + Send,
+                I::IntoIter: Send,
+                I::Item: ToRecord + Send,
+            {
+                let $this = self;
+                Connection::insert_many($conn, table, rows)
             }
         }
     };
@@ -384,7 +423,7 @@ macro_rules! executor_via_pool {
                 std::future::ready(Err(Error::Interface(message)))
             }
 
-            fn execute_many<'a, 'p, I, P>(
+            fn execute_many<'a, I, P>(
                 &mut self,
                 query: impl IntoQuery<'a> + Send,
                 param_sets: I,
@@ -392,11 +431,39 @@ macro_rules! executor_via_pool {
             where
                 I: IntoIterator<Item = P> + Send,
                 I::IntoIter: Send,
-                P: AsRef<[&'p (dyn Encode + Sync)]> + Send,
+                P: ToRecord + Send,
             {
                 let $this = self;
                 let pool: &Pool = $pool;
                 async move { pool.acquire().await?.execute_many(query, param_sets).await }
+            }
+
+            fn insert<T>(
+                &mut self,
+                table: &str,
+                row: &T,
+            ) -> impl Future<Output = Result<u64>> + Send
+            where
+                T: ToRecord + Sync,
+            {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.insert(table, row).await }
+            }
+
+            fn insert_many<I>(
+                &mut self,
+                table: &str,
+                rows: I,
+            ) -> impl Future<Output = Result<u64>> + Send
+            where
+                I: IntoIterator + Send,
+                I::IntoIter: Send,
+                I::Item: ToRecord + Send,
+            {
+                let $this = self;
+                let pool: &Pool = $pool;
+                async move { pool.acquire().await?.insert_many(table, rows).await }
             }
         }
     };
@@ -494,7 +561,7 @@ impl<E: Executor> Executor for &mut E {
         (**self).prepare(sql)
     }
 
-    fn execute_many<'a, 'p, I, P>(
+    fn execute_many<'a, I, P>(
         &mut self,
         query: impl IntoQuery<'a> + Send,
         param_sets: I,
@@ -502,8 +569,24 @@ impl<E: Executor> Executor for &mut E {
     where
         I: IntoIterator<Item = P> + Send,
         I::IntoIter: Send,
-        P: AsRef<[&'p (dyn Encode + Sync)]> + Send,
+        P: ToRecord + Send,
     {
         (**self).execute_many(query, param_sets)
+    }
+
+    fn insert<T>(&mut self, table: &str, row: &T) -> impl Future<Output = Result<u64>> + Send
+    where
+        T: ToRecord + Sync,
+    {
+        (**self).insert(table, row)
+    }
+
+    fn insert_many<I>(&mut self, table: &str, rows: I) -> impl Future<Output = Result<u64>> + Send
+    where
+        I: IntoIterator + Send,
+        I::IntoIter: Send,
+        I::Item: ToRecord + Send,
+    {
+        (**self).insert_many(table, rows)
     }
 }

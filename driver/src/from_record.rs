@@ -175,6 +175,10 @@ pub mod __private {
     #[cfg(feature = "json")]
     pub use serde;
 
+    #[cfg(feature = "json")]
+    pub use crate::to_record::JsonField;
+    pub use crate::to_record::write_try_from;
+
     /// The struct and field a plan or a value belongs to, for error messages.
     #[derive(Debug, Clone, Copy)]
     pub struct Ctx {

@@ -37,6 +37,8 @@ mod cursor;
 pub mod error;
 mod executor;
 mod from_record;
+mod identifier;
+mod insert;
 mod notify;
 pub mod pipeline;
 pub mod pool;
@@ -65,10 +67,10 @@ pub use executor::Executor;
 pub use from_record::__private;
 pub use from_record::{FromRecord, RecordPlan};
 pub use notify::{Listener, ListenerEvent, Notifications};
-/// Derive macros: `#[derive(FromRecord)]` for row structs, `#[derive(Type)]` for newtypes
-/// (domains) and enums.
+/// Derive macros: `#[derive(FromRecord)]` and `#[derive(ToRecord)]` for row structs (read
+/// from and written as rows), `#[derive(Type)]` for newtypes (domains) and enums.
 #[cfg(feature = "derive")]
-pub use pgtusk_derive::{FromRecord, Type};
+pub use pgtusk_derive::{FromRecord, ToRecord, Type};
 pub use pipeline::{Pipeline, PipelineResults, Ticket};
 pub use pool::{Pool, PoolOptions, PoolStatus, PooledConnection};
 pub use protocol::backend::{Notification, TransactionStatus};

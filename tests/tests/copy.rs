@@ -226,7 +226,8 @@ async fn a_wrong_rust_type_names_the_column_and_nothing_is_sent() {
         .await
         .unwrap_err();
     assert!(
-        err.to_string().contains("1 value(s) but the COPY has 2"),
+        err.to_string()
+            .contains("1 value(s) but goes to 2 column(s)"),
         "{err}"
     );
     // A misfit in a later row rolls the whole COPY back.

@@ -6,11 +6,12 @@
 //! are read before the next chunk is written: the server never blocks on a full socket while
 //! we are still writing. A batch dropped half-way is rolled back by the session (`Abandon::Fail`).
 
-use super::query::{Params, QueryRef, query_text};
+use super::query::{QueryRef, query_text};
 use super::{Connection, IntoQuery, db_error};
 use crate::error::{Error, Result};
 use crate::protocol::backend::Message;
 use crate::protocol::session::{Abandon, RequestKind};
+use crate::to_record::ToRecord;
 
 /// Rows per chunk: a round trip per chunk, and a bounded write buffer.
 const CHUNK: usize = 1024;
@@ -18,31 +19,39 @@ const CHUNK: usize = 1024;
 impl Connection {
     /// Runs one statement once per parameter set, pipelined, and returns the total rows affected.
     ///
+    /// A parameter set is any [`ToRecord`]: a tuple, a `#[derive(ToRecord)]` struct (its
+    /// fields are `$1`, `$2`, … in order), an array or `Vec` of `&dyn Encode`, or a reference
+    /// to one. Its values are written straight into the Bind message, checked against the
+    /// types the server asked for.
+    ///
     /// The batch is atomic outside a transaction block: the first error rolls back every row.
-    /// A parameter set that cannot be encoded (wrong count or type) is an error naming its
-    /// position in the batch; then nothing of the batch is kept either, and when nothing of
-    /// it had been sent, nothing reaches the server (an open transaction stays usable).
+    /// A parameter set that cannot be encoded (a wrong count or type) is an error naming its
+    /// position in the batch and the parameter; then nothing of the batch is kept either, and
+    /// when nothing of it had been sent, nothing reaches the server (an open transaction stays
+    /// usable).
     ///
     /// ```no_run
     /// # async fn demo(conn: &mut pgtusk::Connection) -> pgtusk::Result<()> {
     /// let rows: Vec<(i64, String)> = (0..1000).map(|i| (i, format!("item {i}"))).collect();
     /// let inserted = conn
-    ///     .execute_many(
-    ///         "INSERT INTO items (id, name) VALUES ($1, $2)",
-    ///         rows.iter().map(|(id, name)| [id as &(dyn pgtusk::Encode + Sync), name]),
-    ///     )
+    ///     .execute_many("INSERT INTO items (id, name) VALUES ($1, $2)", &rows)
     ///     .await?;
     /// assert_eq!(inserted, 1000);
+    ///
+    /// // Values of different types behind `&dyn Encode`, as `execute` takes them:
+    /// let (id, name) = (1001i64, "one more");
+    /// let sets = [[&id as &(dyn pgtusk::Encode + Sync), &name]];
+    /// conn.execute_many("INSERT INTO items (id, name) VALUES ($1, $2)", sets).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn execute_many<'a, 'p, I, P>(
+    pub async fn execute_many<'a, I, P>(
         &mut self,
         query: impl IntoQuery<'a>,
         param_sets: I,
     ) -> Result<u64>
     where
         I: IntoIterator<Item = P>,
-        P: AsRef<[&'p (dyn crate::Encode + Sync)]>,
+        P: ToRecord,
     {
         let query = query.into_query();
         if first_keyword(query_text(query)).eq_ignore_ascii_case("COPY") {
@@ -53,21 +62,54 @@ impl Connection {
                     .to_owned(),
             ));
         }
+        self.execute_rows(query, param_sets, SetNames::Numbered)
+            .await
+    }
+
+    /// Runs `query` with the values of one row (for `insert`): a batch of one, whose errors
+    /// need no set number.
+    pub(crate) async fn execute_row<P: ToRecord>(
+        &mut self,
+        query: QueryRef<'_>,
+        row: P,
+    ) -> Result<u64> {
+        self.execute_rows(query, std::iter::once(row), SetNames::Single)
+            .await
+    }
+
+    /// Runs `query` once per row, pipelined.
+    async fn execute_rows<I, P>(
+        &mut self,
+        query: QueryRef<'_>,
+        rows: I,
+        set_names: SetNames,
+    ) -> Result<u64>
+    where
+        I: IntoIterator<Item = P>,
+        P: ToRecord,
+    {
         self.timed(query_text(query), async |conn: &mut Connection| {
-            conn.execute_many_untimed(query, param_sets).await
+            conn.execute_many_untimed(query, rows, set_names).await
         })
         .await
     }
 
-    async fn execute_many_untimed<'p, I, P>(
+    async fn execute_many_untimed<I, P>(
         &mut self,
         query: QueryRef<'_>,
         param_sets: I,
+        set_names: SetNames,
     ) -> Result<u64>
     where
         I: IntoIterator<Item = P>,
-        P: AsRef<[&'p (dyn crate::Encode + Sync)]>,
+        P: ToRecord,
     {
+        let at_set = |error, index| match set_names {
+            SetNames::Numbered => at_set(error, index),
+            SetNames::Single => error,
+        };
+        // The row type's column names, once per batch, name the parameter in an error.
+        let names = P::column_names();
         self.ready().await?;
         // The whole batch is one request with one Sync; an uncached statement is described
         // inside it (see `describe_unnamed`).
@@ -89,9 +131,9 @@ impl Connection {
             let mut in_chunk = 0;
             while in_chunk < CHUNK {
                 let Some(set) = sets.next() else { break };
-                let params: Params<'_> = set.as_ref();
-                if let Err(e) = self.write_bind_execute(&stmt, params, 0) {
-                    return Err(self.abort_request(at_set(e, index)).await);
+                match self.write_bind_row("", &stmt, &set, names.as_deref()) {
+                    Ok(bind_at) => self.session.execute(bind_at, 0),
+                    Err(e) => return Err(self.abort_request(at_set(e, index)).await),
                 }
                 in_chunk += 1;
                 index += 1;
@@ -133,6 +175,15 @@ impl Connection {
             }
         }
     }
+}
+
+/// Whether errors say which parameter set they belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetNames {
+    /// "parameter set 3: …"
+    Numbered,
+    /// One row: the error as it is.
+    Single,
 }
 
 /// Says which parameter set an error belongs to.

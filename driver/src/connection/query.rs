@@ -21,6 +21,7 @@ use crate::protocol::session::{Abandon, RequestKind};
 use crate::protocol::session_state::sql_changes_session;
 use crate::record::{Column, Columns, Record};
 use crate::statement::{Statement, StatementInner, format_codes};
+use crate::to_record::{ToRecord, ValueWriter};
 use crate::types::{Decode, Encode, Type};
 
 /// Parameters as passed at the call site: `&[&a, &b]`.
@@ -682,8 +683,8 @@ impl Connection {
     }
 
     /// Appends Bind of `stmt` with `params` to `portal` ("" is the unnamed one) and returns
-    /// where it starts in the output; on any error nothing is left in the output. Inlined so
-    /// that the unnamed portal's empty name is a constant on the hot path.
+    /// where it starts in the output; on any error nothing is left in the output. The count
+    /// is checked first, so the error says how many were given.
     #[inline(always)]
     pub(super) fn write_bind(
         &mut self,
@@ -692,9 +693,6 @@ impl Connection {
         params: Params<'_>,
     ) -> Result<u64> {
         let inner = &stmt.0;
-        if inner.changes_session {
-            self.session.mark_state_changed();
-        }
         if params.len() != inner.params.len() {
             return Err(Error::Interface(format!(
                 "the statement takes {} parameter(s) but {} were given{}: {}",
@@ -708,19 +706,46 @@ impl Connection {
                 inner.sql
             )));
         }
+        self.write_bind_row(portal, stmt, &params, None)
+    }
+
+    /// Appends Bind of `stmt` to `portal` with the values `row` writes, checked against the
+    /// statement's parameter types and count (`names`, the row type's column names, go into
+    /// errors), and returns where it starts in the output; on any error nothing is left in
+    /// the output. Inlined so that the unnamed portal's empty name is a constant on the hot
+    /// path, and the row's writes are direct calls.
+    #[inline(always)]
+    pub(super) fn write_bind_row<R: ToRecord + ?Sized>(
+        &mut self,
+        portal: &str,
+        stmt: &Statement,
+        row: &R,
+        names: Option<&[&'static str]>,
+    ) -> Result<u64> {
+        let inner = &stmt.0;
+        if inner.changes_session {
+            self.session.mark_state_changed();
+        }
         let bind_at = self.session.position();
-        let bound = frontend::bind(
+        let bound = frontend::bind_values(
             portal,
             &inner.name,
             &inner.param_formats,
-            params.len(),
-            |i, buf| encode_param(i, params[i], &inner.params[i], buf),
+            inner.params.len(),
+            |buf| {
+                let mut values = ValueWriter::params(buf, &inner.params, names);
+                row.write_values(&mut values)?;
+                values.finish()
+            },
             &inner.result_formats,
             self.session.out(),
         );
         match bound {
             Ok(()) => Ok(bind_at),
-            Err(BindError::Param { error, .. }) => Err(error),
+            Err(BindError::Values(Error::Interface(message))) => {
+                Err(Error::Interface(format!("{message}: {}", inner.sql)))
+            }
+            Err(BindError::Values(error) | BindError::Param { error, .. }) => Err(error),
             Err(BindError::Protocol(e)) => Err(cannot_send(e)),
         }
     }
@@ -933,31 +958,6 @@ pub(super) fn no_rows(query: QueryRef<'_>) -> Error {
     Error::NoRows {
         query: query_text(query).to_owned(),
     }
-}
-
-/// Writes parameter `$i+1` after checking that its Rust type can be the server's type.
-fn encode_param(
-    i: usize,
-    param: &(dyn Encode + Sync),
-    ty: &Type,
-    buf: &mut bytes::BytesMut,
-) -> Result<crate::types::IsNull> {
-    let ty = ty.base_type();
-    if !param.accepts_dyn(ty) {
-        return Err(Error::encode(format!(
-            "parameter ${}: Rust type {} cannot be sent as PostgreSQL type {ty}",
-            i + 1,
-            param.rust_type_name()
-        )));
-    }
-    param.encode(ty, buf).map_err(|e| {
-        let message = format!(
-            "parameter ${}: cannot encode Rust type {} as PostgreSQL type {ty}: {e}",
-            i + 1,
-            param.rust_type_name()
-        );
-        Error::encode_with(message, e)
-    })
 }
 
 /// A RowDescription field, kept until its type is resolved.

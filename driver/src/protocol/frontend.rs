@@ -70,7 +70,7 @@ pub const KIND_STATEMENT: u8 = b'S';
 /// Describe or Close a portal.
 pub const KIND_PORTAL: u8 = b'P';
 
-/// Why [`bind`] failed; the buffer is left as it was before the call.
+/// Why [`bind`] or [`bind_values`] failed; the buffer is left as it was before the call.
 #[derive(Debug)]
 pub enum BindError<E> {
     /// `write_param` failed for the parameter at `index` (0-based).
@@ -80,6 +80,8 @@ pub enum BindError<E> {
         /// What `write_param` returned.
         error: E,
     },
+    /// `write_values` of [`bind_values`] failed.
+    Values(E),
     /// A name held a NUL byte, a count or length did not fit, or `write_param` removed bytes
     /// it did not write.
     Protocol(ProtocolError),
@@ -95,6 +97,7 @@ impl<E: fmt::Display> fmt::Display for BindError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BindError::Param { index, error } => write!(f, "parameter ${}: {error}", index + 1),
+            BindError::Values(error) => fmt::Display::fmt(error, f),
             BindError::Protocol(e) => fmt::Display::fmt(e, f),
         }
     }
@@ -103,7 +106,7 @@ impl<E: fmt::Display> fmt::Display for BindError<E> {
 impl<E: std::error::Error + 'static> std::error::Error for BindError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            BindError::Param { error, .. } => Some(error),
+            BindError::Param { error, .. } | BindError::Values(error) => Some(error),
             BindError::Protocol(e) => Some(e),
         }
     }
@@ -261,6 +264,44 @@ pub fn bind<E>(
                 }
             };
             patch_i32(buf, len_at, len)?;
+        }
+        put_count(buf, result_formats.len(), "result formats")?;
+        for &format in result_formats {
+            buf.put_i16(format);
+        }
+        Ok(())
+    })
+}
+
+/// Bind whose parameter values `write_values` appends all at once, each an Int32 length (-1
+/// for NULL) followed by its bytes: the layout [`bind`] writes one parameter at a time. The
+/// message announces `param_count` values, so `write_values` must append exactly that many
+/// (refusing otherwise is its job: it knows how many it wrote). On any error the buffer is
+/// truncated back to where the message started.
+#[inline]
+pub fn bind_values<E>(
+    portal: &str,
+    statement: &str,
+    param_formats: &[i16],
+    param_count: usize,
+    write_values: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    result_formats: &[i16],
+    buf: &mut BytesMut,
+) -> Result<(), BindError<E>> {
+    message(Some(BIND_TAG), buf, |buf| {
+        put_cstr(buf, portal.as_bytes(), "portal name")?;
+        put_cstr(buf, statement.as_bytes(), "statement name")?;
+        put_count(buf, param_formats.len(), "parameter formats")?;
+        for &format in param_formats {
+            buf.put_i16(format);
+        }
+        put_count(buf, param_count, "parameters")?;
+        let values_start = buf.len();
+        write_values(buf).map_err(BindError::Values)?;
+        if buf.len() < values_start {
+            return Err(
+                ProtocolError::new("the parameter writer removed bytes it did not write").into(),
+            );
         }
         put_count(buf, result_formats.len(), "result formats")?;
         for &format in result_formats {
@@ -729,6 +770,84 @@ mod tests {
             &mut buf,
         );
         check("parameter $1 removed bytes", r, &buf);
+    }
+
+    #[test]
+    fn bind_values_writes_what_bind_writes() {
+        let one_by_one = written(|b| {
+            bind(
+                "",
+                "s1",
+                &[1],
+                2,
+                |i, b| match i {
+                    0 => int4(42)(b),
+                    _ => Ok::<_, String>(IsNull::Yes),
+                },
+                &[1],
+                b,
+            )
+            .unwrap()
+        });
+        let all_at_once = written(|b| {
+            bind_values(
+                "",
+                "s1",
+                &[1],
+                2,
+                |b| {
+                    b.put_i32(4);
+                    b.put_i32(42);
+                    b.put_i32(-1);
+                    Ok::<_, String>(())
+                },
+                &[1],
+                b,
+            )
+            .unwrap()
+        });
+        assert_eq!(one_by_one, all_at_once);
+    }
+
+    #[test]
+    fn bind_values_errors_leave_nothing() {
+        let mut buf = BytesMut::from(&b"xx"[..]);
+        let result = bind_values(
+            "",
+            "s1",
+            &[],
+            2,
+            |b| {
+                b.put_slice(b"half");
+                Err("wrong type")
+            },
+            &[],
+            &mut buf,
+        );
+        assert!(
+            matches!(result, Err(BindError::Values("wrong type"))),
+            "{result:?}"
+        );
+        assert_eq!(&buf[..], b"xx");
+
+        let result = bind_values(
+            "",
+            "",
+            &[],
+            1,
+            |b| {
+                let keep = b.len() - 2;
+                b.truncate(keep);
+                Ok::<_, ()>(())
+            },
+            &[],
+            &mut buf,
+        );
+        match result {
+            Err(BindError::Protocol(e)) => assert!(e.message().contains("removed bytes"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(&buf[..], b"xx");
     }
 
     #[test]

@@ -169,20 +169,6 @@ fn ended_earlier(reason: &str) -> Error {
     ))
 }
 
-/// `name` as a quoted SQL identifier: `"name"`, with `"` doubled.
-pub(crate) fn quote_identifier(name: &str) -> String {
-    let mut quoted = String::with_capacity(name.len() + 2);
-    quoted.push('"');
-    for c in name.chars() {
-        if c == '"' {
-            quoted.push('"');
-        }
-        quoted.push(c);
-    }
-    quoted.push('"');
-    quoted
-}
-
 /// Refuses a typed (binary) COPY of a column whose type pgtusk reads and writes as text: COPY
 /// has one format for every column.
 fn check_binary_columns(columns: &Columns, what: &str) -> Result<()> {

@@ -8,9 +8,10 @@ use bytes::BufMut;
 use futures_core::Stream;
 use futures_util::StreamExt;
 
-use super::{COPY_CHUNK, Direction, check_binary_columns, ended_earlier, quote_identifier};
+use super::{COPY_CHUNK, Direction, check_binary_columns, ended_earlier};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::identifier::identifier_list;
 use crate::protocol::{copy_binary, frontend};
 use crate::to_record::{ToRecord, ValueWriter};
 use crate::types::Type;
@@ -111,13 +112,7 @@ impl Connection {
         } else {
             Some(columns.to_vec())
         };
-        let list = names.map(|names| {
-            names
-                .iter()
-                .map(|name| quote_identifier(name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        });
+        let list = names.map(|names| identifier_list(&names));
         let select = format!("SELECT {} FROM {table}", list.as_deref().unwrap_or("*"));
         self.ready().await?;
         let stmt = self.cached_or_prepare(&select).await?;
@@ -169,18 +164,7 @@ impl Target {
         // At most 1664 columns in a table: the count fits.
         buf.put_i16(self.types.len() as i16);
         let mut values = ValueWriter::new(buf, &self.types, Some(&self.names));
-        let written = row.write_values(&mut values).and_then(|()| {
-            let written = values.written();
-            if written == self.types.len() {
-                Ok(())
-            } else {
-                Err(Error::encode(format!(
-                    "the row has {written} value(s) but the COPY has {} column(s): {}",
-                    self.types.len(),
-                    self.names.join(", ")
-                )))
-            }
-        });
+        let written = row.write_values(&mut values).and_then(|()| values.finish());
         if written.is_err() {
             buf.truncate(start);
         }
