@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{StreamExt, TryStreamExt, stream};
-use pgtusk::{Connection, Encode, Error, Pool, SqlState, TransactionStatus};
+use pgtusk::{Connection, Encode, Error, FromRecord, Pool, SqlState, ToRecord, TransactionStatus};
 use pgtusk_tests::{connect, options_via, proxy::CountingProxy, shared_options, shared_port};
 use tokio::io::AsyncWriteExt;
 
@@ -475,5 +475,78 @@ async fn misuse_is_a_clear_error_and_the_connection_stays_usable() {
         copy.finish().await.unwrap_err().sqlstate(),
         Some(SqlState::BAD_COPY_FILE_FORMAT)
     );
+    usable(&mut conn).await;
+}
+
+#[derive(Debug, Clone, PartialEq, ToRecord, FromRecord)]
+struct Place {
+    lat: f64,
+    lon: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, ToRecord, FromRecord)]
+#[record(rename_all = "camelCase")]
+struct Visit {
+    visit_id: i64,
+    #[record(rename = "who")]
+    visitor: String,
+    #[record(flatten)]
+    place: Place,
+    #[record(json)]
+    tags: Vec<String>,
+    #[record(skip)]
+    cached: Option<u8>,
+}
+
+#[tokio::test]
+async fn derived_structs_name_their_columns_and_come_back_out() {
+    let mut conn = connect().await;
+    conn.execute_script(
+        r#"CREATE TEMP TABLE visits ("visitId" int8 PRIMARY KEY, who text, lat float8, lon float8, tags jsonb, extra text DEFAULT 'x')"#,
+    )
+    .await
+    .unwrap();
+    let visits: Vec<Visit> = (0..3000)
+        .map(|i| Visit {
+            visit_id: i,
+            visitor: format!("visitor \"{i}\""),
+            place: Place {
+                lat: i as f64 / 7.0,
+                lon: -(i as f64),
+            },
+            tags: vec![format!("t{i}"), "both".into()],
+            cached: None,
+        })
+        .collect();
+    // No columns named: the struct's own (renamed, flattened, json; the skipped one left out).
+    let copied = conn.copy_in_rows("visits", &[], &visits).await.unwrap();
+    assert_eq!(copied, 3000);
+    let extra: i64 = conn
+        .fetch_value(
+            "SELECT count(*) FROM visits WHERE extra = 'x' AND tags ? 'both'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        extra, 3000,
+        "columns the struct does not name keep their defaults"
+    );
+    let back: Vec<Visit> = conn
+        .copy_out_as(r#"SELECT "visitId", who, lat, lon, tags FROM visits ORDER BY "visitId""#)
+        .await
+        .unwrap();
+    assert_eq!(back, visits);
+    // A struct whose field has the wrong type for its column names the column.
+    #[derive(ToRecord)]
+    struct Wrong {
+        #[record(rename = "visitId")]
+        id: i32,
+    }
+    let err = conn
+        .copy_in_rows("visits", &[], [Wrong { id: 1 }])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("column \"visitId\""), "{err}");
     usable(&mut conn).await;
 }

@@ -21,7 +21,6 @@ pub use copy_out::CopyOut;
 pub use rows_in::CopyInWriter;
 pub use rows_out::CopyOutRows;
 
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::{Connection, db_error, truncated};
@@ -93,28 +92,10 @@ impl Connection {
                     Event::Notice => self.handle_notice(&msg),
                     Event::Consumed => {}
                 },
-                Ok(None) => {
-                    if self.read_buf.capacity() - self.read_buf.len() < 1024 {
-                        self.read_buf.reserve(super::READ_CHUNK);
-                    }
-                    let read = tokio_util::io::poll_read_buf(
-                        Pin::new(&mut self.socket),
-                        cx,
-                        &mut self.read_buf,
-                    );
-                    match read {
-                        Poll::Pending => return Ok(None),
-                        Poll::Ready(Ok(0)) => {
-                            let eof = std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "the server closed the connection during COPY",
-                            );
-                            return Err(self.lost(eof));
-                        }
-                        Poll::Ready(Ok(_)) => {}
-                        Poll::Ready(Err(e)) => return Err(self.lost(e)),
-                    }
-                }
+                Ok(None) => match self.poll_read_more(cx) {
+                    Poll::Pending => return Ok(None),
+                    Poll::Ready(read) => read?,
+                },
                 Err(e) => return Err(self.malformed(e)),
             }
         }
