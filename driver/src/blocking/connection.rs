@@ -110,10 +110,10 @@ impl Connection {
     /// Closes the connection gracefully (Terminate). A pooled connection is taken out of its
     /// pool and closed. Dropping it closes the socket too, without telling the server.
     pub fn close(self) -> Result<()> {
-        let Connection { conn, rt } = self.detach();
+        let Connection { conn, rt } = self;
         let conn = match conn {
             Held::Own(conn) => *conn,
-            Held::Pooled(_) => return Ok(()),
+            Held::Pooled(pooled) => pooled.detach(),
         };
         rt.block_on("Connection::close", conn.close())
     }
