@@ -6,11 +6,13 @@
 //! every driver in turn (A B C A B C …) for several rounds, on one connection per driver and a
 //! current-thread tokio runtime (workload 9: a pool per driver on a 2-worker multi-thread
 //! runtime, asyncpg's pool, and pgbench as the C reference; workload 10: sea-orm on pgtusk and
-//! on sqlx, a pool of one connection each). Each phase is timed (wall clock) and charged the process's CPU
+//! on sqlx, a pool of one connection each; workload 14: the blocking APIs, pgtusk::blocking and
+//! the postgres crate, called from the main thread outside any runtime). Each phase is timed (wall clock) and charged the process's CPU
 //! (user + sys from /proc/self/stat; asyncpg reports its own process time). Every phase's
 //! checksum is compared with the expected one. Output: a table on stdout,
 //! bench/results/latest.json and bench/results/latest.svg.
 
+mod blocking;
 mod copy;
 mod cpu;
 mod orm;
@@ -24,6 +26,7 @@ mod workloads;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use blocking::Blocking;
 use orm::Orms;
 use pgbench::Pgbench;
 use pool::Pools;
@@ -44,7 +47,7 @@ fn usage() -> String {
     let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
     format!(
         "usage: pgtusk-bench [WORKLOAD…] [--rounds N] [--scale F] [--no-python] [--only DRIVER,…] [--out DIR]\n\
-         WORKLOAD: a number 1-13, sea-orm (both parts of 10), or one of {}",
+         WORKLOAD: a number 1-14, sea-orm (both parts of 10), or one of {}",
         names.join(", ")
     )
 }
@@ -177,7 +180,11 @@ fn run(args: &Args) -> R<()> {
         pools: None,
         pgbench: None,
         orms: None,
+        blocking: None,
     };
+    if args.workloads.contains(&Workload::Blocking) {
+        drivers.blocking = Some(Blocking::connect(&dsn)?);
+    }
     if args.workloads.iter().any(|w| w.number() == 10) {
         drivers.orms = Some(rt.block_on(Orms::connect(&dsn))?);
     }
@@ -347,7 +354,9 @@ impl Expected {
     fn per_phase(&self, w: Workload, ops: usize, seed: u64) -> i64 {
         let n = ops as i64;
         match w {
-            Workload::Point | Workload::Pool => workloads::point_expected(seed, ops),
+            Workload::Point | Workload::Pool | Workload::Blocking => {
+                workloads::point_expected(seed, ops)
+            }
             Workload::Tiny => 2 * n,
             Workload::Series => self.series * n,
             Workload::Wide | Workload::TypedVsIndex => self.wide * n,
@@ -372,6 +381,8 @@ struct Drivers {
     pools: Option<Pools>,
     pgbench: Option<Pgbench>,
     orms: Option<Orms>,
+    /// Workload 14: the blocking connections, used outside the harness's runtime.
+    blocking: Option<Blocking>,
 }
 
 /// Runs one timed phase and verifies it.
@@ -409,6 +420,15 @@ fn phase(
             let cpu0 = cpu::CpuSample::now()?;
             let t0 = Instant::now();
             let sum = pools.run(c, ops, seed)?;
+            let secs = t0.elapsed().as_secs_f64();
+            (secs, cpu::CpuSample::now()?.since(&cpu0), Some(sum), ops)
+        }
+        Contestant::PgtuskBlocking | Contestant::Postgres => {
+            // On this thread, outside the harness's runtime: the blocking APIs refuse one.
+            let blocking = drivers.blocking.as_mut().ok_or("blocking connections missing")?;
+            let cpu0 = cpu::CpuSample::now()?;
+            let t0 = Instant::now();
+            let sum = blocking.run(c, ops, seed)?;
             let secs = t0.elapsed().as_secs_f64();
             (secs, cpu::CpuSample::now()?.since(&cpu0), Some(sum), ops)
         }

@@ -80,10 +80,12 @@ pub enum Workload {
     CopyOut,
     /// Workload 13: a pipeline of 100 different point selects (`pipeline.rs`).
     Pipeline,
+    /// Workload 14: workload 1 through the synchronous APIs (`blocking.rs`).
+    Blocking,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 16] = [
+    pub const ALL: [Workload; 17] = [
         Workload::Point,
         Workload::Tiny,
         Workload::Series,
@@ -100,6 +102,7 @@ impl Workload {
         Workload::CopyIn,
         Workload::CopyOut,
         Workload::Pipeline,
+        Workload::Blocking,
     ];
 
     pub fn key(self) -> &'static str {
@@ -120,6 +123,7 @@ impl Workload {
             Workload::CopyIn => "copy-in",
             Workload::CopyOut => "copy-out",
             Workload::Pipeline => "pipeline",
+            Workload::Blocking => "blocking",
         }
     }
 
@@ -147,6 +151,7 @@ impl Workload {
             Workload::CopyIn => 11,
             Workload::CopyOut => 12,
             Workload::Pipeline => 13,
+            Workload::Blocking => 14,
         }
     }
 
@@ -168,13 +173,14 @@ impl Workload {
             Workload::CopyIn => "COPY in 1M rows of (int4, text, timestamptz, numeric)",
             Workload::CopyOut => "COPY out 1M rows of (int4, text, timestamptz, numeric), decoded",
             Workload::Pipeline => "a pipeline of 100 different point selects",
+            Workload::Blocking => "point select through the blocking APIs (no caller runtime)",
         }
     }
 
     /// Operations per driver phase at scale 1 (sized for about 0.3 s per Rust phase here).
     pub fn ops(self) -> usize {
         match self {
-            Workload::Point => 5000,
+            Workload::Point | Workload::Blocking => 5000,
             Workload::Tiny => 8000,
             Workload::Series => 1000,
             Workload::Wide => 4,
@@ -196,7 +202,7 @@ impl Workload {
     /// Rows one operation returns or writes (for the CPU-per-row column).
     pub fn rows_per_op(self) -> u64 {
         match self {
-            Workload::Point | Workload::Tiny | Workload::Pool => 1,
+            Workload::Point | Workload::Tiny | Workload::Pool | Workload::Blocking => 1,
             Workload::Series => 1000,
             Workload::Wide | Workload::TypedVsIndex => WIDE_ROWS,
             Workload::Arrays | Workload::Bytea => 100,
@@ -242,6 +248,13 @@ impl Workload {
                 Contestant::TokioPostgres,
                 Contestant::Sqlx,
                 Contestant::PgtuskAtomic,
+            ],
+            // The async drivers on the harness's current-thread runtime, for reference.
+            Workload::Blocking => vec![
+                Contestant::PgtuskBlocking,
+                Contestant::Postgres,
+                Contestant::Pgtusk,
+                Contestant::TokioPostgres,
             ],
             Workload::SeaOrmLoader | Workload::SeaOrmAll => vec![
                 Contestant::SeaOrmPgtusk,
@@ -294,6 +307,9 @@ impl Workload {
             Workload::Pipeline => Some(
                 "one op = 100 point selects, each its own SQL text (SELECT v + k, t ... WHERE id = $1, k in 0..100), all cached after the warm-up; pgtusk conn.pipeline() with 100 fetch_one tickets, then run (one write, a Sync per statement); tokio-postgres 100 query_one futures under join_all on one client (pipelined by its connection task); sqlx has no pipeline: the 100 queries one after another (100 round trips); pgtusk atomic: conn.atomic_pipeline(), one Sync for the 100 (one implicit transaction: the server commits and flushes once), for information; asyncpg has no pipeline of different statements and is left out",
             ),
+            Workload::Blocking => Some(
+                "workload 1's point selects (the same ids and checksum) from the harness's main thread outside any runtime: pgtusk blocking: pgtusk::blocking::Connection::fetch_one (its own current-thread runtime); postgres: the postgres crate (tokio-postgres's blocking wrapper, its own current-thread runtime), a statement prepared once and query_one; pgtusk and tokio-postgres: the async drivers exactly as in workload 1 (a current-thread runtime's block_on around the whole phase), for reference: the gap is what the blocking layer costs per call",
+            ),
             Workload::TypedVsIndex => Some(
                 "both stream the same rows through fetch_stream; ratio = fetch_as / by-index (>= 1.0 means fetch_as is no slower)",
             ),
@@ -325,6 +341,10 @@ pub enum Contestant {
     SeaOrmSqlx,
     /// Workload 10: sea-orm on sqlx with `test_before_acquire(false)`.
     SeaOrmSqlxNoPing,
+    /// Workload 14: `pgtusk::blocking::Connection`.
+    PgtuskBlocking,
+    /// Workload 14: the `postgres` crate (tokio-postgres's blocking wrapper).
+    Postgres,
 }
 
 impl Contestant {
@@ -343,6 +363,8 @@ impl Contestant {
             Contestant::SeaOrmPgtusk => "sea-orm/pgtusk",
             Contestant::SeaOrmSqlx => "sea-orm/sqlx",
             Contestant::SeaOrmSqlxNoPing => "sea-orm/sqlx no ping",
+            Contestant::PgtuskBlocking => "pgtusk blocking",
+            Contestant::Postgres => "postgres",
         }
     }
 }
@@ -557,6 +579,9 @@ impl Conns {
             Contestant::SeaOrmPgtusk | Contestant::SeaOrmSqlx | Contestant::SeaOrmSqlxNoPing => {
                 Err(format!("{} runs workload 10 only", c.name()).into())
             }
+            Contestant::PgtuskBlocking | Contestant::Postgres => {
+                Err(format!("{} runs workload 14 only, outside the runtime", c.name()).into())
+            }
         }
     }
 
@@ -568,7 +593,8 @@ impl Conns {
                 let atomic = c == Contestant::PgtuskAtomic;
                 return crate::pipeline::pgtusk(conn, atomic, ops, seed).await;
             }
-            Workload::Point => {
+            // Workload 14's async reference is workload 1's phase.
+            Workload::Point | Workload::Blocking => {
                 for k in 0..ops as u64 {
                     let row = conn.fetch_one(POINT, &[&point_id(seed, k)]).await?;
                     s += row.try_get::<i64>(0)? + row.try_get::<&str>(1)?.len() as i64;
@@ -690,7 +716,7 @@ impl Conns {
                 let stmts = &mut self.tp_pipeline;
                 return crate::pipeline::tokio_postgres(&self.tp, stmts, ops, seed).await;
             }
-            Workload::Point => {
+            Workload::Point | Workload::Blocking => {
                 let st = self.tp_stmt(POINT).await?;
                 for k in 0..ops as u64 {
                     let row = self.tp.query_one(&st, &[&point_id(seed, k)]).await?;
@@ -903,6 +929,7 @@ impl Conns {
                 }
             }
             Workload::CopyOut => return Err("sqlx has no typed COPY out".into()),
+            Workload::Blocking => return Err("sqlx has no blocking API".into()),
             Workload::Pool | Workload::SeaOrmLoader | Workload::SeaOrmAll => {
                 return Err(ELSEWHERE.into());
             }

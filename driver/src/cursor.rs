@@ -343,6 +343,14 @@ impl<'t> Cursor<'t> {
         stream_as(&mut self.core, self.conn)
     }
 
+    /// The next row for an iterator: from the prefetched rows, refilled
+    /// [`prefetch`](Self::prefetch) rows at a time (what [`stream`](Self::stream) yields,
+    /// without a stream's allocation per call).
+    #[cfg(feature = "blocking")]
+    pub(crate) async fn next_row(&mut self) -> Result<Option<Record>> {
+        self.core.next(self.conn).await
+    }
+
     /// The result's columns.
     pub fn columns(&self) -> &Columns {
         &self.core.columns
@@ -482,6 +490,14 @@ impl HoldCursor<'_> {
         T: for<'r> FromRecord<'r> + 's,
     {
         stream_as(&mut self.core, self.conn)
+    }
+
+    /// The next row for an iterator: from the prefetched rows, refilled
+    /// [`prefetch`](Self::prefetch) rows at a time (what [`stream`](Self::stream) yields,
+    /// without a stream's allocation per call).
+    #[cfg(feature = "blocking")]
+    pub(crate) async fn next_row(&mut self) -> Result<Option<Record>> {
+        self.core.next(self.conn).await
     }
 
     /// The result's columns.

@@ -28,6 +28,8 @@
 //! usable, or marks it closed when its state cannot be known.
 
 mod auth;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod cancel;
 #[cfg(feature = "cluster")]
 pub mod cluster;

@@ -116,6 +116,14 @@ impl<'c> TransactionBuilder<'c> {
         sql
     }
 
+    /// The connection, the BEGIN statement and the attempts, for a caller that runs the
+    /// retry loop itself (the blocking API).
+    #[cfg(feature = "blocking")]
+    pub(crate) fn into_parts(self) -> (&'c mut Connection, String, u32) {
+        let begin = self.begin_sql();
+        (self.conn, begin, self.max_attempts)
+    }
+
     /// Starts the transaction. BEGIN goes out with the transaction's first statement; a
     /// connection already inside a transaction block is refused (use
     /// [`Transaction::transaction`] for a nested one).
@@ -183,7 +191,7 @@ impl fmt::Debug for TransactionBuilder<'_> {
 }
 
 /// Whether running the transaction again may succeed.
-fn is_retryable(e: &Error) -> bool {
+pub(crate) fn is_retryable(e: &Error) -> bool {
     matches!(
         e.sqlstate(),
         Some(SqlState::SERIALIZATION_FAILURE | SqlState::DEADLOCK_DETECTED)
@@ -192,14 +200,14 @@ fn is_retryable(e: &Error) -> bool {
 
 /// A pause before attempt `attempt + 1`: 10 ms doubled per attempt (at most 1 s), with
 /// ±50% jitter so that two transactions that collided do not collide again.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = 10u64 << attempt.min(7).saturating_sub(1);
     let base = base.min(1000);
     let jittered = base / 2 + rand::random_range(0..=base);
     Duration::from_millis(jittered)
 }
 
-async fn begin_on(mut conn: ConnectionRef<'_>, begin: String) -> Result<Transaction<'_>> {
+pub(crate) async fn begin_on(mut conn: ConnectionRef<'_>, begin: String) -> Result<Transaction<'_>> {
     // Replies still owed (a dropped transaction's ROLLBACK) settle the status first; a
     // connection with nothing queued costs no I/O here.
     conn.settle().await?;

@@ -5,6 +5,7 @@ pub mod codec_table;
 pub mod drop;
 pub mod pgbouncer;
 pub mod proxy;
+pub mod query_cases;
 
 use pgtusk::cluster::TempCluster;
 use pgtusk::{ConnectOptions, Connection};
