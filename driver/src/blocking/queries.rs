@@ -176,14 +176,14 @@ macro_rules! query_methods {
         /// Runs one statement once per parameter set, pipelined, and returns the total rows
         /// affected; atomic outside a transaction.
         /// See [`Connection::execute_many`](crate::Connection::execute_many).
-        pub fn execute_many<'a, 'p, I, P>(
+        pub fn execute_many<'a, I, P>(
             &mut self,
             query: impl $crate::IntoQuery<'a>,
             param_sets: I,
         ) -> $crate::Result<u64>
         where
             I: IntoIterator<Item = P>,
-            P: AsRef<[&'p (dyn $crate::Encode + Sync)]>,
+            P: $crate::ToRecord,
         {
             let (conn, rt) = self.parts();
             rt.block_on(
