@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use pgtusk::blocking::{Connection, Pool};
 use pgtusk::{FromRecord, SqlState};
 
-#[derive(Debug, FromRecord)]
+#[derive(FromRecord)]
 struct Animal {
     id: i64,
     name: String,
@@ -37,8 +37,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(id, name)| [id as &(dyn pgtusk::Encode + Sync), name]),
     )?;
     let count: i64 = conn.fetch_value("SELECT count(*) FROM blocking_animals", &[])?;
-    let walrus: Animal = conn.fetch_one_as("SELECT * FROM blocking_animals WHERE id = $1", &[&1i64])?;
-    println!("inserted {inserted}, counted {count}, first: {walrus:?}");
+    let walrus: Animal =
+        conn.fetch_one_as("SELECT * FROM blocking_animals WHERE id = $1", &[&1i64])?;
+    println!(
+        "inserted {inserted}, counted {count}, first: {} {}",
+        walrus.id, walrus.name
+    );
 
     // A large result as an Iterator: rows are read as it advances, never all in memory.
     let started = Instant::now();
@@ -46,7 +50,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for row in conn.fetch_iter("SELECT g FROM generate_series(1, 1000000) g", &[])? {
         sum += i64::from(row?.get::<i32>(0));
     }
-    println!("streamed a million rows (sum {sum}) in {:.2?}", started.elapsed());
+    println!(
+        "streamed a million rows (sum {sum}) in {:.2?}",
+        started.elapsed()
+    );
 
     // A transaction with a savepoint; dropped without commit, a transaction rolls back there
     // and then (its locks go at once).
@@ -61,7 +68,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The retrying form: a serialization failure or a deadlock runs the closure again.
     let renamed = conn.run_transaction(|tx| {
-        tx.execute("UPDATE blocking_animals SET name = lower(name) WHERE id > $1", &[&1i64])
+        tx.execute(
+            "UPDATE blocking_animals SET name = lower(name) WHERE id > $1",
+            &[&1i64],
+        )
     })?;
     println!("renamed {renamed} in a transaction");
 
@@ -72,8 +82,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("COPY in: {} rows", copy.finish()?);
     let mut csv = String::new();
-    conn.copy_out("COPY (SELECT * FROM blocking_animals WHERE id <= 3 ORDER BY id) TO STDOUT (FORMAT csv)")?
-        .read_to_string(&mut csv)?;
+    conn.copy_out(
+        "COPY (SELECT * FROM blocking_animals WHERE id <= 3 ORDER BY id) TO STDOUT (FORMAT csv)",
+    )?
+    .read_to_string(&mut csv)?;
     print!("COPY out:\n{csv}");
 
     // A cursor in a transaction: an Iterator that fetches 200 rows per round trip.
@@ -109,7 +121,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     for worker in workers {
-        println!("from a pooled connection: {}", worker.join().expect("worker panicked")?);
+        println!(
+            "from a pooled connection: {}",
+            worker.join().expect("worker panicked")?
+        );
     }
     pool.close()?;
 

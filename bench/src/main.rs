@@ -425,7 +425,10 @@ fn phase(
         }
         Contestant::PgtuskBlocking | Contestant::Postgres => {
             // On this thread, outside the harness's runtime: the blocking APIs refuse one.
-            let blocking = drivers.blocking.as_mut().ok_or("blocking connections missing")?;
+            let blocking = drivers
+                .blocking
+                .as_mut()
+                .ok_or("blocking connections missing")?;
             let cpu0 = cpu::CpuSample::now()?;
             let t0 = Instant::now();
             let sum = blocking.run(c, ops, seed)?;

@@ -207,7 +207,10 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(jittered)
 }
 
-pub(crate) async fn begin_on(mut conn: ConnectionRef<'_>, begin: String) -> Result<Transaction<'_>> {
+pub(crate) async fn begin_on(
+    mut conn: ConnectionRef<'_>,
+    begin: String,
+) -> Result<Transaction<'_>> {
     // Replies still owed (a dropped transaction's ROLLBACK) settle the status first; a
     // connection with nothing queued costs no I/O here.
     conn.settle().await?;

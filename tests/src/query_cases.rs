@@ -81,7 +81,10 @@ pub fn cases() -> Vec<Case> {
                 let got: Vec<(i32, String)> =
                     rows.iter().map(|r| (r.get("n"), r.get("s"))).collect();
                 assert_eq!(got, [(1, "1".into()), (2, "2".into()), (3, "3".into())]);
-                assert_eq!(*rows[0].columns().get(0).unwrap().type_(), pgtusk::Type::INT4);
+                assert_eq!(
+                    *rows[0].columns().get(0).unwrap().type_(),
+                    pgtusk::Type::INT4
+                );
             }),
         ),
         case(

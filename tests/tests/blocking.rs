@@ -71,14 +71,22 @@ fn fetch_one_optional_value_and_typed_rows() {
         .fetch_one("SELECT name FROM a_fetch WHERE id = $1", &[&99i64])
         .unwrap_err();
     assert!(matches!(err, Error::NoRows { .. }), "{err:?}");
-    let count: i64 = conn.fetch_value("SELECT count(*) FROM a_fetch", &[]).unwrap();
+    let count: i64 = conn
+        .fetch_value("SELECT count(*) FROM a_fetch", &[])
+        .unwrap();
     assert_eq!(count, 3);
 
     let all: Vec<Animal> = conn
         .fetch_as("SELECT id, name FROM a_fetch ORDER BY id", &[])
         .unwrap();
     assert_eq!(all.len(), 3);
-    assert_eq!(all[0], Animal { id: 1, name: "walrus".into() });
+    assert_eq!(
+        all[0],
+        Animal {
+            id: 1,
+            name: "walrus".into()
+        }
+    );
     let one: Animal = conn
         .fetch_one_as("SELECT id, name FROM a_fetch WHERE id = 3", &[])
         .unwrap();
@@ -109,7 +117,9 @@ fn prepare_and_execute_many() {
         )
         .unwrap();
     assert_eq!(inserted, 500);
-    let stmt = conn.prepare("SELECT name FROM a_many WHERE id = $1").unwrap();
+    let stmt = conn
+        .prepare("SELECT name FROM a_many WHERE id = $1")
+        .unwrap();
     assert_eq!(stmt.params().len(), 1);
     let name: String = conn.fetch_value(&stmt, &[&42i64]).unwrap();
     assert_eq!(name, "item 42");
@@ -117,11 +127,16 @@ fn prepare_and_execute_many() {
     let err = conn
         .execute_many(
             "INSERT INTO a_many (id, name) VALUES ($1, $2)",
-            [[&1000i64 as &(dyn pgtusk::Encode + Sync), &"new"], [&1i64, &"dup"]],
+            [
+                [&1000i64 as &(dyn pgtusk::Encode + Sync), &"new"],
+                [&1i64, &"dup"],
+            ],
         )
         .unwrap_err();
     assert_eq!(err.sqlstate(), Some(SqlState::UNIQUE_VIOLATION));
-    let count: i64 = conn.fetch_value("SELECT count(*) FROM a_many", &[]).unwrap();
+    let count: i64 = conn
+        .fetch_value("SELECT count(*) FROM a_many", &[])
+        .unwrap();
     assert_eq!(count, 500);
 }
 
@@ -171,7 +186,8 @@ fn fetch_iter_streams_rows_and_a_dropped_iterator_leaves_the_connection_usable()
 #[test]
 fn a_transaction_commits_rolls_back_and_rolls_back_when_dropped() {
     let mut conn = connect();
-    conn.execute_script("CREATE TEMP TABLE a_tx (x int4)").unwrap();
+    conn.execute_script("CREATE TEMP TABLE a_tx (x int4)")
+        .unwrap();
 
     let mut tx = conn.transaction().unwrap();
     tx.execute("INSERT INTO a_tx VALUES (1)", &[]).unwrap();
@@ -217,7 +233,8 @@ fn a_dropped_transaction_releases_its_locks_at_once() {
         .unwrap();
     {
         let mut tx = conn.transaction().unwrap();
-        tx.execute("UPDATE a_locks SET x = 2 WHERE x = 1", &[]).unwrap();
+        tx.execute("UPDATE a_locks SET x = 2 WHERE x = 1", &[])
+            .unwrap();
     }
     // The row lock is gone without `conn` doing anything more: a NOWAIT lock succeeds.
     other
@@ -229,7 +246,8 @@ fn a_dropped_transaction_releases_its_locks_at_once() {
 #[test]
 fn savepoints_nest_and_roll_back_alone() {
     let mut conn = connect();
-    conn.execute_script("CREATE TEMP TABLE a_sp (x int4)").unwrap();
+    conn.execute_script("CREATE TEMP TABLE a_sp (x int4)")
+        .unwrap();
     let mut tx = conn.transaction().unwrap();
     tx.execute("INSERT INTO a_sp VALUES (1)", &[]).unwrap();
     {
@@ -260,7 +278,8 @@ fn savepoints_nest_and_roll_back_alone() {
 #[test]
 fn run_transaction_retries_a_serialization_failure_and_commits() {
     let mut conn = connect();
-    conn.execute_script("CREATE TEMP TABLE a_retry (x int4)").unwrap();
+    conn.execute_script("CREATE TEMP TABLE a_retry (x int4)")
+        .unwrap();
     let mut attempts = 0;
     let value = conn
         .build_transaction()
@@ -299,7 +318,9 @@ fn run_transaction_retries_a_serialization_failure_and_commits() {
     assert_eq!(err.sqlstate(), Some(SqlState::DIVISION_BY_ZERO));
     assert_eq!(runs, 1);
     usable(&mut conn);
-    let count: i64 = conn.fetch_value("SELECT count(*) FROM a_retry", &[]).unwrap();
+    let count: i64 = conn
+        .fetch_value("SELECT count(*) FROM a_retry", &[])
+        .unwrap();
     assert_eq!(count, 1);
 }
 
@@ -323,10 +344,19 @@ fn a_cursor_is_an_iterator_that_prefetches() {
 
     // Typed rows, and a cursor dropped part-way is closed with the next request.
     let mut cursor = tx
-        .cursor("SELECT g::int8 AS id, 'n' || g AS name FROM generate_series(1, 5) g", &[])
+        .cursor(
+            "SELECT g::int8 AS id, 'n' || g AS name FROM generate_series(1, 5) g",
+            &[],
+        )
         .unwrap();
     let two: Vec<Animal> = cursor.fetch_as(2).unwrap();
-    assert_eq!(two[1], Animal { id: 2, name: "n2".into() });
+    assert_eq!(
+        two[1],
+        Animal {
+            id: 2,
+            name: "n2".into()
+        }
+    );
     assert!(cursor.next().is_some());
     drop(cursor);
     let open: i64 = tx
@@ -386,11 +416,15 @@ fn copy_in_is_a_write_and_copy_out_is_a_read() {
     usable(&mut conn);
 
     // A writer dropped without finish rolls the COPY back.
-    let mut copy = conn.copy_in("COPY a_copy (id, label) FROM STDIN (FORMAT csv)").unwrap();
+    let mut copy = conn
+        .copy_in("COPY a_copy (id, label) FROM STDIN (FORMAT csv)")
+        .unwrap();
     copy.write_all(b"30001,dropped\n").unwrap();
     drop(copy);
     usable(&mut conn);
-    let count: i64 = conn.fetch_value("SELECT count(*) FROM a_copy", &[]).unwrap();
+    let count: i64 = conn
+        .fetch_value("SELECT count(*) FROM a_copy", &[])
+        .unwrap();
     assert_eq!(count, 10_000);
 
     // A reader dropped part-way leaves the connection usable.
@@ -418,7 +452,13 @@ fn typed_copy_in_rows_and_copy_out_as() {
         .copy_out_as("SELECT id, name FROM a_typed ORDER BY id")
         .unwrap();
     assert_eq!(back.len(), 1000);
-    assert_eq!(back[999], Animal { id: 1000, name: "animal 1000".into() });
+    assert_eq!(
+        back[999],
+        Animal {
+            id: 1000,
+            name: "animal 1000".into()
+        }
+    );
     // A Rust type that does not fit a column: an error before anything is sent.
     let err = conn
         .copy_in_rows("a_typed", &["id", "name"], [(true, 1.5f64)])
@@ -429,8 +469,8 @@ fn typed_copy_in_rows_and_copy_out_as() {
 
 #[test]
 fn the_pool_serves_many_threads() {
-    let pool = Pool::with_options(pgtusk::Pool::builder(shared_options()).max_connections(3))
-        .unwrap();
+    let pool =
+        Pool::with_options(pgtusk::Pool::builder(shared_options()).max_connections(3)).unwrap();
     let workers: Vec<_> = (0..8i64)
         .map(|i| {
             let pool = pool.clone();

@@ -101,11 +101,7 @@ impl Runtime {
     /// Runs `op` to completion on this thread; `what` names the call for the error when this
     /// thread is already inside a runtime.
     #[inline]
-    pub(crate) fn block_on<T>(
-        &self,
-        what: &str,
-        op: impl Future<Output = Result<T>>,
-    ) -> Result<T> {
+    pub(crate) fn block_on<T>(&self, what: &str, op: impl Future<Output = Result<T>>) -> Result<T> {
         outside_runtime(what)?;
         match &self.runtime {
             Some(runtime) => runtime.block_on(op),
