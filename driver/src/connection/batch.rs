@@ -200,7 +200,7 @@ fn at_set(error: Error, index: usize) -> Error {
 }
 
 /// The first word of a statement, after whitespace and comments.
-fn first_keyword(sql: &str) -> &str {
+pub(super) fn first_keyword(sql: &str) -> &str {
     let mut rest = sql;
     loop {
         rest = rest.trim_start();

@@ -24,6 +24,7 @@ use std::any::Any;
 use std::future::poll_fn;
 use std::task::Poll;
 
+use super::batch::first_keyword;
 use super::query::{check_param_count, query_text};
 use super::{Connection, truncated};
 use crate::error::{Error, Result};
@@ -271,25 +272,6 @@ fn check_pipelined(queued: &Queued<'_>, sql: &str) -> Result<()> {
     Ok(())
 }
 
-/// The first word of a statement, after whitespace and comments.
-fn first_keyword(sql: &str) -> &str {
-    let mut rest = sql;
-    loop {
-        rest = rest.trim_start();
-        if let Some(line) = rest.strip_prefix("--") {
-            rest = line.split_once('\n').map_or("", |(_, after)| after);
-        } else if let Some(block) = rest.strip_prefix("/*") {
-            rest = block.split_once("*/").map_or("", |(_, after)| after);
-        } else {
-            break;
-        }
-    }
-    let end = rest
-        .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .unwrap_or(rest.len());
-    &rest[..end]
-}
-
 /// Every statement but `failed` did not take effect because `failed` failed: those that ran
 /// were rolled back with it, the others were not run.
 fn abort_others(entries: &mut [Entry], failed: usize) {
@@ -312,16 +294,4 @@ fn pipeline_label(statements: &[Queued<'_>]) -> String {
         statements.len(),
         truncated(first)
     )
-}
-#[cfg(test)]
-mod tests {
-    use super::first_keyword;
-
-    #[test]
-    fn first_keyword_skips_space_and_comments() {
-        assert_eq!(first_keyword("COPY t FROM STDIN"), "COPY");
-        assert_eq!(first_keyword("-- a\n/* b */ copy(x)"), "copy");
-        assert_eq!(first_keyword("SELECT 1"), "SELECT");
-        assert_eq!(first_keyword("/* unterminated"), "");
-    }
 }
