@@ -87,6 +87,12 @@ impl CancelToken {
         }
     }
 
+    /// How long [`cancel`](Self::cancel) may take: the connection's `connect_timeout`, or
+    /// 10 s when it has none.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Sends the CancelRequest and waits until the server has acted on it (it closes the
     /// socket once the backend was signalled). Bounded by the connection's `connect_timeout`
     /// (10 s when it has none): a server that is gone is an error, never a hang.

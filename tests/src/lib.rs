@@ -6,6 +6,7 @@ pub mod drop;
 pub mod pgbouncer;
 pub mod proxy;
 pub mod query_cases;
+pub mod stopped;
 
 use pgtusk::cluster::TempCluster;
 use pgtusk::{ConnectOptions, Connection};

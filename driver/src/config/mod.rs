@@ -269,6 +269,10 @@ impl ConnectOptions {
     /// Sets how long one statement (a query, a batch, a script) may run: past it, the server's
     /// work is cancelled and the call returns [`Error::Timeout`] naming
     /// the statement and the limit. Zero means no limit (the default).
+    ///
+    /// The call returns at most `connect_timeout` (10 s without one) after the limit: a
+    /// server that does not end the statement within that time of the cancel request (it
+    /// stopped answering) gets its connection closed instead of waited for.
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
         self.command_timeout = Some(timeout);
         self

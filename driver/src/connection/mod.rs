@@ -359,6 +359,11 @@ impl Connection {
     /// Runs `op` under `command_timeout`: past the limit the operation is dropped, its work
     /// on the server cancelled and drained (as for any dropped operation), and the error
     /// names the statement and the limit.
+    ///
+    /// The cancel and the drain together get the cancel's own bound (`connect_timeout`, or
+    /// 10 s): a server that stopped answering (a hung host, a stopped process) must not
+    /// hang the call that timed out. When they do not finish in time the connection is
+    /// closed, since what the server still owes is unknown.
     async fn timed<T>(
         &mut self,
         sql: &str,
@@ -370,12 +375,28 @@ impl Connection {
         match tokio::time::timeout(limit, op(self)).await {
             Ok(result) => result,
             Err(_) => {
-                if let Err(e) = self.ready().await {
-                    tracing::debug!("after a command timeout, cancelling and draining failed: {e}");
-                }
+                let cleanup = self.cancel_token().timeout();
+                let outcome = match tokio::time::timeout(cleanup, self.ready()).await {
+                    Ok(Ok(())) => "was cancelled".to_owned(),
+                    Ok(Err(e)) => {
+                        tracing::debug!(
+                            "after a command timeout, cancelling and draining failed: {e}"
+                        );
+                        format!("was cancelled, but the connection failed afterwards ({e})")
+                    }
+                    Err(_) => {
+                        self.session.set_broken();
+                        format!(
+                            "could not be cancelled: the server did not end it within \
+                             {cleanup:?} of a cancel request (connect_timeout bounds the \
+                             cancel), so the connection was closed; check that the server is \
+                             running and not overloaded"
+                        )
+                    }
+                };
                 Err(Error::Timeout(format!(
-                    "the statement ran longer than command_timeout ({limit:?}) and was \
-                     cancelled: {}",
+                    "the statement ran longer than command_timeout ({limit:?}) and {outcome}. \
+                     Statement: {}",
                     truncated(sql)
                 )))
             }

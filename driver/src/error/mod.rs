@@ -88,7 +88,9 @@ pub enum Error {
     /// The connection is closed or was marked broken by an earlier failure.
     Closed,
     /// A statement ran longer than `command_timeout` and was cancelled; the message names the
-    /// statement and the limit.
+    /// statement and the limit. When the server did not end it within `connect_timeout` of the
+    /// cancel request (a server that stopped answering), the message says so and the
+    /// connection is closed.
     Timeout(String),
     /// [`Pool::acquire`](crate::Pool::acquire) found no connection within `acquire_timeout`
     /// (or a new connection did not open within it); the message gives the pool's state

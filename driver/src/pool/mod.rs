@@ -26,7 +26,7 @@ pub use connection::PooledConnection;
 pub use options::{ConnectionHook, HookFuture, PoolOptions};
 pub use status::PoolStatus;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -114,6 +114,39 @@ enum Screened {
     NeedsPing(Idle),
     /// Expired or ended by the server: let go.
     Gone,
+}
+
+/// What an acquire was doing when `acquire_timeout` ended it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AcquireStep {
+    /// Waiting for a connection to be released (the pool is full).
+    Waiting,
+    /// Pinging an idle connection before handing it out.
+    Checking,
+    /// Opening a new connection.
+    Opening,
+    /// Running the `setup` hook.
+    Setup,
+}
+
+/// An acquire's [`AcquireStep`], kept outside its future so it can be read once a timeout
+/// dropped the future.
+#[derive(Default)]
+struct Progress(AtomicU8);
+
+impl Progress {
+    fn set(&self, step: AcquireStep) {
+        self.0.store(step as u8, Ordering::Release);
+    }
+
+    fn step(&self) -> AcquireStep {
+        match self.0.load(Ordering::Acquire) {
+            1 => AcquireStep::Checking,
+            2 => AcquireStep::Opening,
+            3 => AcquireStep::Setup,
+            _ => AcquireStep::Waiting,
+        }
+    }
 }
 
 /// Counts one connection in the pool's size while it lives (opening included).
@@ -206,14 +239,10 @@ impl Pool {
             return Ok(conn);
         }
         let limit = self.shared.options.acquire_timeout;
-        match tokio::time::timeout(limit, self.shared.acquire()).await {
+        let progress = Progress::default();
+        match tokio::time::timeout(limit, self.shared.acquire(&progress)).await {
             Ok(result) => result,
-            Err(_) => Err(Error::PoolTimedOut(format!(
-                "no connection within acquire_timeout ({limit:?}); the pool has {}, besides \
-                 this one. Raise max_connections or acquire_timeout, or hold connections for \
-                 less time (a PooledConnection goes back to the pool when dropped)",
-                self.status()
-            ))),
+            Err(_) => Err(self.shared.timed_out(limit, progress.step())),
         }
     }
 
@@ -312,7 +341,9 @@ impl Shared {
         }
     }
 
-    async fn acquire(self: &Arc<Self>) -> Result<PooledConnection> {
+    /// Takes a permit, then an idle connection or a new one; says in `progress` how far it
+    /// got, for the error when `acquire_timeout` ends it.
+    async fn acquire(self: &Arc<Self>, progress: &Progress) -> Result<PooledConnection> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::PoolClosed);
         }
@@ -330,18 +361,51 @@ impl Shared {
         let live = loop {
             let idle = self.lock_idle().pop();
             let Some(idle) = idle else {
+                progress.set(AcquireStep::Opening);
                 break self.open().await?;
             };
+            progress.set(AcquireStep::Checking);
             if let Some(live) = self.check_out(idle).await {
                 break live;
             }
         };
         let mut conn = PooledConnection::new(live, permit, self.clone());
         if let Some(setup) = &self.options.setup {
+            progress.set(AcquireStep::Setup);
             // On error `conn` goes back to the pool, cleaned like any other.
             setup(&mut conn).await?;
         }
         Ok(conn)
+    }
+
+    /// The error when `acquire_timeout` ended an acquire at `step`: a full pool and a server
+    /// that does not answer call for different remedies.
+    fn timed_out(&self, limit: Duration, step: AcquireStep) -> Error {
+        let status = self.status();
+        Error::PoolTimedOut(match step {
+            AcquireStep::Waiting => format!(
+                "no connection within acquire_timeout ({limit:?}); the pool has {status}, \
+                 besides this one. Raise max_connections or acquire_timeout, or hold \
+                 connections for less time (a PooledConnection goes back to the pool when \
+                 dropped)"
+            ),
+            AcquireStep::Checking => format!(
+                "no connection within acquire_timeout ({limit:?}): the server did not answer \
+                 the check of an idle connection (test_before_acquire), so it is not running \
+                 or not responding. Check that it runs and is reachable (the pool has {status})"
+            ),
+            AcquireStep::Opening => format!(
+                "opening a connection took longer than acquire_timeout ({limit:?}): the server \
+                 accepts no connection or does not answer. Check that it runs and is \
+                 reachable, or set connect_timeout below acquire_timeout to see where the \
+                 connection stalls (the pool has {status})"
+            ),
+            AcquireStep::Setup => format!(
+                "no connection within acquire_timeout ({limit:?}): the setup hook did not \
+                 finish on the acquired connection. Check what the hook waits for, and that \
+                 the server responds (the pool has {status})"
+            ),
+        })
     }
 
     /// The common case without a timer or an await: a permit free at once (so nobody
@@ -416,12 +480,7 @@ impl Shared {
         let limit = self.options.acquire_timeout;
         match tokio::time::timeout(limit, self.open_untimed()).await {
             Ok(opened) => opened,
-            Err(_) => Err(Error::PoolTimedOut(format!(
-                "opening a connection took longer than acquire_timeout ({limit:?}): the server \
-                 accepts no connection or does not answer. Check that it runs and is reachable \
-                 (the pool has {})",
-                self.status()
-            ))),
+            Err(_) => Err(self.timed_out(limit, AcquireStep::Opening)),
         }
     }
 

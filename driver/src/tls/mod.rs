@@ -184,7 +184,10 @@ impl TlsConnector {
         socket.read_exact(&mut answer).await.map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("the server closed the connection when asked for TLS: {e}"),
+                format!(
+                    "the server closed the connection before answering the request for TLS \
+                     (is it shutting down, or not PostgreSQL?): {e}"
+                ),
             )
         })?;
         match answer[0] {
