@@ -177,6 +177,7 @@ fn kind(e: &Error) -> &'static str {
         Error::Io(_) => "Io",
         Error::Closed => "Closed",
         Error::PoolTimedOut(_) => "PoolTimedOut",
+        Error::Timeout(_) => "Timeout",
         e if e.sqlstate() == Some(SqlState::ADMIN_SHUTDOWN) => "Db 57P01 admin_shutdown",
         e if e.sqlstate() == Some(SqlState::CANNOT_CONNECT_NOW) => "Db 57P03 cannot_connect_now",
         _ => "unexpected",
@@ -413,6 +414,83 @@ async fn a_pool_under_load_recovers_from_terminated_backends() {
     let requests = load.finish().await;
     let failed = check_log(&requests, &outages, TASKS);
     println!("{terminated} backends terminated in {ROUNDS} rounds, {failed} requests failed");
+    pool.close().await;
+    assert_no_sessions_left(&mut observer, APP).await;
+}
+
+/// The whole server freezes under load (the postmaster and every backend of the pool
+/// stopped for 2 s): `command_timeout`, `connect_timeout` and `acquire_timeout` end the
+/// requests caught in it, only those fail, the pool serves every task again once the server
+/// continues, and the frozen sessions it gave up on leave the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_under_load_recovers_from_a_frozen_server() {
+    const APP: &str = "outage_freeze";
+    const FROZEN: Duration = Duration::from_secs(2);
+    let cluster = TempCluster::start().unwrap();
+    let options = pool_options(&cluster, APP)
+        .command_timeout(Duration::from_millis(500))
+        .connect_timeout(Duration::from_secs(1));
+    let pool = Pool::builder(options)
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(1))
+        .build()
+        .await
+        .unwrap();
+    let mut observer = Connection::connect(&cluster.dsn()).await.unwrap();
+    let load = Load::start(&pool, TASKS);
+    tokio::time::sleep(STEADY).await;
+
+    let start = load.now();
+    let pids: Vec<i32> = observer
+        .fetch_value(
+            "SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity \
+             WHERE application_name = $1",
+            &[&APP],
+        )
+        .await
+        .unwrap();
+    let postmaster = Stopped::postmaster(&cluster).unwrap();
+    // A backend may have exited since the list was read: only the others are stopped.
+    let backends: Vec<Stopped> = pids
+        .iter()
+        .filter_map(|&pid| Stopped::backend(pid).ok())
+        .collect();
+    assert!(!backends.is_empty(), "the pool had no session to freeze");
+    tokio::time::sleep(FROZEN).await;
+    drop(backends);
+    drop(postmaster);
+    let outage = Outage {
+        start,
+        end: load.now(),
+    };
+    let recovery = load.wait_all_served_since(outage.end, TASKS).await;
+    println!(
+        "froze the postmaster and {} backends from {:?} to {:?}; every task served again \
+         {recovery:?} after",
+        pids.len(),
+        outage.start,
+        outage.end
+    );
+
+    // The sessions the pool gave up on end once their backends run again and find the
+    // socket closed: until then the server may count more than the pool holds.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let on_server = sessions(&mut observer, APP).await;
+        if on_server as usize <= MAX_CONNECTIONS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{on_server} sessions of a pool of {MAX_CONNECTIONS} still on the server 10 s \
+             after the freeze"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check_connections(&pool, &mut observer, APP).await;
+    let requests = load.finish().await;
+    let failed = check_log(&requests, &[outage], TASKS);
+    assert!(failed > 0, "no request failed: the freeze was not felt");
     pool.close().await;
     assert_no_sessions_left(&mut observer, APP).await;
 }
