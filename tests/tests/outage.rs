@@ -644,8 +644,9 @@ async fn command_timeout_ends_the_wait_on_a_stopped_backend() {
     assert_eq!(one, 1);
 }
 
-/// The whole server stops (postmaster and backend): the cancel request itself gets no
-/// answer, and the call still returns within `command_timeout` + `connect_timeout`.
+/// The whole server stops (postmaster and backend): a cancel request gets no answer and
+/// gives up after `connect_timeout`, and a statement still returns within
+/// `command_timeout` + `connect_timeout`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_timeout_ends_the_wait_when_the_whole_server_is_stopped() {
     let cluster = TempCluster::start().unwrap();
@@ -659,6 +660,11 @@ async fn command_timeout_ends_the_wait_when_the_whole_server_is_stopped() {
     let mut conn = Connection::connect_with(&options).await.unwrap();
     let backend = Stopped::backend(conn.backend_pid()).unwrap();
     let postmaster = Stopped::postmaster(&cluster).unwrap();
+
+    let (_, result) = within(connect, conn.cancel_token().cancel()).await;
+    let err = result.expect_err("a stopped postmaster took a cancel request");
+    println!("{err}");
+    assert_timed_out_io(&err);
 
     let (elapsed, result) = within(command + connect, conn.execute("SELECT 1", &[])).await;
     let err = result.expect_err("a stopped server answered");
@@ -702,6 +708,56 @@ async fn a_pool_replaces_a_connection_whose_backend_stopped_answering() {
     let status = pool.status();
     assert_eq!((status.size, status.in_use), (0, 0), "{status}");
 
+    let pid: i32 = (&pool)
+        .fetch_value("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap();
+    assert_ne!(pid, old);
+    drop(backend);
+}
+
+/// A query dropped by the caller's own timeout (no `command_timeout`) on a backend that
+/// stopped answering: the pool's cleaning of the released connection gives up after
+/// `acquire_timeout`, so its slot comes back and the next acquire gets a new backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_query_on_a_stopped_backend_gives_its_pool_slot_back() {
+    let cluster = TempCluster::start().unwrap();
+    let limit = Duration::from_secs(1);
+    let options = cluster
+        .dsn()
+        .parse::<ConnectOptions>()
+        .unwrap()
+        .connect_timeout(limit);
+    let pool = Pool::builder(options)
+        .max_connections(1)
+        .acquire_timeout(limit)
+        .build()
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let old = conn.backend_pid();
+    let backend = Stopped::backend(old).unwrap();
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(200),
+        conn.fetch_value::<i32>("SELECT 1", &[]),
+    )
+    .await;
+    assert!(dropped.is_err(), "a stopped backend answered: {dropped:?}");
+    drop(conn);
+    assert_eq!(
+        pool.status().in_use,
+        1,
+        "the release cleans in the background"
+    );
+
+    let (_, ()) = within(limit, async {
+        while pool.status().in_use > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let status = pool.status();
+    assert_eq!((status.size, status.in_use), (0, 0), "{status}");
     let pid: i32 = (&pool)
         .fetch_value("SELECT pg_backend_pid()", &[])
         .await

@@ -382,7 +382,7 @@ impl Connection {
                         tracing::debug!(
                             "after a command timeout, cancelling and draining failed: {e}"
                         );
-                        format!("was cancelled, but the connection failed afterwards ({e})")
+                        format!("was abandoned; the connection failed while cancelling it ({e})")
                     }
                     Err(_) => {
                         self.session.set_broken();
