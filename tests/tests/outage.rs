@@ -218,8 +218,8 @@ fn check_log(requests: &[Request], outages: &[Outage], tasks: usize) -> usize {
     }
     let failed: usize = by_kind.values().map(|(n, _)| n).sum();
     println!(
-        "{} requests by {tasks} tasks: {before} before the outage, {during} overlapping it \
-         ({failed} failed), {after} after",
+        "{} requests by {tasks} tasks: {before} before the outage, {during} during it (from \
+         the first outage's start to the last one's end; {failed} failed), {after} after",
         requests.len()
     );
     for (kind, (n, messages)) in &by_kind {
