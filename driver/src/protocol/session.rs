@@ -757,6 +757,12 @@ impl Session {
         }
     }
 
+    /// Whether the server sent a FATAL or PANIC that is not reported yet: it closes the
+    /// socket next, and nothing else will come.
+    pub(crate) fn ended_by_server(&self) -> bool {
+        self.fatal.is_some()
+    }
+
     pub(crate) fn is_broken(&self) -> bool {
         self.broken
     }
