@@ -127,7 +127,13 @@ fn row(name: &'static str, input: Input, kind: Kind, says: &'static str, after: 
 
 /// A DSN the parser must refuse with a `Config` error naming `says`.
 fn dsn(dsn: &'static str, says: &'static str) -> Row {
-    row(dsn, Input::Dsn(dsn), Kind::Config, says, After::NoConnection)
+    row(
+        dsn,
+        Input::Dsn(dsn),
+        Kind::Config,
+        says,
+        After::NoConnection,
+    )
 }
 
 fn params(
@@ -297,27 +303,54 @@ fn rows() -> Vec<Row> {
             NoConnection,
         ),
         // ------------------------------------------------------------------ DSNs: keys and values
-        dsn("sslmode=verify_full", r#""sslmode": "verify_full" (expected"#),
+        dsn(
+            "sslmode=verify_full",
+            r#""sslmode": "verify_full" (expected"#,
+        ),
         dsn("postgres://h/db?sslmode=requir", r#""sslmode""#),
-        dsn("postgres://h/db?ssl=true", r#"unknown connection option "ssl""#),
-        dsn("dbname=x colour=blue", r#"unknown connection option "colour""#),
-        dsn("postgres://h/db?Host=x", r#"unknown connection option "Host""#),
+        dsn(
+            "postgres://h/db?ssl=true",
+            r#"unknown connection option "ssl""#,
+        ),
+        dsn(
+            "dbname=x colour=blue",
+            r#"unknown connection option "colour""#,
+        ),
+        dsn(
+            "postgres://h/db?Host=x",
+            r#"unknown connection option "Host""#,
+        ),
         dsn("postgres://h/db?=x", "connection option"),
         dsn("host=h port=5432 port", r#"missing "=" after "port""#),
-        dsn("application_name='x", r#"unterminated quoted value for "application_name""#),
+        dsn(
+            "application_name='x",
+            r#"unterminated quoted value for "application_name""#,
+        ),
         dsn("user='it''s'", r#"missing "=""#),
-        dsn("postgres://h/db?options=%2", r#"invalid percent-escape "%2" in "options""#),
+        dsn(
+            "postgres://h/db?options=%2",
+            r#"invalid percent-escape "%2" in "options""#,
+        ),
         dsn(
             "postgres://h/db?application_name=%C3%28",
             r#""application_name": not valid UTF-8"#,
         ),
         dsn("postgres://h/db?options=-c%00x", r#""%00" in "options""#),
-        dsn("application_name=a\0b", r#""application_name": it contains a NUL byte"#),
-        dsn("postgres://h/db?connect_timeout=1e3", r#""connect_timeout": "1e3""#),
+        dsn(
+            "application_name=a\0b",
+            r#""application_name": it contains a NUL byte"#,
+        ),
+        dsn(
+            "postgres://h/db?connect_timeout=1e3",
+            r#""connect_timeout": "1e3""#,
+        ),
         dsn("command_timeout=-0.5", r#""command_timeout": "-0.5""#),
         dsn("command_timeout=1e400", r#""command_timeout""#),
         dsn("max_message_size=1023", "at least 1024"),
-        dsn("target_session_attrs=primary-ish", r#""target_session_attrs""#),
+        dsn(
+            "target_session_attrs=primary-ish",
+            r#""target_session_attrs""#,
+        ),
         dsn("load_balance_hosts=sometimes", r#""load_balance_hosts""#),
         dsn("channel_binding=maybe", r#""channel_binding""#),
         dsn("sslsni=yes", r#""sslsni": "yes" (expected 1 or 0)"#),
@@ -453,7 +486,18 @@ fn rows() -> Vec<Row> {
             "$1",
         ),
         params(
-            "a jagged array",
+            "a timestamp the day before 4714-11-24 BC",
+            "SELECT $1::timestamp",
+            values![
+                NaiveDate::from_ymd_opt(-4713, 11, 23)
+                    .and_then(|d| d.and_hms_opt(23, 59, 59))
+                    .unwrap_or_default()
+            ],
+            Encode,
+            "parameter $1",
+        ),
+        params(
+            "a nested Vec for int4[]",
             "SELECT $1::int4[]",
             values![vec![vec![1i32, 2], vec![3]]],
             Encode,
@@ -517,7 +561,8 @@ fn rows() -> Vec<Row> {
                     .collect::<Vec<_>>()
                     .join(",");
                 let values = vec![1i32; 70_000];
-                let refs: Vec<&(dyn pgtusk::Encode + Sync)> = values.iter().map(|v| v as _).collect();
+                let refs: Vec<&(dyn pgtusk::Encode + Sync)> =
+                    values.iter().map(|v| v as _).collect();
                 c.fetch(format!("SELECT {sql}").as_str(), &refs)
                     .await
                     .map(drop)
@@ -790,7 +835,12 @@ fn rows() -> Vec<Row> {
         ),
         handshake(
             "SASL with no mechanism we know",
-            |_| msg(b'R', &[&10u32.to_be_bytes()[..], b"SCRAM-SHA-1\0\0"].concat()),
+            |_| {
+                msg(
+                    b'R',
+                    &[&10u32.to_be_bytes()[..], b"SCRAM-SHA-1\0\0"].concat(),
+                )
+            },
             Then::Serve,
             Auth,
             "SCRAM-SHA-256",
@@ -911,7 +961,12 @@ fn rows() -> Vec<Row> {
             "a FATAL in a query, then silence",
             Input::Hostile(
                 Stage::Execute,
-                |_| msg(b'E', &error_fields("FATAL", "57P01", b"terminating connection")),
+                |_| {
+                    msg(
+                        b'E',
+                        &error_fields("FATAL", "57P01", b"terminating connection"),
+                    )
+                },
                 Then::Serve,
                 HOSTILE_SQL,
                 |r| r.try_get::<i32>(0).map(drop),
@@ -992,7 +1047,10 @@ async fn run(input: &Input) -> (pgtusk::Result<()>, Option<Connection>) {
         Input::Handshake(tamper, then, adjust) => {
             let server = FakeServer::start(Stage::Startup, *tamper, *then).await;
             let options: ConnectOptions = server.dsn().parse().expect("the fake server's DSN");
-            (Connection::connect_with(&adjust(options)).await.map(drop), None)
+            (
+                Connection::connect_with(&adjust(options)).await.map(drop),
+                None,
+            )
         }
         Input::Hostile(stage, tamper, then, sql, check) => {
             let server = FakeServer::start(*stage, *tamper, *then).await;
@@ -1081,4 +1139,29 @@ async fn every_bad_input_is_a_clear_error_and_loses_only_what_it_must() {
         rows.len(),
         failures.join("\n")
     );
+}
+
+/// Not an error, and so not a row: a ParameterStatus whose value is not UTF-8 (here the
+/// `session_authorization` a SQL_ASCII database reports as stored) is kept lossily, as an
+/// error message is, and the session goes on. It used to end the session with a protocol
+/// error.
+#[tokio::test]
+async fn a_parameter_status_that_is_not_utf8_is_kept_lossily() {
+    let mut conn = connect_db(Db::SqlAscii).await;
+    let role = "'caf' || convert_from('\\xe9'::bytea, 'SQL_ASCII')";
+    let sql = format!(
+        "DO $$ BEGIN \
+           EXECUTE format('DROP ROLE IF EXISTS %I', {role}); \
+           EXECUTE format('CREATE ROLE %I', {role}); \
+           EXECUTE format('SET SESSION AUTHORIZATION %I', {role}); \
+         END $$"
+    );
+    conn.execute(sql.as_str(), &[]).await.unwrap();
+    assert_eq!(conn.parameter("session_authorization"), Some("caf\u{fffd}"));
+    assert_eq!(conn.fetch_value::<i32>("SELECT 1", &[]).await.unwrap(), 1);
+    conn.execute("RESET SESSION AUTHORIZATION", &[])
+        .await
+        .unwrap();
+    let drop_role = format!("DO $$ BEGIN EXECUTE format('DROP ROLE %I', {role}); END $$");
+    conn.execute(drop_role.as_str(), &[]).await.unwrap();
 }

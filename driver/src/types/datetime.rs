@@ -297,9 +297,15 @@ mod tests {
         ] {
             assert_eq!(timestamp_micros(&ty, &dt).unwrap(), us, "{dt}");
         }
+        // PostgreSQL's first day (Julian day 0) is the earliest that goes out; chrono's
+        // earlier days are refused before they are sent, the message naming the limit.
+        let first = at(-4713, 11, 24, 0, 0, 0, 0);
         assert_eq!(
-            timestamp_micros(&ty, &NaiveDateTime::MIN).unwrap(),
-            (NaiveDateTime::MIN - epoch()).num_microseconds().unwrap()
+            timestamp_micros(&ty, &first).unwrap(),
+            (first - epoch()).num_microseconds().unwrap()
         );
+        let before = timestamp_micros(&ty, &(first - Duration::microseconds(1))).unwrap_err();
+        assert!(before.to_string().contains("4714-11-24 BC"), "{before}");
+        assert!(timestamp_micros(&ty, &NaiveDateTime::MIN).is_err());
     }
 }
