@@ -936,6 +936,19 @@ fn rows() -> Vec<Row> {
             "unexpected",
         ),
         hostile(
+            "a ReadyForQuery before the rows",
+            Stage::Execute,
+            |m| {
+                let mut out = msg(b'2', b"");
+                out.extend(msg(b'Z', b"I"));
+                out.extend(m[1..].iter().flat_map(Msg::bytes));
+                out
+            },
+            Then::Serve,
+            Protocol,
+            "ReadyForQuery before the result of every Execute",
+        ),
+        hostile(
             "an ERROR whose message is not UTF-8",
             Stage::Execute,
             |_| bind_error(error_fields("ERROR", "22023", b"caf\xe9")),
