@@ -587,6 +587,55 @@ fn rows() -> Vec<Row> {
             "max_message_size",
             Usable,
         ),
+        params(
+            "a result of 1 GiB asked for",
+            "SELECT repeat('x', $1)",
+            values![1i32 << 30],
+            Db(SqlState::PROGRAM_LIMIT_EXCEEDED),
+            "requested length too large",
+        ),
+        params(
+            "an array of 7 dimensions",
+            "SELECT '{{{{{{{1}}}}}}}'::int4[]",
+            values![],
+            Db(SqlState::PROGRAM_LIMIT_EXCEEDED),
+            "exceeds the maximum allowed (6)",
+        ),
+        params(
+            "JSON nested 100000 deep",
+            "SELECT repeat('[', 100000)::jsonb",
+            values![],
+            Db(SqlState::STATEMENT_TOO_COMPLEX),
+            "stack depth limit exceeded",
+        ),
+        row(
+            "1700 result columns",
+            Input::Run(action!(|c| {
+                let columns = vec!["1"; 1700].join(",");
+                c.fetch(format!("SELECT {columns}").as_str(), &[])
+                    .await
+                    .map(drop)
+            })),
+            Db(SqlState::TOO_MANY_COLUMNS),
+            "at most 1664 entries",
+            Usable,
+        ),
+        hostile(
+            "a DataRow claiming 65535 values in 2 bytes",
+            Stage::Execute,
+            |m| replace(m, b'D', &msg(b'D', &[0xff, 0xff])),
+            Then::Serve,
+            Protocol,
+            "DataRow",
+        ),
+        hostile(
+            "a RowDescription claiming 65535 columns in 2 bytes",
+            Stage::Prepare,
+            |m| replace(m, b'T', &msg(b'T', &[0xff, 0xff])),
+            Then::Serve,
+            Protocol,
+            "RowDescription",
+        ),
         // ------------------------------------------------------------------ type mismatches
         decode(
             "int8 into i32",
