@@ -538,7 +538,7 @@ fn rows() -> Vec<Row> {
             "SELECT $1::int4",
             values![Some(1i64)],
             Encode,
-            "$1",
+            "parameter $1: Rust type Option<i64> cannot be sent as PostgreSQL type int4",
         ),
         params(
             "a parameter $0",
@@ -725,7 +725,7 @@ fn rows() -> Vec<Row> {
             "bytea into String",
             "SELECT 'abc'::bytea AS b",
             |r| r.try_get::<String>(0).map(drop),
-            "cannot decode PostgreSQL type bytea into Rust type",
+            "cannot decode PostgreSQL type bytea into Rust type String",
         ),
         decode(
             "int4 into u32",
