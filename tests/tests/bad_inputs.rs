@@ -551,7 +551,7 @@ fn rows() -> Vec<Row> {
             "SQL text with a NUL byte",
             Input::Run(action!(|c| c.execute("SELECT 1\0", &[]).await.map(drop))),
             Interface,
-            "NUL",
+            "query contains a NUL byte, which PostgreSQL cannot receive in it (remove it",
             Usable,
         ),
         // ------------------------------------------------------------------ oversized
