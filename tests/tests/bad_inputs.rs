@@ -87,6 +87,7 @@ enum Db {
     SqlAscii,
 }
 
+/// Where a row's bad input goes in.
 enum Input {
     /// A DSN, parsed.
     Dsn(&'static str),
@@ -108,6 +109,7 @@ enum Input {
     Hostile(Stage, Tamper, Then, &'static str, Check),
 }
 
+/// One bad input and what it must give.
 struct Row {
     name: &'static str,
     input: Input,
@@ -190,6 +192,8 @@ const HOSTILE_SQL: &str = "SELECT n FROM hostile";
 /// The same, with a text column `t`.
 const HOSTILE_TEXT_SQL: &str = "SELECT n::text AS t FROM hostile";
 
+/// A row on the fake server: a decode error or the server's own error leaves the connection
+/// usable; anything else (the bytes cannot be trusted any more) closes it.
 fn hostile(
     name: &'static str,
     stage: Stage,
@@ -288,6 +292,7 @@ fn bind_error(body: Vec<u8>) -> Vec<u8> {
     out
 }
 
+/// The table, by category.
 fn rows() -> Vec<Row> {
     use After::*;
     use Kind::*;
