@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 
 use crate::error::{BoxError, Error, Result};
+use crate::from_record::short_type_name;
 use crate::protocol::backend::DataRow;
 use crate::types::{Decode, Type, UnexpectedNull};
 
@@ -360,7 +361,7 @@ fn wrong_type<'r, T: Decode<'r>>(index: usize, column: &Column) -> Error {
         "column {index} \"{}\": cannot decode PostgreSQL type {} into Rust type {}",
         column.name,
         column.ty.base_type(),
-        T::rust_type_name()
+        short_type_name(T::rust_type_name())
     ))
 }
 
@@ -371,13 +372,13 @@ fn invalid_value<'r, T: Decode<'r>>(index: usize, column: &Column, e: BoxError) 
         format!(
             "column {index} \"{}\" ({ty}) is NULL but Rust type {} cannot hold NULL; decode into an Option",
             column.name,
-            T::rust_type_name()
+            short_type_name(T::rust_type_name())
         )
     } else {
         format!(
             "column {index} \"{}\": invalid {ty} value for Rust type {}: {e}",
             column.name,
-            T::rust_type_name()
+            short_type_name(T::rust_type_name())
         )
     };
     Error::decode_with(message, e)

@@ -198,7 +198,7 @@ impl<'w> ValueWriter<'w> {
             return Err(Error::encode(format!(
                 "{}: Rust type {} cannot be sent as PostgreSQL type {ty}",
                 self.target(index),
-                value.rust_type_name()
+                short_type_name(value.rust_type_name())
             )));
         }
         let len_at = self.buf.len();
@@ -207,7 +207,7 @@ impl<'w> ValueWriter<'w> {
             let message = format!(
                 "{}: cannot encode Rust type {} as PostgreSQL type {ty}: {e}",
                 self.target(index),
-                value.rust_type_name()
+                short_type_name(value.rust_type_name())
             );
             Error::encode_with(message, e)
         });

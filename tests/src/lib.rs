@@ -3,6 +3,7 @@
 
 pub mod codec_table;
 pub mod drop;
+pub mod fake_server;
 pub mod pgbouncer;
 pub mod proxy;
 pub mod query_cases;

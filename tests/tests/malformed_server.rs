@@ -1,37 +1,15 @@
 //! A fake server that sends broken bytes: every case is a clear error, never a panic or a hang.
 //!
-//! This is the one place where the peer is not a real PostgreSQL: the point is to send what
-//! a real server never would.
+//! Here (and in the hostile rows of `bad_inputs.rs`) the peer is not a real PostgreSQL: the
+//! point is to send what a real server never would. The message builders are shared in
+//! `pgtusk_tests::fake_server`.
 
 use std::time::Duration;
 
 use pgtusk::{Connection, Error};
+use pgtusk_tests::fake_server::{auth_ok, handshake, msg, prepare_reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-
-/// A well-formed backend message.
-fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    out.extend_from_slice(body);
-    out
-}
-
-fn auth_ok() -> Vec<u8> {
-    msg(b'R', &0u32.to_be_bytes())
-}
-
-fn ready() -> Vec<u8> {
-    msg(b'Z', b"I")
-}
-
-/// Startup bytes that take a fake server up to an idle, ready connection.
-fn handshake() -> Vec<u8> {
-    let mut out = auth_ok();
-    out.extend(msg(b'K', &[0, 0, 0, 7, 0, 0, 0, 9]));
-    out.extend(ready());
-    out
-}
 
 /// Accepts one client, reads its startup message, answers with `after_startup`; then, for
 /// each later client request, answers with `after_query`, and finally closes the socket.
@@ -57,21 +35,6 @@ async fn connect_to(port: u16) -> pgtusk::Result<Connection> {
     tokio::time::timeout(Duration::from_secs(10), Connection::connect(&dsn))
         .await
         .expect("connect hung")
-}
-
-/// The answer to Parse + Describe + Sync: ParseComplete, no parameters, one int4 column "n",
-/// ReadyForQuery.
-fn prepare_reply() -> Vec<u8> {
-    let mut reply = msg(b'1', b"");
-    reply.extend(msg(b't', &[0, 0]));
-    let mut row_description = vec![0, 1];
-    row_description.extend(b"n\0");
-    row_description.extend([
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 0xff, 0xff, 0xff, 0xff, 0, 1,
-    ]);
-    reply.extend(msg(b'T', &row_description));
-    reply.extend(ready());
-    reply
 }
 
 async fn expect_startup_error(bytes: Vec<u8>) -> Error {

@@ -504,6 +504,15 @@ impl Connection {
     /// connection's end).
     #[inline]
     fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.session.ended_by_server() {
+            // After a FATAL only the socket's end can come: waiting for a ReadyForQuery
+            // would hang on a peer that keeps the socket open.
+            let ended = io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the server ended the session",
+            );
+            return Poll::Ready(Err(self.lost(ended)));
+        }
         if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
             self.read_buf.reserve(READ_CHUNK);
         }

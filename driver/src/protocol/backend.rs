@@ -196,7 +196,9 @@ pub fn parse_message(buf: &mut BytesMut, max_len: usize) -> Result<Option<Messag
     };
     if len > max_len {
         return Err(ProtocolError::new(format!(
-            "message {} is {len} bytes long, more than the limit of {max_len}",
+            "message {} is {len} bytes long, more than the limit of {max_len} \
+             (max_message_size): if the server's data is really this large, raise \
+             max_message_size in the connection options",
             show_tag(tag)
         )));
     }
@@ -808,12 +810,12 @@ pub struct ParameterStatus {
 impl ParameterStatus {
     fn parse(body: Bytes) -> Result<ParameterStatus, ProtocolError> {
         let mut r = Reader::new(&body, "ParameterStatus");
-        let name = r.cstr_range()?;
-        let value = r.cstr_range()?;
+        let name = r.cstr_bytes()?;
+        let value = r.cstr_bytes()?;
         r.finish()?;
         Ok(ParameterStatus {
-            name: body.slice(name),
-            value: body.slice(value),
+            name: utf8_or_lossy(&body, name),
+            value: utf8_or_lossy(&body, value),
         })
     }
 
@@ -946,6 +948,17 @@ impl<'a> Iterator for FieldDescriptions<'a> {
 }
 
 /// The text of a range that was validated as UTF-8 at parse time.
+/// `part` of `body` shared when it is UTF-8, else a lossy copy (U+FFFD for each bad sequence):
+/// a server whose client_encoding is SQL_ASCII reports values as stored (a role name in
+/// `session_authorization`), and such a report must not end the session, as a lossy error
+/// message does not.
+fn utf8_or_lossy(body: &Bytes, part: &[u8]) -> Bytes {
+    match String::from_utf8_lossy(part) {
+        Cow::Borrowed(_) => body.slice_ref(part),
+        Cow::Owned(lossy) => Bytes::from(lossy),
+    }
+}
+
 fn str_or_empty(bytes: &[u8]) -> &str {
     str::from_utf8(bytes).unwrap_or_default()
 }
@@ -1607,7 +1620,20 @@ mod tests {
         err(b'S', Body::new().cstr("TimeZone"));
         err(b'S', Body::new().cstr("TimeZone").bytes(b"UTC"));
         err(b'S', Body::new().cstr("TimeZone").cstr("UTC").u8(0));
-        err(b'S', Body::new().cstr("TimeZone").bytes(&[0xe2, 0x82, 0]));
+    }
+
+    #[test]
+    fn parameter_status_not_utf8_is_lossy() {
+        let body = Body::new()
+            .cstr("session_authorization")
+            .bytes(&[b'c', b'a', b'f', 0xe9, 0]);
+        match ok(b'S', body) {
+            Message::ParameterStatus(p) => {
+                assert_eq!(p.name(), "session_authorization");
+                assert_eq!(p.value(), "caf\u{fffd}");
+            }
+            m => panic!("{m:?}"),
+        }
     }
 
     // ---- ReadyForQuery ----

@@ -444,7 +444,10 @@ fn patch_i32(buf: &mut BytesMut, at: usize, value: i32) -> Result<(), ProtocolEr
 #[inline]
 fn put_cstr(buf: &mut BytesMut, s: &[u8], what: &str) -> Result<(), ProtocolError> {
     if s.contains(&0) {
-        return Err(ProtocolError::new(format!("{what} contains a NUL byte")));
+        return Err(ProtocolError::new(format!(
+            "{what} contains a NUL byte, which PostgreSQL cannot receive in it (remove it; \
+             binary data goes in a bytea parameter)"
+        )));
     }
     buf.put_slice(s);
     buf.put_u8(0);

@@ -163,6 +163,9 @@ struct Request {
     /// EmptyQueryResponse, PortalSuspended, or COPY FROM STDIN refused).
     executes: u32,
     results: u32,
+    /// The server sent an ErrorResponse for it: it skips the rest up to Sync, so Executes
+    /// may go unanswered.
+    failed: bool,
     /// Where the request stands with COPY FROM STDIN.
     copy_in: CopyIn,
 }
@@ -314,6 +317,7 @@ impl Session {
             prelude: false,
             executes: 0,
             results: 0,
+            failed: false,
             copy_in: CopyIn::Refused,
         });
         self.refresh();
@@ -600,6 +604,7 @@ impl Session {
             }
             Message::ReadyForQuery(status) => return self.ready_for_query(*status),
             Message::ErrorResponse(fields) => {
+                front.failed = true;
                 if front.copy_in == CopyIn::Open {
                     // The server left copy mode; what we still send it discards.
                     front.copy_in = CopyIn::Ended;
@@ -632,6 +637,16 @@ impl Session {
                 "ReadyForQuery for no request, or before the request's Sync was written",
             ));
         };
+        if !done.failed && done.results < done.executes {
+            // Without an error the server answers every Execute before the Sync: rows the
+            // operation was owed would otherwise come after its end, into the next one.
+            let detail = format!(
+                "ReadyForQuery before the result of every Execute ({} of {} answered, and no \
+                 error)",
+                done.results, done.executes
+            );
+            return Err(self.fail_protocol(&detail));
+        }
         let event = if done.abandoned {
             Event::Consumed
         } else {
@@ -755,6 +770,12 @@ impl Session {
             Some(fatal) => Error::Db(fatal),
             None => Error::Closed,
         }
+    }
+
+    /// Whether the server sent a FATAL or PANIC that is not reported yet: it closes the
+    /// socket next, and nothing else will come.
+    pub(crate) fn ended_by_server(&self) -> bool {
+        self.fatal.is_some()
     }
 
     pub(crate) fn is_broken(&self) -> bool {
@@ -1008,6 +1029,33 @@ mod tests {
         assert!(matches!(e, Error::Protocol(_)), "{e:?}");
         assert!(session.is_broken());
         assert!(matches!(session.start_operation(), Err(Error::Closed)));
+    }
+
+    /// Without an error, every Execute is answered before the Sync's ReadyForQuery; one that
+    /// comes first would let the operation's rows arrive in the next one.
+    #[test]
+    fn ready_for_query_before_an_execute_is_answered_is_a_protocol_error() {
+        let mut session = idle();
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        transmit(&mut session);
+        assert!(is_message(session.handle(&msg(b'2', &[]))), "BindComplete");
+        let e = session.handle(&ready(b'I')).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("ReadyForQuery before the result of every Execute"),
+            "{e}"
+        );
+        assert!(session.is_broken());
+
+        // After an error the server skips the rest up to Sync: no result is owed.
+        let mut session = idle();
+        session.start_operation().unwrap();
+        cached_query(&mut session);
+        transmit(&mut session);
+        assert!(is_message(session.handle(&error("ERROR", "22012"))));
+        assert!(is_message(session.handle(&ready(b'I'))));
+        assert!(!session.is_broken());
     }
 
     #[test]

@@ -84,9 +84,25 @@ fn timestamp_micros(ty: &Type, dt: &NaiveDateTime) -> Result<i64, BoxError> {
     // own arithmetic does.
     let of_day = i64::from(time.num_seconds_from_midnight()) * 1_000_000
         + i64::from(time.nanosecond() / 1_000);
+    if days < PG_FIRST_DAY {
+        return Err(before_first_day(dt));
+    }
     days.checked_mul(USECS_PER_DAY)
         .and_then(|us| us.checked_add(of_day))
         .ok_or_else(|| format!("{dt} is out of range for {ty}").into())
+}
+
+/// The first day PostgreSQL's date and timestamps hold, 4714-11-24 BC (Julian day 0), in days
+/// from 2000-01-01. chrono goes further back; its last day is within PostgreSQL's range.
+const PG_FIRST_DAY: i64 = -2_451_545;
+
+#[cold]
+fn before_first_day(value: &dyn std::fmt::Display) -> BoxError {
+    format!(
+        "{value} is before 4714-11-24 BC (-4713-11-24), the first day PostgreSQL's date and \
+         timestamps hold"
+    )
+    .into()
 }
 
 fn timestamp_from_micros(ty: &Type, raw: &[u8], rust: &str) -> Result<NaiveDateTime, BoxError> {
@@ -108,6 +124,9 @@ impl Encode for NaiveDate {
 
     fn encode(&self, _ty: &Type, buf: &mut BytesMut) -> Result<IsNull, BoxError> {
         let days = self.signed_duration_since(epoch_date()).num_days();
+        if days < PG_FIRST_DAY {
+            return Err(before_first_day(self));
+        }
         // chrono's range is far inside i32 days.
         buf.put_i32(i32::try_from(days).map_err(|_| format!("{self} is out of range for date"))?);
         Ok(IsNull::No)
@@ -278,9 +297,15 @@ mod tests {
         ] {
             assert_eq!(timestamp_micros(&ty, &dt).unwrap(), us, "{dt}");
         }
+        // PostgreSQL's first day (Julian day 0) is the earliest that goes out; chrono's
+        // earlier days are refused before they are sent, the message naming the limit.
+        let first = at(-4713, 11, 24, 0, 0, 0, 0);
         assert_eq!(
-            timestamp_micros(&ty, &NaiveDateTime::MIN).unwrap(),
-            (NaiveDateTime::MIN - epoch()).num_microseconds().unwrap()
+            timestamp_micros(&ty, &first).unwrap(),
+            (first - epoch()).num_microseconds().unwrap()
         );
+        let before = timestamp_micros(&ty, &(first - Duration::microseconds(1))).unwrap_err();
+        assert!(before.to_string().contains("4714-11-24 BC"), "{before}");
+        assert!(timestamp_micros(&ty, &NaiveDateTime::MIN).is_err());
     }
 }

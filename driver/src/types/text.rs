@@ -58,7 +58,14 @@ fn borrowed_str<'r>(ty: &Type, raw: &'r [u8]) -> Result<&'r str, BoxError> {
     } else {
         raw
     };
-    Ok(std::str::from_utf8(raw)?)
+    std::str::from_utf8(raw).map_err(|e| {
+        format!(
+            "the text is not UTF-8 ({e}); a database with encoding SQL_ASCII keeps bytes as \
+             written: read them with Record::raw, or select convert_to(column, 'SQL_ASCII'), a \
+             bytea"
+        )
+        .into()
+    })
 }
 
 /// The JSON text inside a binary jsonb value, after checking its version byte.
