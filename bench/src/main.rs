@@ -204,7 +204,17 @@ fn run(args: &Args) -> R<()> {
     let tls_ca = _cluster.as_ref().and_then(|c| c.ca_cert_path());
     if let (true, Some(ca)) = (want_tls, tls_ca) {
         let (conns, sessions) = rt.block_on(TlsConns::connect(&dsn, &ca))?;
-        println!("workload 15: {sessions}");
+        // The other workloads' connections (sslmode=disable) must have stayed plain.
+        let on_tls: i64 =
+            rt.block_on(admin.fetch_value("SELECT count(*) FROM pg_stat_ssl WHERE ssl", &[]))?;
+        if on_tls != 3 {
+            return Err(format!(
+                "{on_tls} connections to the server use TLS where only workload 15's 3 should: \
+                 a plain workload's driver ignored sslmode=disable"
+            )
+            .into());
+        }
+        println!("workload 15: {sessions}; every other connection plain");
         drivers.tls = Some(conns);
     }
     if args.workloads.contains(&Workload::Blocking) {
