@@ -4,6 +4,7 @@
 # kernel's share (loopback TCP, wake-ups), which is the same for every driver.
 #
 #   bash bench/scripts/instructions.sh [WORKLOAD…]      (default: point tiny series wide arrays bytea typed)
+# (point-tls: the tokio-postgres and sqlx columns are tokio-postgres-rustls and sqlx rustls)
 #
 # Counts the bench's `phase` function only (the warm-up phase and one round, at --scale
 # $SCALE), which includes the bench's own checksum work, the same for every driver.
@@ -20,7 +21,10 @@ WORKLOADS=("$@")
 printf '%-8s %16s %16s %16s %10s %10s\n' workload pgtusk tokio-postgres sqlx "pg/tp" "pg/sqlx"
 for w in "${WORKLOADS[@]}"; do
   declare -A per_op=()
-  for d in pgtusk tokio-postgres sqlx; do
+  # Workload 15 (point-tls) names its peers after their rustls integrations.
+  peers=(tokio-postgres sqlx)
+  [ "$w" != point-tls ] || peers=(tokio-postgres-rustls "sqlx rustls")
+  for d in pgtusk "${peers[@]}"; do
     valgrind --tool=callgrind --callgrind-out-file="$OUT/$w.$d" --collect-atstart=no \
       --toggle-collect='pgtusk_bench::phase' \
       "$BIN" "$w" --rounds 1 --scale "$SCALE" --only "$d" --no-python --out "$OUT" \
@@ -29,7 +33,7 @@ for w in "${WORKLOADS[@]}"; do
     total=$(callgrind_annotate "$OUT/$w.$d" 2>/dev/null | grep 'PROGRAM TOTALS' | tr -d ',' | awk '{print $1}')
     per_op[$d]=$(( total / (2 * ops) ))
   done
-  awk -v w="$w" -v pg="${per_op[pgtusk]}" -v tp="${per_op[tokio-postgres]}" -v sx="${per_op[sqlx]}" \
+  awk -v w="$w" -v pg="${per_op[pgtusk]}" -v tp="${per_op[${peers[0]}]}" -v sx="${per_op[${peers[1]}]}" \
     'BEGIN { printf "%-8s %16d %16d %16d %10.2f %10.2f\n", w, pg, tp, sx, pg / tp, pg / sx }'
   unset per_op
 done

@@ -7,7 +7,9 @@
 //! current-thread tokio runtime (workload 9: a pool per driver on a 2-worker multi-thread
 //! runtime, asyncpg's pool, and pgbench as the C reference; workload 10: sea-orm on pgtusk and
 //! on sqlx, a pool of one connection each; workload 14: the blocking APIs, pgtusk::blocking and
-//! the postgres crate, called from the main thread outside any runtime). Each phase is timed (wall clock) and charged the process's CPU
+//! the postgres crate, called from the main thread outside any runtime; workload 15: workload 1
+//! over TLS, on TLS connections of its own, the TempCluster then serving TLS). Each phase is
+//! timed (wall clock) and charged the process's CPU
 //! (user + sys from /proc/self/stat; asyncpg reports its own process time). Every phase's
 //! checksum is compared with the expected one. Output: a table on stdout,
 //! bench/results/latest.json and bench/results/latest.svg.
@@ -21,6 +23,7 @@ mod pipeline;
 mod pool;
 mod python;
 mod report;
+mod tls;
 mod workloads;
 
 use std::path::PathBuf;
@@ -31,6 +34,7 @@ use orm::Orms;
 use pgbench::Pgbench;
 use pool::Pools;
 use report::{Phase, Run, WorkloadResult};
+use tls::TlsConns;
 use workloads::{Conns, Contestant, R, WIDE_SUM_SQL, Workload};
 
 struct Args {
@@ -47,7 +51,7 @@ fn usage() -> String {
     let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
     format!(
         "usage: pgtusk-bench [WORKLOAD…] [--rounds N] [--scale F] [--no-python] [--only DRIVER,…] [--out DIR]\n\
-         WORKLOAD: a number 1-14, sea-orm (both parts of 10), or one of {}",
+         WORKLOAD: a number 1-15, sea-orm (both parts of 10), or one of {}",
         names.join(", ")
     )
 }
@@ -119,10 +123,24 @@ fn main() {
     }
 }
 
+/// Why workload 15 does not run against `DATABASE_URL`.
+const TLS_NEEDS_CLUSTER: &str = "skipped: workload 15 needs the bench's own TempCluster serving TLS \
+     with the CA it makes (unset DATABASE_URL)";
+
 fn run(args: &Args) -> R<()> {
+    let want_tls = args.workloads.contains(&Workload::PointTls);
     // Keep the cluster alive for the whole run; it stops when dropped.
     let (_cluster, dsn) = match std::env::var("DATABASE_URL") {
         Ok(url) => (None, url),
+        Err(_) if want_tls => {
+            let cluster = pgtusk::cluster::TempCluster::builder()
+                .tls(pgtusk::cluster::ClusterTls::new())
+                .start()?;
+            // The server now offers TLS, and pgtusk, sqlx (built with TLS) and asyncpg would
+            // take it under their default sslmode=prefer: every other workload stays plain.
+            let dsn = format!("{}?sslmode=disable", cluster.dsn());
+            (Some(cluster), dsn)
+        }
         Err(_) => {
             let cluster = pgtusk::cluster::TempCluster::start()?;
             let dsn = cluster.dsn();
@@ -181,7 +199,24 @@ fn run(args: &Args) -> R<()> {
         pgbench: None,
         orms: None,
         blocking: None,
+        tls: None,
     };
+    let tls_ca = _cluster.as_ref().and_then(|c| c.ca_cert_path());
+    if let (true, Some(ca)) = (want_tls, tls_ca) {
+        let (conns, sessions) = rt.block_on(TlsConns::connect(&dsn, &ca))?;
+        // The other workloads' connections (sslmode=disable) must have stayed plain.
+        let on_tls: i64 =
+            rt.block_on(admin.fetch_value("SELECT count(*) FROM pg_stat_ssl WHERE ssl", &[]))?;
+        if on_tls != 3 {
+            return Err(format!(
+                "{on_tls} connections to the server use TLS where only workload 15's 3 should: \
+                 a plain workload's driver ignored sslmode=disable"
+            )
+            .into());
+        }
+        println!("workload 15: {sessions}; every other connection plain");
+        drivers.tls = Some(conns);
+    }
     if args.workloads.contains(&Workload::Blocking) {
         drivers.blocking = Some(Blocking::connect(&dsn)?);
     }
@@ -214,7 +249,10 @@ fn run(args: &Args) -> R<()> {
 
     let mut results = Vec::new();
     for &w in &args.workloads {
-        if let Some(why) = w.skipped() {
+        let why = w.skipped().or_else(|| {
+            (w == Workload::PointTls && drivers.tls.is_none()).then_some(TLS_NEEDS_CLUSTER)
+        });
+        if let Some(why) = why {
             println!("workload {} ({}): {why}", w.number(), w.key());
             results.push(WorkloadResult::skipped(w, why));
             continue;
@@ -354,7 +392,7 @@ impl Expected {
     fn per_phase(&self, w: Workload, ops: usize, seed: u64) -> i64 {
         let n = ops as i64;
         match w {
-            Workload::Point | Workload::Pool | Workload::Blocking => {
+            Workload::Point | Workload::Pool | Workload::Blocking | Workload::PointTls => {
                 workloads::point_expected(seed, ops)
             }
             Workload::Tiny => 2 * n,
@@ -374,7 +412,8 @@ impl Expected {
 }
 
 /// Every driver's side of the run: the Rust connections, the asyncpg process, for workload 9
-/// the Rust pools and pgbench, for workload 10 sea-orm's pools.
+/// the Rust pools and pgbench, for workload 10 sea-orm's pools, for workload 15 the TLS
+/// connections.
 struct Drivers {
     conns: Conns,
     py: Option<python::Runner>,
@@ -383,6 +422,8 @@ struct Drivers {
     orms: Option<Orms>,
     /// Workload 14: the blocking connections, used outside the harness's runtime.
     blocking: Option<Blocking>,
+    /// Workload 15: one TLS connection per Rust driver.
+    tls: Option<TlsConns>,
 }
 
 /// Runs one timed phase and verifies it.
@@ -432,6 +473,14 @@ fn phase(
             let cpu0 = cpu::CpuSample::now()?;
             let t0 = Instant::now();
             let sum = blocking.run(c, ops, seed)?;
+            let secs = t0.elapsed().as_secs_f64();
+            (secs, cpu::CpuSample::now()?.since(&cpu0), Some(sum), ops)
+        }
+        _ if w == Workload::PointTls => {
+            let tls = drivers.tls.as_mut().ok_or("TLS connections missing")?;
+            let cpu0 = cpu::CpuSample::now()?;
+            let t0 = Instant::now();
+            let sum = rt.block_on(tls.run(c, ops, seed))?;
             let secs = t0.elapsed().as_secs_f64();
             (secs, cpu::CpuSample::now()?.since(&cpu0), Some(sum), ops)
         }

@@ -357,9 +357,9 @@ const COLORS: [RGBColor; 8] = [
 fn color_of(driver: &str) -> RGBColor {
     match driver {
         "pgtusk" | "sea-orm/pgtusk" => COLORS[0],
-        // tokio-postgres under deadpool's pool.
-        "tokio-postgres" | "deadpool-postgres" => COLORS[1],
-        "sqlx" | "sea-orm/sqlx" => COLORS[2],
+        // tokio-postgres under deadpool's pool, or over TLS.
+        "tokio-postgres" | "deadpool-postgres" | "tokio-postgres-rustls" => COLORS[1],
+        "sqlx" | "sea-orm/sqlx" | "sqlx rustls" => COLORS[2],
         "asyncpg" => COLORS[3],
         "pgtusk acquire" | "pgtusk by index" | "pgtusk atomic" => COLORS[5],
         "sqlx no ping" | "sea-orm/sqlx no ping" => COLORS[6],

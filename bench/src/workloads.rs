@@ -82,10 +82,12 @@ pub enum Workload {
     Pipeline,
     /// Workload 14: workload 1 through the synchronous APIs (`blocking.rs`).
     Blocking,
+    /// Workload 15: workload 1 over TLS, verify-full, on connections of its own (`tls.rs`).
+    PointTls,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 17] = [
+    pub const ALL: [Workload; 18] = [
         Workload::Point,
         Workload::Tiny,
         Workload::Series,
@@ -103,6 +105,7 @@ impl Workload {
         Workload::CopyOut,
         Workload::Pipeline,
         Workload::Blocking,
+        Workload::PointTls,
     ];
 
     pub fn key(self) -> &'static str {
@@ -124,6 +127,7 @@ impl Workload {
             Workload::CopyOut => "copy-out",
             Workload::Pipeline => "pipeline",
             Workload::Blocking => "blocking",
+            Workload::PointTls => "point-tls",
         }
     }
 
@@ -152,6 +156,7 @@ impl Workload {
             Workload::CopyOut => 12,
             Workload::Pipeline => 13,
             Workload::Blocking => 14,
+            Workload::PointTls => 15,
         }
     }
 
@@ -174,13 +179,14 @@ impl Workload {
             Workload::CopyOut => "COPY out 1M rows of (int4, text, timestamptz, numeric), decoded",
             Workload::Pipeline => "a pipeline of 100 different point selects",
             Workload::Blocking => "point select through the blocking APIs (no caller runtime)",
+            Workload::PointTls => "point select over TLS (verify-full), 1M-row table",
         }
     }
 
     /// Operations per driver phase at scale 1 (sized for about 0.3 s per Rust phase here).
     pub fn ops(self) -> usize {
         match self {
-            Workload::Point | Workload::Blocking => 5000,
+            Workload::Point | Workload::Blocking | Workload::PointTls => 5000,
             Workload::Tiny => 8000,
             Workload::Series => 1000,
             Workload::Wide => 4,
@@ -202,7 +208,11 @@ impl Workload {
     /// Rows one operation returns or writes (for the CPU-per-row column).
     pub fn rows_per_op(self) -> u64 {
         match self {
-            Workload::Point | Workload::Tiny | Workload::Pool | Workload::Blocking => 1,
+            Workload::Point
+            | Workload::Tiny
+            | Workload::Pool
+            | Workload::Blocking
+            | Workload::PointTls => 1,
             Workload::Series => 1000,
             Workload::Wide | Workload::TypedVsIndex => WIDE_ROWS,
             Workload::Arrays | Workload::Bytea => 100,
@@ -255,6 +265,12 @@ impl Workload {
                 Contestant::Postgres,
                 Contestant::Pgtusk,
                 Contestant::TokioPostgres,
+            ],
+            // Each driver with its rustls integration; asyncpg is not set up for TLS here.
+            Workload::PointTls => vec![
+                Contestant::Pgtusk,
+                Contestant::TokioPostgresRustls,
+                Contestant::SqlxRustls,
             ],
             Workload::SeaOrmLoader | Workload::SeaOrmAll => vec![
                 Contestant::SeaOrmPgtusk,
@@ -310,6 +326,9 @@ impl Workload {
             Workload::Blocking => Some(
                 "workload 1's point selects (the same ids and checksum) from the harness's main thread outside any runtime: pgtusk blocking: pgtusk::blocking::Connection::fetch_one (its own current-thread runtime); postgres: the postgres crate (tokio-postgres's blocking wrapper, its own current-thread runtime), a statement prepared once and query_one; pgtusk and tokio-postgres: the async drivers exactly as in workload 1 (a current-thread runtime's block_on around the whole phase), for reference: the gap is what the blocking layer costs per call",
             ),
+            Workload::PointTls => Some(
+                "workload 1's point selects (the same ids, statements and checksum) over TLS, on one connection per driver made for this workload to the same server (TempCluster with ssl=on and a CA made at start), each verifying the server's certificate against that CA and its name (127.0.0.1): pgtusk sslmode=verify-full with sslrootcert (rustls, ring); tokio-postgres-rustls MakeRustlsConnect with a rustls ClientConfig (ring, the CA as the only root) and sslmode=require (tokio-postgres has no verify modes: rustls' verifier checks the chain and the name); sqlx with tls-rustls-ring-webpki, PgSslMode::VerifyFull and ssl_root_cert; the handshake is made once, before the rounds, so the rows measure a warm TLS session's record encryption and decryption per query; asyncpg is left out",
+            ),
             Workload::TypedVsIndex => Some(
                 "both stream the same rows through fetch_stream; ratio = fetch_as / by-index (>= 1.0 means fetch_as is no slower)",
             ),
@@ -345,6 +364,10 @@ pub enum Contestant {
     PgtuskBlocking,
     /// Workload 14: the `postgres` crate (tokio-postgres's blocking wrapper).
     Postgres,
+    /// Workload 15: tokio-postgres over TLS through tokio-postgres-rustls.
+    TokioPostgresRustls,
+    /// Workload 15: sqlx over TLS with its rustls feature.
+    SqlxRustls,
 }
 
 impl Contestant {
@@ -365,6 +388,8 @@ impl Contestant {
             Contestant::SeaOrmSqlxNoPing => "sea-orm/sqlx no ping",
             Contestant::PgtuskBlocking => "pgtusk blocking",
             Contestant::Postgres => "postgres",
+            Contestant::TokioPostgresRustls => "tokio-postgres-rustls",
+            Contestant::SqlxRustls => "sqlx rustls",
         }
     }
 }
@@ -372,6 +397,44 @@ impl Contestant {
 /// The id the k-th point select of a phase asks for (same formula in asyncpg_runner.py).
 pub fn point_id(seed: u64, k: u64) -> i32 {
     ((seed * 7919 + k * 104_729) % POINT_ROWS + 1) as i32
+}
+
+/// Workload 1's phase on pgtusk: `ops` point selects, summed into the checksum.
+pub async fn point_pgtusk(conn: &mut pgtusk::Connection, ops: usize, seed: u64) -> R<i64> {
+    let mut s = 0i64;
+    for k in 0..ops as u64 {
+        let row = conn.fetch_one(POINT, &[&point_id(seed, k)]).await?;
+        s += row.try_get::<i64>(0)? + row.try_get::<&str>(1)?.len() as i64;
+    }
+    Ok(s)
+}
+
+/// Workload 1's phase on tokio-postgres, on `st` (POINT, prepared once: its best way).
+pub async fn point_tokio_postgres(
+    client: &tokio_postgres::Client,
+    st: &tokio_postgres::Statement,
+    ops: usize,
+    seed: u64,
+) -> R<i64> {
+    let mut s = 0i64;
+    for k in 0..ops as u64 {
+        let row = client.query_one(st, &[&point_id(seed, k)]).await?;
+        s += row.try_get::<_, i64>(0)? + row.try_get::<_, &str>(1)?.len() as i64;
+    }
+    Ok(s)
+}
+
+/// Workload 1's phase on sqlx (`sqlx::query` caches the prepared statement per connection).
+pub async fn point_sqlx(conn: &mut sqlx::PgConnection, ops: usize, seed: u64) -> R<i64> {
+    let mut s = 0i64;
+    for k in 0..ops as u64 {
+        let row = sqlx::query(POINT)
+            .bind(point_id(seed, k))
+            .fetch_one(&mut *conn)
+            .await?;
+        s += row.try_get::<i64, _>(0)? + row.try_get::<&str, _>(1)?.len() as i64;
+    }
+    Ok(s)
 }
 
 /// The checksum a point-select phase must return.
@@ -502,6 +565,8 @@ impl InsertRows {
 /// Workloads 9 and 10 run on pools (pool.rs, orm.rs), not on these connections.
 const ELSEWHERE: &str =
     "workloads 9 and 10 run on the pools in pool.rs and orm.rs, not on one connection";
+/// Workload 15 runs on the TLS connections of tls.rs, not on these plain ones.
+const ON_TLS: &str = "workload 15 runs on the TLS connections in tls.rs, not on the plain ones";
 
 /// One connection per Rust driver, kept for the whole run.
 pub struct Conns {
@@ -582,6 +647,9 @@ impl Conns {
             Contestant::PgtuskBlocking | Contestant::Postgres => {
                 Err(format!("{} runs workload 14 only, outside the runtime", c.name()).into())
             }
+            Contestant::TokioPostgresRustls | Contestant::SqlxRustls => {
+                Err(format!("{} runs workload 15 only", c.name()).into())
+            }
         }
     }
 
@@ -594,12 +662,7 @@ impl Conns {
                 return crate::pipeline::pgtusk(conn, atomic, ops, seed).await;
             }
             // Workload 14's async reference is workload 1's phase.
-            Workload::Point | Workload::Blocking => {
-                for k in 0..ops as u64 {
-                    let row = conn.fetch_one(POINT, &[&point_id(seed, k)]).await?;
-                    s += row.try_get::<i64>(0)? + row.try_get::<&str>(1)?.len() as i64;
-                }
-            }
+            Workload::Point | Workload::Blocking => return point_pgtusk(conn, ops, seed).await,
             Workload::Tiny => {
                 for _ in 0..ops {
                     s += i64::from(conn.fetch_value::<i32>(TINY, &[]).await?);
@@ -694,6 +757,7 @@ impl Conns {
             Workload::Pool | Workload::SeaOrmLoader | Workload::SeaOrmAll => {
                 return Err(ELSEWHERE.into());
             }
+            Workload::PointTls => return Err(ON_TLS.into()),
             Workload::InList => {
                 for op in &self.inlist {
                     let rows = op.select().fetch_all(&mut *conn).await?;
@@ -718,10 +782,7 @@ impl Conns {
             }
             Workload::Point | Workload::Blocking => {
                 let st = self.tp_stmt(POINT).await?;
-                for k in 0..ops as u64 {
-                    let row = self.tp.query_one(&st, &[&point_id(seed, k)]).await?;
-                    s += row.try_get::<_, i64>(0)? + row.try_get::<_, &str>(1)?.len() as i64;
-                }
+                return point_tokio_postgres(&self.tp, &st, ops, seed).await;
             }
             Workload::Tiny => {
                 let st = self.tp_stmt(TINY).await?;
@@ -827,6 +888,7 @@ impl Conns {
             Workload::Pool | Workload::SeaOrmLoader | Workload::SeaOrmAll => {
                 return Err(ELSEWHERE.into());
             }
+            Workload::PointTls => return Err(ON_TLS.into()),
         }
         Ok(s)
     }
@@ -836,15 +898,7 @@ impl Conns {
         let mut s = 0i64;
         match w {
             Workload::Pipeline => return crate::pipeline::sqlx_sequential(conn, ops, seed).await,
-            Workload::Point => {
-                for k in 0..ops as u64 {
-                    let row = sqlx::query(POINT)
-                        .bind(point_id(seed, k))
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    s += row.try_get::<i64, _>(0)? + row.try_get::<&str, _>(1)?.len() as i64;
-                }
-            }
+            Workload::Point => return point_sqlx(conn, ops, seed).await,
             Workload::Tiny => {
                 for _ in 0..ops {
                     let v: i32 = sqlx::query_scalar(TINY).fetch_one(&mut *conn).await?;
@@ -933,6 +987,7 @@ impl Conns {
             Workload::Pool | Workload::SeaOrmLoader | Workload::SeaOrmAll => {
                 return Err(ELSEWHERE.into());
             }
+            Workload::PointTls => return Err(ON_TLS.into()),
         }
         Ok(s)
     }
