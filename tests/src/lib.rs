@@ -3,6 +3,7 @@
 
 pub mod codec_table;
 pub mod drop;
+pub mod fault_proxy;
 pub mod pgbouncer;
 pub mod proxy;
 pub mod query_cases;
