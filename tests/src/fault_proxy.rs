@@ -82,6 +82,10 @@ impl Counts {
 #[derive(Debug, Default)]
 struct State {
     cut: Option<Cut>,
+    /// A cut still armed when [`FaultProxy::disarm`] was called: it never fired.
+    missed: Option<Cut>,
+    /// Counting since [`FaultProxy::arm`], until [`FaultProxy::disarm`].
+    counting: bool,
     counts: Counts,
     /// Cuts that fired since the proxy started.
     cuts: u64,
@@ -137,9 +141,11 @@ impl State {
             }
             _ => {}
         }
-        self.counts.bytes[d] += forward as u64;
-        if completes && forward == len {
-            self.counts.messages[d] += 1;
+        if self.counting {
+            self.counts.bytes[d] += forward as u64;
+            if completes && forward == len {
+                self.counts.messages[d] += 1;
+            }
         }
         Verdict::Forward { len: forward, cut }
     }
@@ -197,19 +203,31 @@ impl FaultProxy {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Zeroes the counters and sets the next cut (`None`: count only).
+    /// Zeroes the counters, starts counting and sets the next cut (`None`: count only).
     pub fn arm(&self, cut: Option<Cut>) {
         let mut state = self.state();
         state.counts = Counts::default();
+        state.counting = true;
         state.cut = cut;
+        state.missed = None;
     }
 
-    /// Whether the armed cut has not fired yet.
-    pub fn is_armed(&self) -> bool {
-        self.state().cut.is_some()
+    /// Ends the exchange under test: counting stops (what follows, such as a check that the
+    /// pool recovered, is not counted) and a cut that has not fired is withdrawn.
+    pub fn disarm(&self) {
+        let mut state = self.state();
+        state.counting = false;
+        state.missed = state.cut.take();
     }
 
-    /// What went through since [`FaultProxy::arm`].
+    /// Whether the armed cut has not fired (or had not when [`FaultProxy::disarm`] was
+    /// called).
+    pub fn cut_pending(&self) -> bool {
+        let state = self.state();
+        state.cut.is_some() || state.missed.is_some()
+    }
+
+    /// What went through between [`FaultProxy::arm`] and [`FaultProxy::disarm`] (or now).
     pub fn counts(&self) -> Counts {
         self.state().counts
     }
@@ -543,6 +561,7 @@ mod tests {
     fn a_message_cut_fires_once_at_the_start_of_message_k() {
         let mut state = State {
             cut: Some(Cut::AtMessage(Direction::ToClient, 1)),
+            counting: true,
             ..State::default()
         };
         assert!(matches!(
@@ -565,6 +584,7 @@ mod tests {
     fn a_byte_cut_forwards_exactly_n_bytes() {
         let mut state = State {
             cut: Some(Cut::AfterBytes(Direction::ToServer, 7)),
+            counting: true,
             ..State::default()
         };
         assert!(matches!(
