@@ -25,7 +25,7 @@ use tokio::sync::watch;
 const SPLIT_ONE_BYTE_BUDGET: usize = 256 * 1024;
 
 /// A prime, so that piece boundaries fall at every offset of a message over a long stream.
-const SPLIT_TAIL_PIECE: usize = 1021;
+const SPLIT_TAIL_PIECE: usize = 8191;
 
 /// The SSLRequest and GSSENCRequest codes: the server answers each with a single byte.
 const SSL_REQUEST: u32 = 80_877_103;
@@ -248,7 +248,7 @@ impl FaultProxy {
     }
 
     /// Forwards in 1-byte writes both ways (after 256 KiB of a direction on one connection,
-    /// in writes of 1021 bytes).
+    /// in writes of 8191 bytes).
     pub fn set_split(&self, split: bool) {
         self.state().split = split;
     }
@@ -372,30 +372,38 @@ impl Pump {
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
-            let mut data = &chunk[..n];
-            while !data.is_empty() {
-                let starts = self.framer.at_start();
-                let (len, completes) = self.framer.step(data);
-                let verdict = lock(&self.state).account(self.dir, starts, len, completes);
-                let (len, cut) = match verdict {
-                    Verdict::CutNow => (0, true),
-                    Verdict::Forward { len, cut } => (len, cut),
-                };
-                let written = if split {
-                    self.write_split(to, &data[..len]).await
-                } else {
-                    to.write_all(&data[..len]).await
-                };
-                if written.is_err() || cut {
-                    let _ = self.ending.send(Ending::Close);
-                    return;
-                }
-                data = &data[len..];
+            let (len, cut) = self.allowance(&chunk[..n]);
+            let data = &chunk[..len];
+            let written = if split {
+                self.write_split(to, data).await
+            } else {
+                to.write_all(data).await
+            };
+            if written.is_err() || cut {
+                let _ = self.ending.send(Ending::Close);
+                return;
             }
         }
     }
 
-    /// Writes `piece` one byte per write (past the budget, in 1021-byte writes).
+    /// How much of `data` may go before the armed cut (all of it when none falls in it),
+    /// and whether to cut after that; books the messages and bytes that go.
+    fn allowance(&mut self, data: &[u8]) -> (usize, bool) {
+        let mut state = lock(&self.state);
+        let mut allowed = 0;
+        while allowed < data.len() {
+            let starts = self.framer.at_start();
+            let (len, completes) = self.framer.step(&data[allowed..]);
+            match state.account(self.dir, starts, len, completes) {
+                Verdict::CutNow => return (allowed, true),
+                Verdict::Forward { len, cut: true } => return (allowed + len, true),
+                Verdict::Forward { len, cut: false } => allowed += len,
+            }
+        }
+        (allowed, false)
+    }
+
+    /// Writes `piece` one byte per write (past the budget, in 8191-byte writes).
     async fn write_split(&mut self, to: &mut OwnedWriteHalf, piece: &[u8]) -> std::io::Result<()> {
         let mut rest = piece;
         while !rest.is_empty() {
@@ -404,10 +412,13 @@ impl Pump {
             } else {
                 SPLIT_TAIL_PIECE.min(rest.len())
             };
+            if size == 1 {
+                // Counted before the write, so that a reader answered by it sees the count.
+                lock(&self.state).one_byte_writes[self.dir.index()] += 1;
+            }
             to.write_all(&rest[..size]).await?;
             self.split_sent += size;
             if size == 1 {
-                lock(&self.state).one_byte_writes[self.dir.index()] += 1;
                 // Let the reader run, so that it can see this byte on its own.
                 tokio::task::yield_now().await;
             }
