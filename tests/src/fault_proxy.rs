@@ -200,7 +200,9 @@ impl FaultProxy {
 
     fn state(&self) -> MutexGuard<'_, State> {
         // A relay that panicked holding the lock left plain counters behind: still usable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Zeroes the counters, starts counting and sets the next cut (`None`: count only).
@@ -321,7 +323,9 @@ async fn relay(client: TcpStream, server: TcpStream, state: Arc<Mutex<State>>) {
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One direction of a relayed connection.

@@ -55,7 +55,10 @@ fn assert_unknown(e: &Error) {
             && text.contains("check on the server"),
         "{text}"
     );
-    assert!(source.is_closed(), "the cause is the lost connection: {source:?}");
+    assert!(
+        source.is_closed(),
+        "the cause is the lost connection: {source:?}"
+    );
     assert!(!matches!(e, Error::TransactionRolledBack));
     assert_eq!(e.sqlstate(), None);
 }
@@ -112,7 +115,10 @@ async fn a_commit_on_a_connection_known_broken_is_a_plain_error_and_nothing_comm
     let lost = tx.execute("SELECT 1", &[]).await.unwrap_err();
     assert!(lost.is_closed(), "{lost:?}");
     let err = tx.commit().await.unwrap_err();
-    assert!(matches!(err, Error::Closed), "COMMIT never went out: {err:?}");
+    assert!(
+        matches!(err, Error::Closed),
+        "COMMIT never went out: {err:?}"
+    );
     assert!(!committed("outcome_known_broken", 1).await);
 }
 
@@ -212,7 +218,11 @@ async fn run_transaction_does_not_retry_an_unknown_commit() {
         .await
         .unwrap_err();
     assert_unknown(&err);
-    assert_eq!(runs.load(Ordering::Acquire), 1, "ran again after an unknown commit");
+    assert_eq!(
+        runs.load(Ordering::Acquire),
+        1,
+        "ran again after an unknown commit"
+    );
     assert!(committed("outcome_no_retry", 1).await);
 }
 

@@ -103,7 +103,10 @@ async fn must_fail(
         (None, outcome) => outcome,
         (Some(_), Ok(())) => panic!("{what}: succeeded although its connection was cut"),
         (Some(_), Err(e)) => {
-            assert!(conn.is_closed(), "{what}: the connection is not marked closed");
+            assert!(
+                conn.is_closed(),
+                "{what}: the connection is not marked closed"
+            );
             let next = bounded(what, conn.execute("SELECT 1", &[])).await;
             assert!(
                 matches!(next, Err(Error::Closed)),
@@ -185,7 +188,8 @@ async fn a_transaction_cut_at_every_boundary_fails_and_a_known_failure_committed
         proxy.arm(cut);
         let outcome = async {
             let mut tx = conn.transaction().await?;
-            tx.execute("INSERT INTO fault_tx VALUES ($1)", &[&id]).await?;
+            tx.execute("INSERT INTO fault_tx VALUES ($1)", &[&id])
+                .await?;
             tx.execute("UPDATE fault_tx SET id = id WHERE id = $1", &[&id])
                 .await?;
             tx.commit().await
@@ -336,7 +340,10 @@ async fn a_pool_replaces_a_connection_cut_at_every_boundary() {
         let two: i32 = conn.fetch_value("SELECT 2", &[]).await?;
         assert_eq!(two, 2);
         let status = pool.status();
-        assert_eq!(status.size, 2, "the cut connection is still counted: {status}");
+        assert_eq!(
+            status.size, 2,
+            "the cut connection is still counted: {status}"
+        );
         drop((conn, held));
         outcome
     })

@@ -1034,7 +1034,10 @@ mod tests {
         let source = err.source().expect("the failure is the source");
         assert!(source.to_string().starts_with("I/O error"), "{source}");
         let timed_out = Error::CommitOutcomeUnknown(Box::new(Error::Timeout("COMMIT".into())));
-        assert!(!timed_out.is_closed(), "a timeout leaves the connection usable");
+        assert!(
+            !timed_out.is_closed(),
+            "a timeout leaves the connection usable"
+        );
     }
 
     #[test]
