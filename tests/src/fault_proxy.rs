@@ -432,9 +432,10 @@ impl Pump {
     }
 }
 
-/// Follows message boundaries in one direction's byte stream.
+/// Follows message boundaries in one direction's byte stream (also used by
+/// [`CountingProxy`](crate::proxy::CountingProxy) to read frontend tags).
 #[derive(Debug)]
-struct Framer {
+pub(crate) struct Framer {
     dir: Direction,
     /// The startup packet (and an SSLRequest before it) have no tag.
     untagged: bool,
@@ -446,10 +447,15 @@ struct Framer {
     header_len: usize,
     /// Body bytes of the current message still to come.
     body_left: usize,
+    /// The tag of the message [`Framer::step`] last ended (`None`: it had none).
+    ended_tag: Option<u8>,
 }
 
 impl Framer {
-    fn new(dir: Direction, single_byte_answers: Arc<AtomicU32>) -> Framer {
+    /// A framer at the start of a connection. `single_byte_answers` is shared by both
+    /// directions of one connection: the frontend side counts SSLRequests into it, the
+    /// backend side takes each answer as one byte.
+    pub(crate) fn new(dir: Direction, single_byte_answers: Arc<AtomicU32>) -> Framer {
         Framer {
             dir,
             untagged: dir == Direction::ToServer,
@@ -457,7 +463,13 @@ impl Framer {
             header: Vec::with_capacity(8),
             header_len: 0,
             body_left: 0,
+            ended_tag: None,
         }
+    }
+
+    /// The tag of the message the last [`Framer::step`] ended; `None` for an untagged one.
+    pub(crate) fn ended_tag(&self) -> Option<u8> {
+        self.ended_tag
     }
 
     /// Whether the next byte starts a message.
@@ -467,7 +479,7 @@ impl Framer {
 
     /// Takes bytes of `data` up to the end of the current message: how many, and whether
     /// they end it.
-    fn step(&mut self, data: &[u8]) -> (usize, bool) {
+    pub(crate) fn step(&mut self, data: &[u8]) -> (usize, bool) {
         if self.header_len == 0 {
             self.header.clear();
             self.header_len = if self.dir == Direction::ToClient
@@ -497,6 +509,7 @@ impl Framer {
         self.body_left -= more;
         taken += more;
         if self.body_left == 0 {
+            self.ended_tag = (self.header_len == 5).then(|| self.header[0]);
             self.header_len = 0;
             return (taken, true);
         }
