@@ -435,3 +435,37 @@ async fn a_listener_cut_at_every_boundary_reconnects_and_gets_a_later_notificati
     .await;
     assert!(covered >= 10, "{covered}");
 }
+
+#[tokio::test]
+async fn a_pool_replaces_idle_connections_that_were_cut_or_reset() {
+    for (how, end) in [
+        ("closed", FaultProxy::close_all as fn(&FaultProxy)),
+        ("reset", FaultProxy::reset_all),
+    ] {
+        let proxy = FaultProxy::start(shared_port()).await;
+        let pool = Pool::builder(via(&proxy))
+            .min_connections(2)
+            .max_connections(2)
+            .acquire_timeout(DRIVER_TIMEOUT)
+            .build()
+            .await
+            .unwrap();
+        let opened = proxy.accepted();
+        end(&proxy);
+        // Let the ends reach the idle sockets.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for round in 0..3 {
+            let mut conn = bounded(how, pool.acquire())
+                .await
+                .unwrap_or_else(|e| panic!("{how}, round {round}: acquire failed: {e}"));
+            let one: i32 = conn.fetch_value("SELECT 1", &[]).await.unwrap_or_else(|e| {
+                panic!("{how}, round {round}: a dead connection was handed out: {e}")
+            });
+            assert_eq!(one, 1);
+        }
+        assert!(
+            proxy.accepted() > opened,
+            "{how}: no connection was replaced"
+        );
+    }
+}
