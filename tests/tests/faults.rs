@@ -469,3 +469,34 @@ async fn a_pool_replaces_idle_connections_that_were_cut_or_reset() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_statement_on_a_stalled_connection_ends_soon_after_command_timeout() {
+    // Nothing gets through any more (a stalled server or network): the cancel after the
+    // timeout is not answered either, and waiting for it must not hold the caller forever.
+    let proxy = FaultProxy::start(shared_port()).await;
+    let options = options_via(proxy.port())
+        .connect_timeout(Duration::from_secs(2))
+        .command_timeout(Duration::from_millis(500));
+    let mut conn = Connection::connect_with(&options).await.unwrap();
+    proxy.set_delay(Some(Duration::from_secs(600)));
+    let started = Instant::now();
+    let err = bounded("stalled", conn.fetch_value::<i32>("SELECT 1", &[]))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    let Error::Timeout(text) = &err else {
+        panic!("expected a timeout, got {err:?}");
+    };
+    assert!(
+        text.contains("command_timeout (500ms)")
+            && text.contains("did not finish answering within 2s")
+            && text.contains("connection was closed"),
+        "{text}"
+    );
+    // The limit, then at most connect_timeout for the cancel and the drain.
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(conn.is_closed());
+    let next = bounded("after the stall", conn.execute("SELECT 1", &[])).await;
+    assert!(matches!(next, Err(Error::Closed)), "{next:?}");
+}

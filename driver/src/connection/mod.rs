@@ -53,6 +53,11 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Buffers that grew past this for one outsized message are given back afterwards.
 const NORMAL_BUFFER: usize = 1024 * 1024;
 
+/// After `command_timeout`, how long the cancel and the drain of the cancelled statement may
+/// take when no `connect_timeout` is set (and at least `command_timeout` itself): a server
+/// that answers nothing within it has stopped, and the connection is closed.
+const CANCEL_GRACE: Duration = Duration::from_secs(10);
+
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One connection to a PostgreSQL server.
@@ -358,7 +363,10 @@ impl Connection {
 
     /// Runs `op` under `command_timeout`: past the limit the operation is dropped, its work
     /// on the server cancelled and drained (as for any dropped operation), and the error
-    /// names the statement and the limit.
+    /// names the statement and the limit. The cancel and the drain are bounded too (by
+    /// `connect_timeout`, else [`CANCEL_GRACE`], and at least the limit): a server that
+    /// stopped answering altogether would otherwise hold the caller forever; the connection
+    /// is then closed.
     async fn timed<T>(
         &mut self,
         sql: &str,
@@ -370,12 +378,32 @@ impl Connection {
         match tokio::time::timeout(limit, op(self)).await {
             Ok(result) => result,
             Err(_) => {
-                if let Err(e) = self.ready().await {
-                    tracing::debug!("after a command timeout, cancelling and draining failed: {e}");
-                }
+                let grace = self.connect_timeout.unwrap_or(CANCEL_GRACE).max(limit);
+                let after = match tokio::time::timeout(grace, self.ready()).await {
+                    Ok(Ok(())) => String::new(),
+                    Ok(Err(e)) => {
+                        tracing::debug!(
+                            "after a command timeout, cancelling and draining failed: {e}"
+                        );
+                        if self.session.is_broken() {
+                            format!(", and the connection failed on the way ({e})")
+                        } else {
+                            String::new()
+                        }
+                    }
+                    Err(_) => {
+                        // Whatever the server still owes may come at any time: unusable.
+                        self.session.set_broken();
+                        format!(
+                            ", and the server did not finish answering within {grace:?} after \
+                             the cancel, so the connection was closed (is the server or the \
+                             network stalled?)"
+                        )
+                    }
+                };
                 Err(Error::Timeout(format!(
                     "the statement ran longer than command_timeout ({limit:?}) and was \
-                     cancelled: {}",
+                     cancelled{after}: {}",
                     truncated(sql)
                 )))
             }
