@@ -199,10 +199,7 @@ impl FaultProxy {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        // A relay that panicked holding the lock left plain counters behind: still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 
     /// Zeroes the counters, starts counting and sets the next cut (`None`: count only).
@@ -322,6 +319,8 @@ async fn relay(client: TcpStream, server: TcpStream, state: Arc<Mutex<State>>) {
     );
 }
 
+/// The shared state; a relay that panicked holding the lock left plain counters behind,
+/// still usable.
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state
         .lock()

@@ -97,6 +97,11 @@ where
             covered += 1;
         }
     }
+    assert_eq!(
+        proxy.cuts(),
+        covered,
+        "{what}: cuts made and cuts asked differ"
+    );
     let (to_server, to_client) = match unit {
         Unit::Message => (
             clean.messages(Direction::ToServer),
