@@ -505,3 +505,53 @@ async fn a_statement_on_a_stalled_connection_ends_soon_after_command_timeout() {
     let next = bounded("after the stall", conn.execute("SELECT 1", &[])).await;
     assert!(matches!(next, Err(Error::Closed)), "{next:?}");
 }
+
+#[test]
+fn the_blocking_api_fails_cleanly_at_every_boundary_of_a_transaction() {
+    // The proxy runs on a runtime of its own; each blocking exchange on a thread of its own,
+    // so that a hang is seen as one.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = std::sync::Arc::new(rt.block_on(FaultProxy::start(shared_port())));
+    rt.block_on(setup(
+        "DROP TABLE IF EXISTS fault_blocking; CREATE TABLE fault_blocking (id int PRIMARY KEY)",
+    ));
+    let exchange = |id: i32, cut: Option<Cut>| -> pgtusk::Result<()> {
+        let proxy = proxy.clone();
+        let (done, outcome) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let run = || {
+                let mut conn = pgtusk::blocking::Connection::connect_with(&via(&proxy))?;
+                proxy.arm(cut);
+                let outcome = (|| {
+                    let mut tx = conn.transaction()?;
+                    tx.execute("INSERT INTO fault_blocking VALUES ($1)", &[&id])?;
+                    let rows = tx.fetch("SELECT id FROM fault_blocking WHERE id = $1", &[&id])?;
+                    assert_eq!(rows.len(), 1);
+                    tx.commit()
+                })();
+                if cut.is_some() {
+                    assert!(conn.is_closed(), "the cut connection is not marked closed");
+                }
+                outcome
+            };
+            let _ = done.send(run());
+        });
+        outcome
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|_| panic!("{cut:?}: the blocking call hung (or panicked)"))
+    };
+    exchange(0, None).unwrap();
+    let clean = proxy.counts();
+    let mut id = 0;
+    for dir in BOTH_WAYS {
+        for k in 0..clean.messages(dir) {
+            id += 1;
+            let cut = Cut::AtMessage(dir, k);
+            let err = exchange(id, Some(cut)).unwrap_err();
+            assert!(!proxy.cut_pending(), "{cut:?}: the cut never fired");
+            assert_connection_error(&format!("blocking, {cut:?}"), &err);
+        }
+    }
+    assert_eq!(proxy.cuts(), u64::try_from(id).unwrap());
+    eprintln!("blocking transaction: {id} boundaries cut");
+}
