@@ -3,8 +3,10 @@
 //! call ends with a connection error well within its timeout (never a hang, never a panic),
 //! the connection is closed afterwards, a pool replaces it, and a Listener comes back.
 //!
-//! Each loop first runs the exchange clean through the proxy to count its messages, then once
-//! per message with the cut there, and checks that every cut fired.
+//! Each loop first runs the exchange clean through the proxy to count its messages (or bytes),
+//! then once per message (or byte) with the cut there, and checks that every cut fired. Also:
+//! the blocking API under the same cuts, a pool whose idle connections were closed or reset,
+//! and a stalled connection that `command_timeout` must end.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
