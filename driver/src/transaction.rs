@@ -136,7 +136,9 @@ impl<'c> TransactionBuilder<'c> {
     /// `Err`, and runs it again (in a new transaction, after a short jittered pause) when the
     /// transaction failed with a serialization failure (40001) or a deadlock (40P01), up to
     /// [`max_attempts`](TransactionBuilder::max_attempts) times. `f` may run more than once:
-    /// keep side effects outside the database out of it.
+    /// keep side effects outside the database out of it. An
+    /// [`Error::CommitOutcomeUnknown`] is returned, not retried: the transaction may have
+    /// committed.
     ///
     /// ```no_run
     /// use pgtusk::IsolationLevel;
@@ -190,12 +192,15 @@ impl fmt::Debug for TransactionBuilder<'_> {
     }
 }
 
-/// Whether running the transaction again may succeed.
+/// Whether running the transaction again may succeed. Never after
+/// [`Error::CommitOutcomeUnknown`]: the first run may have committed, and a second would then
+/// apply it twice.
 pub(crate) fn is_retryable(e: &Error) -> bool {
-    matches!(
-        e.sqlstate(),
-        Some(SqlState::SERIALIZATION_FAILURE | SqlState::DEADLOCK_DETECTED)
-    )
+    !matches!(e, Error::CommitOutcomeUnknown(_))
+        && matches!(
+            e.sqlstate(),
+            Some(SqlState::SERIALIZATION_FAILURE | SqlState::DEADLOCK_DETECTED)
+        )
 }
 
 /// A pause before attempt `attempt + 1`: 10 ms doubled per attempt (at most 1 s), with
@@ -281,19 +286,25 @@ impl Transaction<'_> {
     /// PostgreSQL rolls it back without an error; this returns
     /// [`Error::TransactionRolledBack`] then, never `Ok`. A deferred constraint that fails at
     /// COMMIT is the server's error, with all its fields.
+    ///
+    /// When the connection fails after the whole COMMIT went out and before its answer came
+    /// back (or `command_timeout` passes), the transaction may or may not have committed:
+    /// that is [`Error::CommitOutcomeUnknown`], never retried by
+    /// [`TransactionBuilder::run`]. A failure before COMMIT went out whole is returned as it
+    /// is (an [`Error::Io`], [`Error::Closed`]): nothing was committed. Releasing a savepoint
+    /// commits nothing, so its failures are always returned as they are.
     pub async fn commit(mut self) -> Result<()> {
-        let sql = match self.depth {
-            0 => "COMMIT".to_owned(),
-            depth => format!("RELEASE SAVEPOINT {}", savepoint(depth)),
+        let done = match self.depth {
+            0 => self.conn.commit_block().await,
+            depth => {
+                let sql = format!("RELEASE SAVEPOINT {}", savepoint(depth));
+                self.conn.simple_command(&sql).await.map(drop)
+            }
         };
-        let tag = self.conn.simple_command(&sql).await;
         // Only now: if this future is dropped before the answer, Drop queues a ROLLBACK,
         // which is a no-op after a COMMIT that made it.
         self.open = false;
-        match tag? {
-            tag if self.depth == 0 && tag == "ROLLBACK" => Err(Error::TransactionRolledBack),
-            _ => Ok(()),
-        }
+        done
     }
 
     /// Rolls back (a savepoint: rolls back to it and releases it).
@@ -357,6 +368,18 @@ impl fmt::Debug for Transaction<'_> {
 }
 
 impl Connection {
+    /// Sends COMMIT for the transaction block the connection is in, for a block begun with
+    /// SQL of one's own (`execute_script("BEGIN …")`); a [`Transaction`] does this in
+    /// [`Transaction::commit`]. It reports the outcome as that does: `Ok` only when the
+    /// server committed, [`Error::TransactionRolledBack`] when COMMIT found the block failed,
+    /// and [`Error::CommitOutcomeUnknown`] when the answer to a COMMIT that went out was lost.
+    pub async fn commit_block(&mut self) -> Result<()> {
+        match self.commit_command("COMMIT").await? {
+            tag if tag == "ROLLBACK" => Err(Error::TransactionRolledBack),
+            _ => Ok(()),
+        }
+    }
+
     /// Starts a transaction with the server's default options. BEGIN goes out with its first
     /// statement.
     pub async fn transaction(&mut self) -> Result<Transaction<'_>> {

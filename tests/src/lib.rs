@@ -4,6 +4,7 @@
 pub mod codec_table;
 pub mod drop;
 pub mod fake_server;
+pub mod fault_proxy;
 pub mod pgbouncer;
 pub mod proxy;
 pub mod query_cases;

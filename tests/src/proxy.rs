@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::fault_proxy::{Direction, Framer};
 
 /// What the client has sent so far through the proxy.
 #[derive(Debug, Default, Clone)]
@@ -89,22 +91,20 @@ async fn relay(client: TcpStream, server: TcpStream, traffic: Arc<Mutex<Traffic>
     let answered = Arc::new(AtomicBool::new(false));
     let answered_up = answered.clone();
     let upstream = async move {
-        let mut pending: Vec<u8> = Vec::new();
-        let mut startup_done = false;
+        let mut framer = Framer::new(Direction::ToServer, Arc::new(AtomicU32::new(0)));
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
             let n = match client_read.read(&mut chunk).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            pending.extend_from_slice(&chunk[..n]);
             {
                 let mut t = traffic.lock().expect("traffic lock");
                 t.client_reads += 1;
                 if answered_up.swap(false, Ordering::AcqRel) {
                     t.turns += 1;
                 }
-                count_messages(&mut pending, &mut startup_done, &mut t);
+                count_messages(&mut framer, &chunk[..n], &mut t);
             }
             if server_write.write_all(&chunk[..n]).await.is_err() {
                 break;
@@ -129,34 +129,15 @@ async fn relay(client: TcpStream, server: TcpStream, traffic: Arc<Mutex<Traffic>
     tokio::join!(upstream, downstream);
 }
 
-/// Consumes whole frontend messages from `pending`; the first message (startup, after an
-/// SSLRequest if one came) has no tag.
-fn count_messages(pending: &mut Vec<u8>, startup_done: &mut bool, traffic: &mut Traffic) {
-    loop {
-        if !*startup_done {
-            if pending.len() < 4 {
-                return;
-            }
-            let len = u32::from_be_bytes([pending[0], pending[1], pending[2], pending[3]]) as usize;
-            if pending.len() < len {
-                return;
-            }
-            // An SSLRequest (sslmode=prefer asks first; the server says no) comes before the
-            // startup message and has no tag either.
-            let ssl_request = len == 8 && pending[4..8] == [0x04, 0xd2, 0x16, 0x2f];
-            pending.drain(..len);
-            *startup_done = !ssl_request;
-            continue;
+/// Books the tag of every frontend message that `data` ends; the startup message (and an
+/// SSLRequest before it) has none.
+fn count_messages(framer: &mut Framer, mut data: &[u8], traffic: &mut Traffic) {
+    while !data.is_empty() {
+        let (taken, ended) = framer.step(data);
+        data = &data[taken..];
+        if let (true, Some(tag)) = (ended, framer.ended_tag()) {
+            *traffic.messages.entry(tag).or_insert(0) += 1;
+            traffic.sequence.push(tag);
         }
-        if pending.len() < 5 {
-            return;
-        }
-        let len = u32::from_be_bytes([pending[1], pending[2], pending[3], pending[4]]) as usize;
-        if pending.len() < len + 1 {
-            return;
-        }
-        *traffic.messages.entry(pending[0]).or_insert(0) += 1;
-        traffic.sequence.push(pending[0]);
-        pending.drain(..len + 1);
     }
 }

@@ -2,7 +2,15 @@
 
 use futures_util::TryStreamExt;
 use pgtusk::{Error, TransactionStatus};
-use pgtusk_tests::connect;
+
+/// How these tests connect: straight to the test server. `queries_split.rs` compiles this
+/// file as a module, and there `crate::route` is its own: a connection through a proxy that
+/// splits every write into 1-byte pieces.
+#[allow(dead_code, unused_imports)]
+mod route {
+    pub use pgtusk_tests::connect;
+}
+use crate::route::connect;
 
 #[tokio::test]
 async fn fetch_returns_every_row_with_names_and_types() {

@@ -318,7 +318,8 @@ impl TuskTransaction {
                     conn.execute_script("ROLLBACK").await.map_err(exec_err)?;
                     return Err(exec_err(pgtusk::Error::TransactionRolledBack));
                 }
-                conn.execute_script("COMMIT").await.map_err(exec_err)
+                // As Transaction::commit: a lost answer is an unknown outcome, not a failure.
+                conn.commit_block().await.map_err(exec_err)
             }
             None => Err(ended(Stage::Exec)),
         }

@@ -78,7 +78,9 @@ impl<'c> Transaction<'c> {
     }
 
     /// Commits (a savepoint: releases it). When COMMIT finds the transaction failed,
-    /// PostgreSQL rolls it back; this returns [`Error::TransactionRolledBack`] then.
+    /// PostgreSQL rolls it back; this returns [`Error::TransactionRolledBack`] then. When the
+    /// answer to a COMMIT that went out is lost, it may have committed:
+    /// [`Error::CommitOutcomeUnknown`] (see [`crate::Transaction::commit`]).
     pub fn commit(mut self) -> Result<()> {
         match self.tx.take() {
             Some(tx) => self.rt.block_on("Transaction::commit", tx.commit()),
@@ -175,7 +177,8 @@ impl<'c> TransactionBuilder<'c> {
     /// `Err`, and runs it again in a new transaction (after a short jittered pause) when the
     /// transaction failed with a serialization failure or a deadlock, up to
     /// [`max_attempts`](TransactionBuilder::max_attempts) times. `f` may run more than once:
-    /// keep side effects outside the database out of it.
+    /// keep side effects outside the database out of it. An [`Error::CommitOutcomeUnknown`]
+    /// is returned, not retried: the transaction may have committed.
     pub fn run<T, F>(self, mut f: F) -> Result<T>
     where
         F: FnMut(&mut Transaction<'_>) -> Result<T>,

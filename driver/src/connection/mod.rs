@@ -387,10 +387,10 @@ impl Connection {
                     Err(_) => {
                         self.session.set_broken();
                         format!(
-                            "could not be cancelled: the server did not end it within \
-                             {cleanup:?} of a cancel request (connect_timeout bounds the \
-                             cancel), so the connection was closed; check that the server is \
-                             running and not overloaded"
+                            "could not be cancelled: the server did not finish answering \
+                             within {cleanup:?} of a cancel request (connect_timeout bounds \
+                             the cancel), so the connection was closed; check that the server \
+                             and the network are not stalled or overloaded"
                         )
                     }
                 };

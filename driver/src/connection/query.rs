@@ -159,6 +159,12 @@ fn no_check(_: &Arc<Columns>) -> Result<()> {
     Ok(())
 }
 
+/// Whether `e` is the server's own answer (an ERROR: the statement ran and failed, the
+/// session goes on), as opposed to a lost connection, a FATAL, a timeout or garbled bytes.
+fn is_server_answer(e: &Error) -> bool {
+    e.as_db_error().is_some() && !e.is_closed()
+}
+
 /// The most parameters one statement can take: the protocol counts them in 16 bits.
 const MAX_PARAMS: usize = u16::MAX as usize;
 
@@ -241,12 +247,46 @@ impl Connection {
         .await
     }
 
+    /// Runs COMMIT through the simple query protocol, like [`Connection::simple_command`].
+    /// A failure once the whole COMMIT was handed to the socket, other than the server's own
+    /// ERROR, becomes [`Error::CommitOutcomeUnknown`]: the server may have committed and its
+    /// answer been lost. Before that (the connection already broken, a write that failed
+    /// before the last byte) the server cannot have received COMMIT, which it runs only
+    /// once it has the whole message, so the failure is returned as it is.
+    pub(crate) async fn commit_command(&mut self, sql: &str) -> Result<String> {
+        let mut commit_end = None;
+        let result = self
+            .timed(sql, async |conn: &mut Connection| {
+                conn.simple_command_marked(sql, &mut commit_end).await
+            })
+            .await;
+        match result {
+            Err(e)
+                if commit_end.is_some_and(|end| self.session.sent() >= end)
+                    && !is_server_answer(&e) =>
+            {
+                Err(Error::CommitOutcomeUnknown(Box::new(e)))
+            }
+            other => other,
+        }
+    }
+
     async fn simple_command_untimed(&mut self, sql: &str) -> Result<String> {
+        self.simple_command_marked(sql, &mut None).await
+    }
+
+    /// The simple query; `queued_end` gets the output position just past its Query message.
+    async fn simple_command_marked(
+        &mut self,
+        sql: &str,
+        queued_end: &mut Option<u64>,
+    ) -> Result<String> {
         self.ready().await?;
         if sql_changes_session(sql) {
             self.session.mark_state_changed();
         }
         self.session.simple_query(sql)?;
+        *queued_end = Some(self.session.position());
         self.flush().await?;
         let mut error = None;
         let mut tag = String::new();

@@ -74,6 +74,18 @@ pub enum Error {
     /// COMMIT found the transaction failed (a statement in it had an error), so PostgreSQL
     /// rolled it back instead: nothing of it was kept.
     TransactionRolledBack,
+    /// COMMIT went out whole but its answer never came: the connection broke, the server
+    /// ended the session, or `command_timeout` passed. The server may have committed (it got
+    /// COMMIT and the answer was lost) or not (COMMIT was lost on the way, or the session ended
+    /// first); the driver cannot tell. Do not run the transaction again blindly: look on the
+    /// server first (a row with a unique key the transaction wrote, or `txid_status()` of a
+    /// `txid_current()` read inside the transaction). [`source`](std::error::Error::source)
+    /// is the failure itself ([`Error::Io`], [`Error::Closed`], a FATAL [`Error::Db`], ...).
+    ///
+    /// When the driver knows COMMIT did not go out whole (the connection was already broken,
+    /// or the write failed before the last byte), the transaction was not committed and the
+    /// failure is returned as it is, not as this.
+    CommitOutcomeUnknown(Box<Error>),
     /// More notifications arrived than the connection keeps unread (see
     /// [`Connection::set_notification_buffer`](crate::Connection::set_notification_buffer)):
     /// the oldest `dropped` of them were thrown away. Reported once by
@@ -142,6 +154,12 @@ impl fmt::Display for Error {
                 "COMMIT rolled the transaction back: a statement in it had failed, so nothing \
                  of it was kept (the error of that statement was returned when it ran)",
             ),
+            Error::CommitOutcomeUnknown(e) => write!(
+                f,
+                "COMMIT was sent but no answer came ({e}), so the transaction may or may not have \
+                 committed: check on the server before running it again (a row with a unique key \
+                 it wrote, or txid_status() of its txid_current())"
+            ),
             Error::NotificationsDropped { dropped, capacity } => write!(
                 f,
                 "{dropped} notification(s) were dropped: more than {capacity} arrived before they \
@@ -188,6 +206,7 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             Error::Db(e) | Error::StatementInvalidated(e) => Some(&**e),
             Error::Encode(e) | Error::Decode(e) => e.cause(),
+            Error::CommitOutcomeUnknown(e) => Some(&**e),
             _ => None,
         }
     }
@@ -224,12 +243,14 @@ impl Error {
     /// the exchange with the server in an unknown state); and for an [`Error::Db`] whose
     /// severity is `FATAL` or `PANIC`, with which the server ends the session (an
     /// administrator's `pg_terminate_backend`, a shutdown, a crash). An `ERROR` leaves the
-    /// connection usable. A protocol error usually breaks the connection too, without
-    /// saying so here: the next operation then fails with [`Error::Closed`].
+    /// connection usable. [`Error::CommitOutcomeUnknown`] is as its source. A protocol error
+    /// usually breaks the connection too, without saying so here: the next operation then
+    /// fails with [`Error::Closed`].
     pub fn is_closed(&self) -> bool {
         match self {
             Error::Closed | Error::Io(_) => true,
             Error::Db(e) => e.ends_session(),
+            Error::CommitOutcomeUnknown(e) => e.is_closed(),
             _ => false,
         }
     }
@@ -995,6 +1016,30 @@ mod tests {
         assert_eq!(at("10", "select ("), None);
         assert_eq!(at("0", "select"), None);
         assert_eq!(minimal(&[]).position_in("select"), None);
+    }
+
+    #[test]
+    fn commit_outcome_unknown_says_so_and_keeps_its_cause() {
+        use std::error::Error as _;
+        let lost = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the server closed");
+        let err = Error::CommitOutcomeUnknown(Box::new(Error::Io(lost)));
+        let text = err.to_string();
+        assert!(
+            text.contains("COMMIT was sent but no answer came")
+                && text.contains("may or may not have committed")
+                && text.contains("the server closed")
+                && text.contains("txid_status()"),
+            "{text}"
+        );
+        assert!(err.is_closed());
+        assert_eq!(err.sqlstate(), None);
+        let source = err.source().expect("the failure is the source");
+        assert!(source.to_string().starts_with("I/O error"), "{source}");
+        let timed_out = Error::CommitOutcomeUnknown(Box::new(Error::Timeout("COMMIT".into())));
+        assert!(
+            !timed_out.is_closed(),
+            "a timeout leaves the connection usable"
+        );
     }
 
     #[test]

@@ -270,6 +270,14 @@ impl Session {
         Poll::Ready(Ok(()))
     }
 
+    /// The bytes of output handed to the socket since the session began: a request that ends
+    /// at or before this may have reached the server; one that ends after it cannot have
+    /// arrived whole.
+    #[inline]
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent
+    }
+
     /// The bytes of output not yet handed to the socket.
     #[inline]
     pub(crate) fn queued_output(&self) -> usize {
