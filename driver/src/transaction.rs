@@ -291,8 +291,10 @@ impl Transaction<'_> {
     /// back (or `command_timeout` passes), the transaction may or may not have committed:
     /// that is [`Error::CommitOutcomeUnknown`], never retried by
     /// [`TransactionBuilder::run`]. A failure before COMMIT went out whole is returned as it
-    /// is (an [`Error::Io`], [`Error::Closed`]): nothing was committed. Releasing a savepoint
-    /// commits nothing, so its failures are always returned as they are.
+    /// is (an [`Error::Io`], [`Error::Closed`], an [`Error::Timeout`]): nothing was committed,
+    /// and a transaction still open on a usable connection is rolled back with its next
+    /// operation. Releasing a savepoint commits nothing, so its failures are always returned
+    /// as they are.
     pub async fn commit(mut self) -> Result<()> {
         let done = match self.depth {
             0 => self.conn.commit_block().await,
@@ -302,8 +304,14 @@ impl Transaction<'_> {
             }
         };
         // Only now: if this future is dropped before the answer, Drop queues a ROLLBACK,
-        // which is a no-op after a COMMIT that made it.
-        self.open = false;
+        // which is a no-op after a COMMIT that made it. A COMMIT that failed and left the
+        // session in a transaction never ran (`command_timeout` passed before it went out):
+        // Drop rolls that transaction back, or the next statements would run in it. Not for
+        // a savepoint: a RELEASE that ran leaves the transaction open too, and rolling back
+        // to the released savepoint would fail the transaction.
+        self.open = self.depth == 0
+            && done.is_err()
+            && self.conn.transaction_status() != TransactionStatus::Idle;
         done
     }
 
