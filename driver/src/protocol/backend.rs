@@ -947,7 +947,6 @@ impl<'a> Iterator for FieldDescriptions<'a> {
     }
 }
 
-/// The text of a range that was validated as UTF-8 at parse time.
 /// `part` of `body` shared when it is UTF-8, else a lossy copy (U+FFFD for each bad sequence):
 /// a server whose client_encoding is SQL_ASCII reports values as stored (a role name in
 /// `session_authorization`), and such a report must not end the session, as a lossy error
@@ -959,6 +958,7 @@ fn utf8_or_lossy(body: &Bytes, part: &[u8]) -> Bytes {
     }
 }
 
+/// The text of bytes that were validated (or made) UTF-8 at parse time.
 fn str_or_empty(bytes: &[u8]) -> &str {
     str::from_utf8(bytes).unwrap_or_default()
 }
