@@ -245,7 +245,9 @@ impl Error {
     /// administrator's `pg_terminate_backend`, a shutdown, a crash). An `ERROR` leaves the
     /// connection usable. [`Error::CommitOutcomeUnknown`] is as its source. A protocol error
     /// usually breaks the connection too, without saying so here: the next operation then
-    /// fails with [`Error::Closed`].
+    /// fails with [`Error::Closed`]. So does an [`Error::Timeout`] whose cancel did not finish
+    /// within `connect_timeout` (its message says the connection was closed):
+    /// [`Connection::is_closed`](crate::Connection::is_closed) tells.
     pub fn is_closed(&self) -> bool {
         match self {
             Error::Closed | Error::Io(_) => true,
