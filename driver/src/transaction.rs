@@ -304,23 +304,31 @@ impl Transaction<'_> {
             }
         };
         // Only now: if this future is dropped before the answer, Drop queues a ROLLBACK,
-        // which is a no-op after a COMMIT that made it. A COMMIT that failed and left the
-        // session in a transaction never ran (`command_timeout` passed before it went out):
-        // Drop rolls that transaction back, or the next statements would run in it. Not for
-        // a savepoint: a RELEASE that ran leaves the transaction open too, and rolling back
-        // to the released savepoint would fail the transaction.
-        self.open = self.depth == 0
-            && done.is_err()
-            && self.conn.transaction_status() != TransactionStatus::Idle;
+        // which is a no-op after a COMMIT that made it.
+        self.open = self.left_open(&done);
         done
     }
 
-    /// Rolls back (a savepoint: rolls back to it and releases it).
+    /// Rolls back (a savepoint: rolls back to it and releases it). When ROLLBACK fails before
+    /// it went out (`command_timeout` passed first), the ROLLBACK goes out again with the
+    /// connection's next operation.
     pub async fn rollback(mut self) -> Result<()> {
         let sql = rollback_sql(self.depth);
-        let done = self.conn.simple_command(&sql).await;
-        self.open = false;
-        done.map(drop)
+        let done = self.conn.simple_command(&sql).await.map(drop);
+        self.open = self.left_open(&done);
+        done
+    }
+
+    /// Whether the transaction is still open after its COMMIT or ROLLBACK failed: the session
+    /// is still in a transaction only when the statement never ran (`command_timeout` passed
+    /// while an operation dropped earlier was drained, before it went out). Drop then rolls
+    /// the transaction back, or the next statements would run in it and a later COMMIT keep
+    /// its writes. Not for a savepoint: a RELEASE or ROLLBACK TO that ran leaves the
+    /// transaction open too, and naming the released savepoint again would fail it.
+    fn left_open(&self, done: &Result<()>) -> bool {
+        self.depth == 0
+            && done.is_err()
+            && self.conn.transaction_status() != TransactionStatus::Idle
     }
 
     /// 0 for a transaction, n for a savepoint n levels down.

@@ -248,41 +248,48 @@ fn the_blocking_api_reports_an_unknown_commit_and_does_not_retry() {
     assert!(rt.block_on(committed("outcome_blocking", 1)));
 }
 
-/// `command_timeout` that passes before COMMIT is even queued (the commit first drains an
-/// operation the caller dropped, on a slow link): nothing was committed, and the transaction
-/// must not stay open on the connection, or the next statements would run in it and a later
-/// COMMIT would commit the failed transaction's writes after all.
+/// `command_timeout` that passes before COMMIT (or ROLLBACK) is even queued (it first drains
+/// an operation the caller dropped, on a slow link): nothing was committed, and the
+/// transaction must not stay open on the connection, or the next statements would run in it
+/// and a later COMMIT would commit the writes of the transaction that failed (or that the
+/// caller rolled back) after all.
 #[tokio::test]
-async fn a_commit_that_timed_out_before_commit_went_out_leaves_no_transaction_open() {
+async fn an_end_that_timed_out_before_it_went_out_leaves_no_transaction_open() {
     table("outcome_not_sent").await;
     let proxy = FaultProxy::start(shared_port()).await;
     let options = via(&proxy).command_timeout(Duration::from_millis(300));
-    let mut conn = Connection::connect_with(&options).await.unwrap();
-    let mut tx = conn.transaction().await.unwrap();
-    tx.execute("INSERT INTO outcome_not_sent VALUES (1)", &[])
-        .await
-        .unwrap();
-    proxy.set_delay(Some(Duration::from_millis(1500)));
-    // Dropped before its answer: the commit must drain it first, past command_timeout.
-    let dropped =
-        tokio::time::timeout(Duration::from_millis(50), tx.execute("SELECT 1", &[])).await;
-    assert!(dropped.is_err(), "the delayed statement answered at once");
-    let err = tokio::time::timeout(LIMIT, tx.commit())
-        .await
-        .expect("the commit hung")
-        .unwrap_err();
-    proxy.set_delay(None);
-    assert!(
-        matches!(err, Error::Timeout(_)),
-        "COMMIT never went out: {err:?}"
-    );
-    let one: i32 = conn.fetch_value("SELECT 1", &[]).await.unwrap();
-    assert_eq!(one, 1);
-    assert_eq!(
-        conn.transaction_status(),
-        TransactionStatus::Idle,
-        "the failed transaction is still open on the connection"
-    );
-    conn.execute_script("COMMIT").await.unwrap();
-    assert!(!committed("outcome_not_sent", 1).await);
+    for end in ["COMMIT", "ROLLBACK"] {
+        let mut conn = Connection::connect_with(&options).await.unwrap();
+        let mut tx = conn.transaction().await.unwrap();
+        tx.execute("INSERT INTO outcome_not_sent VALUES (1)", &[])
+            .await
+            .unwrap();
+        proxy.set_delay(Some(Duration::from_millis(1500)));
+        // Dropped before its answer: the end must drain it first, past command_timeout.
+        let dropped =
+            tokio::time::timeout(Duration::from_millis(50), tx.execute("SELECT 1", &[])).await;
+        assert!(
+            dropped.is_err(),
+            "{end}: the delayed statement answered at once"
+        );
+        let ended = match end {
+            "COMMIT" => tokio::time::timeout(LIMIT, tx.commit()).await,
+            _ => tokio::time::timeout(LIMIT, tx.rollback()).await,
+        };
+        let err = ended.unwrap_or_else(|_| panic!("{end} hung")).unwrap_err();
+        proxy.set_delay(None);
+        assert!(
+            matches!(err, Error::Timeout(_)),
+            "{end} never went out: {err:?}"
+        );
+        let one: i32 = conn.fetch_value("SELECT 1", &[]).await.unwrap();
+        assert_eq!(one, 1);
+        assert_eq!(
+            conn.transaction_status(),
+            TransactionStatus::Idle,
+            "{end}: the transaction is still open on the connection"
+        );
+        conn.execute_script("COMMIT").await.unwrap();
+        assert!(!committed("outcome_not_sent", 1).await, "{end}");
+    }
 }
