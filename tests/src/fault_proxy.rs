@@ -9,6 +9,7 @@
 //! number of connections (a pool opens several); a cut is one-shot, so reconnections after it
 //! go through. TLS is not followed: after a server's `S` the framing is unknown.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -95,8 +96,10 @@ struct State {
     one_byte_writes: [u64; 2],
     /// Connections accepted since the proxy started.
     accepted: u64,
-    /// Each open connection's switch: sending `true` closes it.
-    open: Vec<watch::Sender<Ending>>,
+    /// Each open connection's id and switch (sending an [`Ending`] ends it).
+    open: Vec<(u64, watch::Sender<Ending>)>,
+    /// Connections told to end whose relay still holds its sockets.
+    ending: HashSet<u64>,
 }
 
 /// How a relay is told to end.
@@ -268,9 +271,26 @@ impl FaultProxy {
         self.end_all(Ending::Close);
     }
 
+    /// Waits until every connection that [`FaultProxy::close_all`] or
+    /// [`FaultProxy::reset_all`] ended has dropped its sockets, so that the end has reached
+    /// the client's side (on loopback the kernel delivers it as the socket closes).
+    /// Connections opened since are not waited for. Panics after 20 s.
+    pub async fn all_ended(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !self.state().ending.is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the fault proxy's relays did not end within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     fn end_all(&self, how: Ending) {
         let mut state = self.state();
-        for switch in state.open.drain(..) {
+        let open = std::mem::take(&mut state.open);
+        for (id, switch) in open {
+            state.ending.insert(id);
             let _ = switch.send(how);
         }
     }
@@ -289,16 +309,21 @@ async fn relay(client: TcpStream, server: TcpStream, state: Arc<Mutex<State>>) {
     let _ = server.set_nodelay(true);
     // `_alive` keeps the switch registered (a receiver exists) until both directions ended.
     let (ending, _alive) = watch::channel(Ending::Running);
-    {
+    let id = {
         let mut shared = lock(&state);
         shared.accepted += 1;
-        shared.open.retain(|switch| switch.receiver_count() > 0);
-        shared.open.push(ending.clone());
-    }
+        let id = shared.accepted;
+        shared
+            .open
+            .retain(|(_, switch)| switch.receiver_count() > 0);
+        shared.open.push((id, ending.clone()));
+        id
+    };
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     // SSLRequests sent and not yet answered: the server's answer is one untagged byte.
     let single_byte_answers = Arc::new(AtomicU32::new(0));
+    let shared = state.clone();
     let up = Pump {
         dir: Direction::ToServer,
         state: state.clone(),
@@ -317,6 +342,8 @@ async fn relay(client: TcpStream, server: TcpStream, state: Arc<Mutex<State>>) {
         up.run(client_read, server_write),
         down.run(server_read, client_write)
     );
+    // Both pumps dropped their halves: the sockets are closed.
+    lock(&shared).ending.remove(&id);
 }
 
 /// The shared state; a relay that panicked holding the lock left plain counters behind,

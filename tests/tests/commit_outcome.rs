@@ -132,10 +132,10 @@ async fn a_commit_whose_write_fails_is_a_plain_io_error_and_nothing_committed() 
         .await
         .unwrap();
     // A reset while the transaction is idle: the driver's next write fails outright, so
-    // COMMIT is not handed to the socket (the reset reaches the loopback socket at once; the
-    // pause only lets the proxy's task run).
+    // COMMIT is not handed to the socket (on loopback the reset has arrived once the proxy
+    // closed its sockets).
     proxy.reset_all();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.all_ended().await;
     let err = tx.commit().await.unwrap_err();
     assert!(matches!(err, Error::Io(_)), "{err:?}");
     assert!(!committed("outcome_write_failed", 1).await);

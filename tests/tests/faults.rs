@@ -459,8 +459,7 @@ async fn a_pool_replaces_idle_connections_that_were_cut_or_reset() {
             .unwrap();
         let opened = proxy.accepted();
         end(&proxy);
-        // Let the ends reach the idle sockets.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        proxy.all_ended().await;
         for round in 0..3 {
             let mut conn = bounded(how, pool.acquire())
                 .await
