@@ -70,3 +70,15 @@ pub async fn connect_with(options: ConnectOptions) -> Connection {
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test server: {e}"))
 }
+
+/// The sessions the server holds for `application_name` (from `pg_stat_activity`): what a
+/// pool's connections count on the server, to check it leaks none.
+pub async fn sessions(observer: &mut Connection, application_name: &str) -> i64 {
+    observer
+        .fetch_value(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&application_name],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("cannot count the sessions of {application_name}: {e}"))
+}

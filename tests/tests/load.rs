@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pgtusk::{Connection, Pool};
-use pgtusk_tests::shared_options;
+use pgtusk_tests::{sessions, shared_options};
 
 const TASKS: usize = 1_000;
 const MAX_CONNECTIONS: usize = 10;
@@ -92,13 +92,7 @@ async fn run_load(measured: Duration) {
     let elapsed = started.elapsed();
     let status = pool.status();
     let mut observer = Connection::connect_with(&shared_options()).await.unwrap();
-    let sessions: i64 = observer
-        .fetch_value(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-            &[&APP],
-        )
-        .await
-        .unwrap();
+    let sessions = sessions(&mut observer, APP).await;
     stop.store(true, Ordering::Release);
 
     let mut served = Vec::with_capacity(TASKS);

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use pgtusk::cluster::TempCluster;
 use pgtusk::{ConnectOptions, Connection, Error, Executor, Pool, SqlState};
+use pgtusk_tests::sessions;
 use pgtusk_tests::stopped::Stopped;
 use tokio::task::JoinHandle;
 
@@ -237,17 +238,6 @@ fn check_log(requests: &[Request], outages: &[Outage], tasks: usize) -> usize {
         );
     }
     failed
-}
-
-/// The sessions the server holds for `application_name`.
-async fn sessions(observer: &mut Connection, application_name: &str) -> i64 {
-    observer
-        .fetch_value(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-            &[&application_name],
-        )
-        .await
-        .unwrap()
 }
 
 /// Samples the pool's sessions on the server for `period` while the load runs; returns the
