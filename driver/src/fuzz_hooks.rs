@@ -94,6 +94,11 @@ impl Session {
         }
     }
 
+    /// Whether the last request still lacks its Sync (no new request may begin then).
+    pub fn is_unsynced(&self) -> bool {
+        self.0.is_unsynced()
+    }
+
     /// Ends the current request after an error on our side.
     pub fn abort_request(&mut self) -> bool {
         self.0.abort_request()

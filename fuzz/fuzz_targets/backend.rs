@@ -135,6 +135,11 @@ fn drive_session(script: &[u8], server: &[u8], max_len: usize) {
 
 /// One client action between two server messages.
 fn act(session: &mut Session, op: u8) {
+    // A request begins only after the last one has its Sync: the connection starts every
+    // operation with `start_operation`, which ends an unsynced request left by a dropped one.
+    if op % 12 < 4 && session.is_unsynced() && session.start_operation().is_err() {
+        return;
+    }
     let _ = match op % 12 {
         0 => session.simple_query("SELECT 1"),
         1 => session.copy_query("COPY t FROM STDIN"),
