@@ -275,14 +275,17 @@ impl ScramSha256 {
     }
 }
 
-struct ServerFirst<'a> {
+pub(crate) struct ServerFirst<'a> {
     nonce: &'a str,
     salt: Vec<u8>,
-    iterations: u32,
+    pub(crate) iterations: u32,
 }
 
 /// server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count ["," extensions]
-fn parse_server_first<'a>(msg: &'a str, client_nonce: &str) -> Result<ServerFirst<'a>, Error> {
+pub(crate) fn parse_server_first<'a>(
+    msg: &'a str,
+    client_nonce: &str,
+) -> Result<ServerFirst<'a>, Error> {
     let mut parts = msg.split(',');
     let mut next = |name: char, what: &str| -> Result<&'a str, Error> {
         let part = parts.next().unwrap_or("");

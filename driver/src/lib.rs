@@ -27,6 +27,10 @@
 //! future it returns is cancel-safe: dropping it (a timeout, a `select!`) leaves the connection
 //! usable, or marks it closed when its state cannot be known.
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzz_hooks.rs"]
+pub mod __fuzz;
 mod auth;
 #[cfg(feature = "blocking")]
 pub mod blocking;

@@ -13,7 +13,7 @@
 
 mod dsn;
 mod hooks;
-mod pgpass;
+pub(crate) mod pgpass;
 mod resolve;
 mod session_attrs;
 mod ssl;

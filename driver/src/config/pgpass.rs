@@ -20,7 +20,7 @@ impl PgpassField {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct PgpassEntry {
+pub(crate) struct PgpassEntry {
     host: PgpassField,
     port: PgpassField,
     dbname: PgpassField,
@@ -63,7 +63,7 @@ pub(super) fn read_pgpass(path: &Path) -> Vec<PgpassEntry> {
 
 /// Parses `.pgpass` text: `hostname:port:database:username:password` lines;
 /// `#` comments, blank and short lines are skipped.
-fn parse_pgpass(text: &str) -> Vec<PgpassEntry> {
+pub(crate) fn parse_pgpass(text: &str) -> Vec<PgpassEntry> {
     text.lines().filter_map(parse_pgpass_line).collect()
 }
 
@@ -121,7 +121,7 @@ fn parse_pgpass_line(line: &str) -> Option<PgpassEntry> {
 
 /// The first entry matching; an empty password counts as none (libpq then
 /// reports that no password was supplied).
-pub(super) fn pgpass_lookup(
+pub(crate) fn pgpass_lookup(
     entries: &[PgpassEntry],
     host: &str,
     port: u16,

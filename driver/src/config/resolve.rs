@@ -37,7 +37,7 @@ impl ConnectOptions {
     }
 
     /// `path_exists` tells whether a default socket or certificate file is there.
-    pub(super) fn resolve_inner(
+    pub(crate) fn resolve_inner(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
         path_exists: &dyn Fn(&Path) -> bool,

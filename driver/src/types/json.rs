@@ -139,3 +139,31 @@ impl Decode<'_> for Box<RawValue> {
         <&RawValue>::decode(ty, raw).map(RawValue::to_owned)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzz/ (decode): serde_json's default float parsing may miss the nearest f64
+    /// by one ulp, so a number the server sent came back changed; `float_roundtrip` parses
+    /// exactly.
+    #[test]
+    fn floats_decode_to_the_nearest_f64() {
+        for text in [
+            "5.533333333333332e46",
+            "2.2250738585072014e-308",
+            "0.1",
+            "-1.7976931348623157e308",
+        ] {
+            let mut raw = vec![1u8];
+            raw.extend_from_slice(text.as_bytes());
+            let value = Value::decode(&Type::JSONB, &raw).unwrap();
+            let expected: f64 = text.parse().unwrap();
+            assert_eq!(
+                value.as_f64().map(f64::to_bits),
+                Some(expected.to_bits()),
+                "{text}"
+            );
+        }
+    }
+}

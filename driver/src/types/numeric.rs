@@ -86,7 +86,8 @@ impl<'a> NumericView<'a> {
         }
     }
 
-    /// PostgreSQL's text form, exactly as `numeric_out` writes it (`get_str_from_var`).
+    /// PostgreSQL's text form, exactly as `numeric_out` writes it (`get_str_from_var`) for
+    /// the value `numeric_recv` reads from these bytes.
     pub(crate) fn to_text(self) -> String {
         let (negative, weight, dscale, digits) = match self {
             NumericView::NaN => return "NaN".to_owned(),
@@ -99,6 +100,17 @@ impl<'a> NumericView<'a> {
                 digits,
             } => (negative, i32::from(weight), usize::from(dscale), digits),
         };
+        // numeric_recv strips leading zero groups and gives zero the weight 0 (a server never
+        // sends either): from bytes that have them, "0500" is 500 and "0000" is 0, as the
+        // server would read them.
+        let (mut weight, mut digits) = (weight, digits);
+        while let Some(([0, 0], rest)) = digits.split_first_chunk::<2>() {
+            digits = rest;
+            weight -= 1;
+        }
+        if digits.is_empty() {
+            weight = 0;
+        }
         let digit = |i: i32| -> u16 {
             usize::try_from(i)
                 .ok()
@@ -133,6 +145,12 @@ impl<'a> NumericView<'a> {
                 d += 1;
             }
             out.truncate(start + dscale);
+        }
+        // numeric_recv truncates to the display scale and makes a zero positive, so a server
+        // never sends -0; from bytes that say so (no digits, or only digits past the scale),
+        // the value is the server's 0, not "-0".
+        if negative && out[1..].bytes().all(|b| matches!(b, b'0' | b'.')) {
+            out.remove(0);
         }
         out
     }
@@ -527,6 +545,30 @@ mod tests {
             let mut buf = BytesMut::new();
             assert!(encode_str(s, &mut buf).is_err(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn non_canonical_binary_reads_as_the_server_reads_it() {
+        // Found by fuzz/ (decode): sign NEG with no digits, dscale 6.
+        let no_digits = [0, 0, 0, 0, 0x40, 0, 0, 6];
+        assert_eq!(
+            NumericView::parse(&no_digits).unwrap().to_text(),
+            "0.000000"
+        );
+        // -0.5 at display scale 0: numeric_recv truncates it to 0.
+        let truncated = [0, 1, 0xff, 0xff, 0x40, 0, 0, 0, 0x13, 0x88];
+        assert_eq!(NumericView::parse(&truncated).unwrap().to_text(), "0");
+        // Leading zero groups: 0|5000 with weight 1 is 5000, not "05000".
+        let leading_zero = [0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0x13, 0x88];
+        assert_eq!(NumericView::parse(&leading_zero).unwrap().to_text(), "5000");
+        let only_zeros = [0, 2, 0, 1, 0x40, 0, 0, 2, 0, 0, 0, 0];
+        assert_eq!(NumericView::parse(&only_zeros).unwrap().to_text(), "0.00");
+        // No digits at weight 3: zero, not sixteen zeros.
+        let weighty_zero = [0, 0, 0, 3, 0, 0, 0, 1];
+        assert_eq!(NumericView::parse(&weighty_zero).unwrap().to_text(), "0.0");
+        // A real negative value keeps its sign.
+        let minus_half = [0, 1, 0xff, 0xff, 0x40, 0, 0, 1, 0x13, 0x88];
+        assert_eq!(NumericView::parse(&minus_half).unwrap().to_text(), "-0.5");
     }
 
     #[test]
